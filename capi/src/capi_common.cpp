@@ -1,0 +1,49 @@
+#include "capi_internal.hpp"
+
+namespace convergent {
+namespace capi {
+
+namespace {
+thread_local std::string g_last_error;
+}
+
+void set_last_error(const std::string& message) { g_last_error = message; }
+void clear_last_error() { g_last_error.clear(); }
+const char* last_error_c_str() { return g_last_error.c_str(); }
+
+BackendKind backend_from_int(int32_t backend) {
+    switch (backend) {
+        case CVG_BACKEND_AUTO: return BackendKind::Auto;
+        case CVG_BACKEND_CPU: return BackendKind::Cpu;
+        case CVG_BACKEND_CUDA: return BackendKind::Cuda;
+    }
+    fail(ErrorCode::InvalidArgument, "unknown backend " + std::to_string(backend) +
+                                         " (expected CVG_BACKEND_AUTO, CVG_BACKEND_CPU or CVG_BACKEND_CUDA)");
+}
+
+void check_matrix(const void* data, int64_t rows, int64_t cols, int64_t ld, int32_t layout,
+                  const char* name) {
+    const std::string n(name);
+    CVG_ARG(data != nullptr || rows == 0 || cols == 0, n + " is NULL");
+    CVG_ARG(rows >= 0 && cols >= 0, n + ": negative dimension");
+    CVG_ARG(layout == CVG_ROW_MAJOR || layout == CVG_COL_MAJOR,
+            n + ": layout must be CVG_ROW_MAJOR or CVG_COL_MAJOR");
+    const int64_t min_ld = layout == CVG_ROW_MAJOR ? cols : rows;
+    CVG_ARG(ld >= min_ld && ld >= 1,
+            n + ": leading dimension " + std::to_string(ld) + " is smaller than " +
+                std::to_string(min_ld));
+}
+
+}  // namespace capi
+}  // namespace convergent
+
+using namespace convergent;
+
+extern "C" {
+
+const char* cvg_version(void) { return CONVERGENT_VERSION_STRING; }
+int32_t cvg_version_number(void) { return CVG_VERSION_NUMBER; }
+int32_t cvg_features(void) { return cuda_compiled_in() ? CVG_FEATURE_CUDA : 0; }
+const char* cvg_last_error(void) { return capi::last_error_c_str(); }
+
+}

@@ -1,0 +1,228 @@
+// C ABI: streaming statistics accumulator (paper Sec. 2).
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <vector>
+
+#include "capi_internal.hpp"
+#include "convergent/statistics.hpp"
+
+using namespace convergent;
+
+struct cvg_stats {
+    std::unique_ptr<Backend> backend;
+    std::vector<index_t> units;
+    MomentAccumulator acc;
+    // One pending batch: rows pushed so far per net, laid side by side.
+    std::vector<float> pending;
+    std::vector<index_t> pending_rows;
+    index_t batch_rows = 0;  // rows of the batch being assembled (0: none)
+    bool finalized = false;
+    LayerStatistics result;
+};
+
+namespace {
+
+void check_handle(const cvg_stats* s) { CVG_ARG(s != nullptr, "stats handle is NULL"); }
+
+void check_net(const cvg_stats* s, int32_t net, const char* name) {
+    CVG_ARG(net >= 0 && size_t(net) < s->units.size(),
+            std::string(name) + " = " + std::to_string(net) + " is out of range [0, " +
+                std::to_string(s->units.size()) + ")");
+}
+
+const LayerStatistics& finalized(const cvg_stats* s) {
+    CVG_REQUIRE(s->finalized, InvalidArgument, "call cvg_stats_finalize first");
+    return s->result;
+}
+
+index_t offset_of(const cvg_stats* s, int32_t net) {
+    index_t off = 0;
+    for (int32_t i = 0; i < net; ++i) off += s->units[size_t(i)];
+    return off;
+}
+
+// Merges the pending batch once every net has pushed its rows.
+void flush_if_complete(cvg_stats* s) {
+    for (index_t r : s->pending_rows)
+        if (r != s->batch_rows) return;
+    s->acc.push(*s->backend, s->pending.data(), s->batch_rows, s->acc.width());
+    s->batch_rows = 0;
+    std::fill(s->pending_rows.begin(), s->pending_rows.end(), 0);
+    s->finalized = false;
+}
+
+void require_no_pending(const cvg_stats* s) {
+    CVG_REQUIRE(s->batch_rows == 0, InvalidArgument,
+                "a batch is partially pushed: push the same rows for every net first");
+}
+
+}  // namespace
+
+extern "C" {
+
+int cvg_stats_create(cvg_stats** out, int32_t n_nets, const int64_t* units, int32_t backend) {
+    return capi::translate_exceptions("cvg_stats_create", [&] {
+        CVG_ARG(out != nullptr, "out is NULL");
+        *out = nullptr;
+        CVG_ARG(n_nets >= 1, "n_nets must be >= 1");
+        CVG_ARG(units != nullptr, "units is NULL");
+        std::vector<index_t> widths(units, units + n_nets);
+        for (index_t w : widths) CVG_ARG(w >= 1, "every net needs at least one unit");
+        auto s = std::make_unique<cvg_stats>();
+        s->backend = make_backend(capi::backend_from_int(backend));
+        s->units = widths;
+        s->acc = MomentAccumulator(widths);
+        s->pending_rows.assign(size_t(n_nets), 0);
+        *out = s.release();
+    });
+}
+
+void cvg_stats_destroy(cvg_stats* stats) { delete stats; }
+
+const char* cvg_stats_backend(const cvg_stats* stats) {
+    if (!stats) return "";
+    return backend_kind_name(stats->backend->kind());
+}
+
+int cvg_stats_push(cvg_stats* stats, int32_t net, const float* data, int64_t rows, int64_t ld,
+                   int32_t layout) {
+    return capi::translate_exceptions("cvg_stats_push", [&] {
+        check_handle(stats);
+        check_net(stats, net, "net");
+        const index_t units = stats->units[size_t(net)];
+        capi::check_matrix(data, rows, units, ld, layout, "data");
+        if (rows == 0) return;
+        if (stats->batch_rows == 0) {
+            stats->batch_rows = rows;
+            stats->pending.assign(size_t(rows * stats->acc.width()), 0.0f);
+        }
+        CVG_ARG(stats->pending_rows[size_t(net)] == 0,
+                "net " + std::to_string(net) + " already pushed its rows of this batch; push the other nets first");
+        CVG_ARG(rows == stats->batch_rows,
+                "net " + std::to_string(net) + " pushed " + std::to_string(rows) +
+                    " rows but this batch has " + std::to_string(stats->batch_rows) +
+                    ": every net must push the same samples");
+        const index_t width = stats->acc.width();
+        const index_t off = offset_of(stats, net);
+        for (index_t r = 0; r < rows; ++r) {
+            for (index_t c = 0; c < units; ++c) {
+                const float v = layout == CVG_ROW_MAJOR ? data[r * ld + c] : data[c * ld + r];
+                CVG_REQUIRE(std::isfinite(v), BadData,
+                            "net " + std::to_string(net) + ": non-finite value at row " +
+                                std::to_string(r) + ", unit " + std::to_string(c));
+                stats->pending[size_t(r * width + off + c)] = v;
+            }
+        }
+        stats->pending_rows[size_t(net)] = rows;
+        flush_if_complete(stats);
+    });
+}
+
+int cvg_stats_merge(cvg_stats* stats, const cvg_stats* other) {
+    return capi::translate_exceptions("cvg_stats_merge", [&] {
+        check_handle(stats);
+        CVG_ARG(other != nullptr, "other is NULL");
+        CVG_ARG(stats != other, "cannot merge an accumulator into itself");
+        require_no_pending(stats);
+        require_no_pending(other);
+        stats->acc.merge(other->acc);
+        stats->finalized = false;
+    });
+}
+
+int cvg_stats_finalize(cvg_stats* stats) {
+    return capi::translate_exceptions("cvg_stats_finalize", [&] {
+        check_handle(stats);
+        require_no_pending(stats);
+        stats->result = finalize_statistics(stats->acc);
+        stats->finalized = true;
+    });
+}
+
+int cvg_stats_samples(const cvg_stats* stats, int64_t* out) {
+    return capi::translate_exceptions("cvg_stats_samples", [&] {
+        check_handle(stats);
+        CVG_ARG(out != nullptr, "out is NULL");
+        *out = stats->acc.count();
+    });
+}
+
+static int read_vector(const char* fn, const cvg_stats* stats, int32_t net, double* out, bool mean) {
+    return capi::translate_exceptions(fn, [&] {
+        check_handle(stats);
+        check_net(stats, net, "net");
+        CVG_ARG(out != nullptr, "out is NULL");
+        const LayerStatistics& r = finalized(stats);
+        const index_t off = r.block_offsets[size_t(net)];
+        const std::vector<double>& src = mean ? r.mean : r.stddev;
+        std::copy(src.begin() + off, src.begin() + off + r.block_widths[size_t(net)], out);
+    });
+}
+
+int cvg_stats_mean(const cvg_stats* stats, int32_t net, double* out) {
+    return read_vector("cvg_stats_mean", stats, net, out, true);
+}
+int cvg_stats_std(const cvg_stats* stats, int32_t net, double* out) {
+    return read_vector("cvg_stats_std", stats, net, out, false);
+}
+
+int cvg_stats_correlation(const cvg_stats* stats, int32_t net_a, int32_t net_b, double* out,
+                          int64_t ld, int32_t layout) {
+    return capi::translate_exceptions("cvg_stats_correlation", [&] {
+        check_handle(stats);
+        check_net(stats, net_a, "net_a");
+        check_net(stats, net_b, "net_b");
+        const index_t rows = stats->units[size_t(net_a)], cols = stats->units[size_t(net_b)];
+        capi::check_matrix(out, rows, cols, ld, layout, "out");
+        const std::vector<double> block = finalized(stats).correlation_block(net_a, net_b);
+        for (index_t i = 0; i < rows; ++i)
+            for (index_t j = 0; j < cols; ++j)
+                (layout == CVG_ROW_MAJOR ? out[i * ld + j] : out[j * ld + i]) = block[size_t(i * cols + j)];
+    });
+}
+
+int cvg_stats_dead_units(const cvg_stats* stats, int32_t net, int64_t* count, int64_t* out) {
+    return capi::translate_exceptions("cvg_stats_dead_units", [&] {
+        check_handle(stats);
+        check_net(stats, net, "net");
+        CVG_ARG(count != nullptr, "count is NULL");
+        const std::vector<index_t> dead = finalized(stats).dead_units(net);
+        *count = int64_t(dead.size());
+        if (out) std::copy(dead.begin(), dead.end(), out);
+    });
+}
+
+int cvg_stats_save(const cvg_stats* stats, const char* path) {
+    return capi::translate_exceptions("cvg_stats_save", [&] {
+        check_handle(stats);
+        CVG_ARG(path != nullptr, "path is NULL");
+        require_no_pending(stats);
+        const std::string tmp = std::string(path) + ".tmp";
+        {
+            std::ofstream f(tmp, std::ios::binary);
+            CVG_REQUIRE(f.good(), Io, std::string("cannot write '") + path + "'");
+            stats->acc.save(f);
+        }
+        CVG_REQUIRE(std::rename(tmp.c_str(), path) == 0, Io, std::string("cannot rename onto '") + path + "'");
+    });
+}
+
+int cvg_stats_load(cvg_stats** out, const char* path, int32_t backend) {
+    return capi::translate_exceptions("cvg_stats_load", [&] {
+        CVG_ARG(out != nullptr, "out is NULL");
+        *out = nullptr;
+        CVG_ARG(path != nullptr, "path is NULL");
+        std::ifstream f(path, std::ios::binary);
+        CVG_REQUIRE(f.good(), Io, std::string("cannot open '") + path + "'");
+        auto s = std::make_unique<cvg_stats>();
+        s->backend = make_backend(capi::backend_from_int(backend));
+        s->acc = MomentAccumulator::load(f, std::string("file '") + path + "'");
+        s->units = s->acc.block_widths();
+        s->pending_rows.assign(s->units.size(), 0);
+        *out = s.release();
+    });
+}
+
+}  // extern "C"

@@ -1,0 +1,107 @@
+// The CUDA backend: the only nvcc translation unit. Each op lives in its own
+// header (kernel -> launcher on ctx.stream -> exported op) and is included
+// here, so the slow nvcc front end runs once per build.
+#define CVG_PORTABLE_NS cuda_device
+
+#include "cuda_utils.cuh"
+#include "portable/moments.cuh"
+
+#include "auction.cuh"
+#include "eigensolve.cuh"
+#include "mutual_information.cuh"
+
+#include <memory>
+#include <string>
+
+#include "convergent/cuda_backend.hpp"
+
+namespace convergent {
+namespace cuda_detail {
+
+// Sec. 2 chunk moments: centring in Thrust (shared with the OMP build), the
+// centred cross-product with cuBLAS DSYRK in float64.
+inline void cuda_chunk_moments(DeviceContext& ctx, const float* x, index_t rows, index_t cols,
+                               index_t ld, double* mean, double* comoment) {
+    thrust::device_vector<float> dx(x, x + (rows - 1) * ld + cols);
+    thrust::device_vector<double> dmean;
+    thrust::device_vector<double> xc = cuda_device::centred_chunk(dx, rows, cols, ld, dmean);
+    thrust::device_vector<double> dco(static_cast<size_t>(cols * cols));
+    const double one = 1.0, zero = 0.0;
+    // xc is rows x cols column-major; C = xc^T xc (cols x cols), lower part.
+    CVG_CUBLAS_TRY(cublasDsyrk(ctx.cublas.get(), CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_T, int(cols),
+                               int(rows), &one, thrust::raw_pointer_cast(xc.data()), int(rows),
+                               &zero, thrust::raw_pointer_cast(dco.data()), int(cols)));
+    CVG_CUDA_TRY(cudaMemcpyAsync(mean, thrust::raw_pointer_cast(dmean.data()),
+                                 sizeof(double) * cols, cudaMemcpyDeviceToHost, ctx.stream.get()));
+    CVG_CUDA_TRY(cudaMemcpyAsync(comoment, thrust::raw_pointer_cast(dco.data()),
+                                 sizeof(double) * cols * cols, cudaMemcpyDeviceToHost,
+                                 ctx.stream.get()));
+    ctx.stream.synchronize();
+    // Column-major lower triangle == row-major upper triangle: mirror it.
+    for (index_t i = 0; i < cols; ++i)
+        for (index_t j = i + 1; j < cols; ++j) comoment[j * cols + i] = comoment[i * cols + j];
+}
+
+class CudaBackend final : public Backend {
+public:
+    explicit CudaBackend(int ordinal) {
+        CVG_CUDA_TRY(cudaSetDevice(ordinal));
+        cudaDeviceProp prop{};
+        CVG_CUDA_TRY(cudaGetDeviceProperties(&prop, ordinal));
+        description_ = std::string("cuda (") + prop.name + ", sm_" + std::to_string(prop.major) +
+                       std::to_string(prop.minor) + ", " +
+                       std::to_string(prop.totalGlobalMem >> 20) + " MiB)";
+        ctx_ = std::make_unique<DeviceContext>();
+        ctx_->ordinal = ordinal;
+    }
+
+    BackendKind kind() const override { return BackendKind::Cuda; }
+    std::string device_description() const override { return description_; }
+
+    void chunk_moments(const float* x, index_t rows, index_t cols, index_t ld, double* mean,
+                       double* comoment) const override {
+        cuda_chunk_moments(*ctx_, x, rows, cols, ld, mean, comoment);
+    }
+    void mutual_information(const BinCodesView& a, const BinCodesView& b,
+                            double* mi) const override {
+        cuda_mutual_information(*ctx_, a, b, mi);
+    }
+    Assignment max_weight_assignment(const double* weights, index_t rows, index_t cols,
+                                     index_t ld) const override {
+        return cuda_max_weight_assignment(*ctx_, weights, rows, cols, ld);
+    }
+    void symmetric_eigensolve_smallest(const double* matrix, index_t n, index_t k, double* values,
+                                       double* vectors) const override {
+        cuda_symmetric_eigensolve_smallest(*ctx_, matrix, n, k, values, vectors);
+    }
+
+private:
+    std::string description_;
+    std::unique_ptr<DeviceContext> ctx_;
+};
+
+}  // namespace cuda_detail
+
+bool cuda_backend_device_available(std::string* why) {
+    int count = 0;
+    const cudaError_t status = cudaGetDeviceCount(&count);
+    if (status != cudaSuccess) {
+        if (why) *why = cudaGetErrorString(status);
+        cudaGetLastError();  // clear the sticky error for later calls
+        return false;
+    }
+    if (count == 0) {
+        if (why) *why = "no CUDA device is visible";
+        return false;
+    }
+    return true;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(int device_ordinal) {
+    std::string why;
+    if (!cuda_backend_device_available(&why))
+        fail(ErrorCode::Unsupported, "backend 'cuda' requested but no usable GPU: " + why);
+    return std::make_unique<cuda_detail::CudaBackend>(device_ordinal);
+}
+
+}  // namespace convergent

@@ -1,0 +1,70 @@
+// Activations of one net, per layer: (N, C) for dense layers, (N, C, H, W)
+// for conv layers (NCHW; or (N, H, W, C) with channels_last). Every spatial
+// position of a conv layer is a sample (Sec. 2, footnote 3), so a layer is
+// seen as samples = N * H * W rows of C units.
+//
+// A net is either a directory of <layer>.npy files or an .npz archive with
+// one array per layer; its name is the basename without extension.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "convergent/npy.hpp"
+
+namespace convergent {
+
+struct ActivationLayout {
+    bool channels_last = false;  // (N, H, W, C) instead of (N, C, H, W)
+};
+
+class LayerSource {
+public:
+    LayerSource(std::string net, std::string layer, std::unique_ptr<NpyArray> array,
+                const ActivationLayout& layout);
+
+    const std::string& net_name() const { return net_; }
+    const std::string& layer_name() const { return layer_; }
+    const std::string& what() const;  // "file '...', array '...'"
+    index_t images() const { return images_; }
+    index_t positions() const { return positions_; }  // H * W, 1 for dense layers
+    index_t samples() const { return images_ * positions_; }
+    index_t units() const { return units_; }
+
+    // Reads images [first, first + count) as (count * positions()) x units()
+    // row-major float rows into out (leading dimension units()); row
+    // image * positions + position. Throws BadData naming the file, array,
+    // image, position and unit of the first NaN or Inf.
+    void read_images(index_t first, index_t count, float* out) const;
+
+private:
+    std::string net_, layer_;
+    std::unique_ptr<NpyArray> array_;
+    ActivationLayout layout_;
+    index_t images_ = 0, positions_ = 1, units_ = 0;
+    mutable std::vector<float> scratch_;
+};
+
+class NetSource {
+public:
+    // Opens a directory of .npy files or an .npz archive. Throws Io when the
+    // path does not exist or holds no arrays.
+    static NetSource open(const std::string& path, const ActivationLayout& layout = {});
+
+    const std::string& name() const { return name_; }
+    const std::string& path() const { return path_; }
+    // Layer names in sorted order.
+    std::vector<std::string> layer_names() const;
+    bool has_layer(const std::string& layer) const;
+    // Throws BadData ("net 'a' (path) has no layer 'conv3'; it has: ...").
+    const LayerSource& layer(const std::string& layer) const;
+
+private:
+    std::string name_, path_;
+    std::map<std::string, std::unique_ptr<LayerSource>> layers_;
+    std::shared_ptr<NpzArchive> archive_;
+};
+
+}  // namespace convergent

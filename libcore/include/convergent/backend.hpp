@@ -1,0 +1,94 @@
+// The one C++ interface for the heavy kernels (ggml-backend / FAISS CPU-GPU
+// split). Algorithms above it are written once; the CPU backend (Eigen,
+// libcore/src) and the CUDA backend (cuda/) implement it.
+//
+// This header must stay free of Eigen and CUDA types: it is included by the
+// .cu translation unit and by the C ABI.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "convergent/error.hpp"
+
+namespace convergent {
+
+enum class BackendKind { Auto, Cpu, Cuda };
+
+// "auto" | "cpu" | "cuda"; anything else throws InvalidArgument.
+BackendKind parse_backend_kind(std::string_view text);
+const char* backend_kind_name(BackendKind kind);
+
+// Discretised activations for histogram mutual information (Sec. 3.2,
+// footnote 6). Unit-major: codes[u * samples + s] is the bin of sample s of
+// unit u, in [0, bins).
+struct BinCodesView {
+    const std::uint8_t* codes = nullptr;
+    index_t units = 0;
+    index_t samples = 0;
+    int bins = 0;
+};
+
+// A one-to-one assignment with its optimality certificate. For rows > cols
+// some rows stay unmatched (column -1). primal = sum of matched weights;
+// dual_bound >= optimum; gap = dual_bound - primal (0 for an exact solver).
+struct Assignment {
+    std::vector<index_t> column;
+    double primal = 0.0;
+    double dual_bound = 0.0;
+    double gap = 0.0;
+    std::string solver;  // "jonker-volgenant", "auction", "auction+jonker-volgenant"
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    virtual BackendKind kind() const = 0;
+    // Human-readable description of what runs, e.g. "cpu (Eigen 3.4, OpenBLAS, 2 threads)".
+    virtual std::string device_description() const = 0;
+
+    // Sec. 2 statistics, one chunk. x is rows x cols, row-major float with
+    // leading dimension ld >= cols. Writes mean[cols] (chunk mean) and
+    // comoment[cols * cols] (row-major, full symmetric):
+    //   comoment = sum_r (x_r - mean)(x_r - mean)^T, accumulated in double.
+    // Centring per chunk keeps the sums well conditioned; chunks are merged
+    // in float64 by MomentAccumulator (Chan et al.).
+    virtual void chunk_moments(const float* x, index_t rows, index_t cols, index_t ld,
+                               double* mean, double* comoment) const = 0;
+
+    // Sec. 3.2: plug-in mutual information (nats) between every unit of a and
+    // every unit of b, from exact joint-histogram counts. mi is a.units x
+    // b.units row-major. a.samples == b.samples and a.bins == b.bins.
+    virtual void mutual_information(const BinCodesView& a, const BinCodesView& b,
+                                    double* mi) const = 0;
+
+    // Sec. 3.1: maximum-weight one-to-one assignment of a rows x cols weight
+    // matrix (row-major, leading dimension ld). Never silently suboptimal:
+    // a backend that uses an approximate solver must certify or fall back.
+    virtual Assignment max_weight_assignment(const double* weights, index_t rows, index_t cols,
+                                             index_t ld) const = 0;
+
+    // Sec. 4.1: the k smallest eigenpairs of a symmetric n x n matrix
+    // (row-major). values[k] ascending; vectors is n x k column-major
+    // (column j belongs to values[j]).
+    virtual void symmetric_eigensolve_smallest(const double* matrix, index_t n, index_t k,
+                                               double* values, double* vectors) const = 0;
+};
+
+// Builds the requested backend. Auto = CUDA when compiled in and a device is
+// present, else CPU. An explicit Cuda request that cannot be met throws
+// Unsupported (never a silent fallback); the message says why.
+std::unique_ptr<Backend> make_backend(BackendKind requested);
+
+// Whether this build contains the CUDA backend.
+bool cuda_compiled_in();
+// Whether a CUDA device is usable now; *why receives the reason when not.
+bool cuda_device_available(std::string* why);
+
+std::unique_ptr<Backend> make_cpu_backend();
+
+}  // namespace convergent

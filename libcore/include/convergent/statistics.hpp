@@ -1,0 +1,84 @@
+// Sec. 2 statistics: per-unit mean and standard deviation, within-net and
+// between-net correlation, accumulated chunk by chunk.
+//
+// The units of every net on one layer are laid side by side ("blocks"), so a
+// single accumulator of width T = sum of the nets' widths yields the
+// within-net correlation of each net and the between-net correlation of every
+// net pair. Chunks are centred around their own mean and merged in float64
+// with the pairwise update of Chan, Golub & LeVeque, so the result does not
+// suffer from the cancellation of raw sums of squares.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "convergent/backend.hpp"
+
+namespace convergent {
+
+class MomentAccumulator {
+public:
+    MomentAccumulator() = default;
+    // block_widths: number of units of each net, in order.
+    explicit MomentAccumulator(std::vector<index_t> block_widths);
+
+    const std::vector<index_t>& block_widths() const { return widths_; }
+    index_t width() const { return width_; }
+    index_t count() const { return count_; }
+
+    // Adds rows x width() values (row-major float, leading dimension ld).
+    // The chunk's moments are computed by the backend, merged here.
+    void push(const Backend& backend, const float* x, index_t rows, index_t ld);
+
+    // Adds moments computed elsewhere (count rows, their mean and comoment).
+    void merge_moments(index_t count, const double* mean, const double* comoment);
+    // Chan merge of another accumulator of the same block widths.
+    void merge(const MomentAccumulator& other);
+
+    const std::vector<double>& mean() const { return mean_; }
+    // Row-major width() x width(): sum over samples of centred products.
+    const std::vector<double>& comoment() const { return comoment_; }
+
+    // Serialisation (binary, little endian, versioned), e.g. to merge
+    // accumulators computed on different machines.
+    void save(std::ostream& out) const;
+    static MomentAccumulator load(std::istream& in, const std::string& what);
+
+private:
+    std::vector<index_t> widths_;
+    index_t width_ = 0;
+    index_t count_ = 0;
+    std::vector<double> mean_;
+    std::vector<double> comoment_;
+    std::vector<double> scratch_mean_, scratch_comoment_;
+};
+
+// Finalised statistics of one layer over all nets.
+struct LayerStatistics {
+    std::vector<index_t> block_widths;  // units per net
+    std::vector<index_t> block_offsets; // first column of each net
+    index_t samples = 0;
+    std::vector<double> mean;        // per unit, all nets concatenated
+    std::vector<double> stddev;      // population std (Sec. 2: sqrt(E[(X-mu)^2]))
+    std::vector<double> covariance;  // T x T row-major, population (divided by samples)
+    std::vector<double> correlation; // T x T row-major; 0 in rows/cols of dead units
+    std::vector<std::uint8_t> dead;  // per unit: zero variance
+
+    index_t width() const { return index_t(mean.size()); }
+    // Copies the (net_a, net_b) block of the correlation matrix, row-major
+    // units(net_a) x units(net_b). net_a == net_b gives the within-net matrix.
+    std::vector<double> correlation_block(int net_a, int net_b) const;
+    std::vector<double> covariance_block(int net_a, int net_b) const;
+    // Dead unit indices of one net (local indices).
+    std::vector<index_t> dead_units(int net) const;
+};
+
+// A unit is dead when its standard deviation is zero up to float32
+// resolution: stddev <= 4 * FLT_EPSILON * |mean| (so a constant unit is dead
+// even after rounding) or stddev == 0. Dead units get correlation 0 with every
+// unit, themselves included, and are listed in the output.
+LayerStatistics finalize_statistics(const MomentAccumulator& acc);
+
+}  // namespace convergent

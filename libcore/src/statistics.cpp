@@ -1,0 +1,181 @@
+#include "convergent/statistics.hpp"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <istream>
+#include <numeric>
+#include <ostream>
+
+namespace convergent {
+
+MomentAccumulator::MomentAccumulator(std::vector<index_t> block_widths)
+    : widths_(std::move(block_widths)) {
+    CVG_REQUIRE(!widths_.empty(), InvalidArgument, "MomentAccumulator: no nets");
+    for (index_t w : widths_)
+        CVG_REQUIRE(w > 0, InvalidArgument, "MomentAccumulator: every net needs at least one unit");
+    width_ = std::accumulate(widths_.begin(), widths_.end(), index_t(0));
+    CVG_REQUIRE(width_ <= 65536, InvalidArgument,
+                "MomentAccumulator: " + std::to_string(width_) +
+                    " units in total is more than the 65536 this accumulator holds");
+    mean_.assign(size_t(width_), 0.0);
+    comoment_.assign(size_t(width_ * width_), 0.0);
+}
+
+void MomentAccumulator::push(const Backend& backend, const float* x, index_t rows, index_t ld) {
+    if (rows == 0) return;
+    scratch_mean_.resize(size_t(width_));
+    scratch_comoment_.resize(size_t(width_ * width_));
+    backend.chunk_moments(x, rows, width_, ld, scratch_mean_.data(), scratch_comoment_.data());
+    merge_moments(rows, scratch_mean_.data(), scratch_comoment_.data());
+}
+
+void MomentAccumulator::merge_moments(index_t count, const double* mean, const double* comoment) {
+    CVG_REQUIRE(count >= 0, InvalidArgument, "merge_moments: negative count");
+    if (count == 0) return;
+    const index_t w = width_;
+    if (count_ == 0) {
+        std::memcpy(mean_.data(), mean, sizeof(double) * size_t(w));
+        std::memcpy(comoment_.data(), comoment, sizeof(double) * size_t(w * w));
+        count_ = count;
+        return;
+    }
+    // Chan, Golub & LeVeque pairwise update:
+    //   M = Ma + Mb + delta delta^T * na nb / (na + nb),  delta = mean_b - mean_a.
+    const double na = double(count_), nb = double(count);
+    const double n = na + nb;
+    std::vector<double> delta(static_cast<size_t>(w));
+    for (index_t i = 0; i < w; ++i) delta[size_t(i)] = mean[i] - mean_[size_t(i)];
+    const double factor = na * nb / n;
+#pragma omp parallel for schedule(static)
+    for (index_t i = 0; i < w; ++i) {
+        double* row = comoment_.data() + i * w;
+        const double* other = comoment + i * w;
+        const double di = delta[size_t(i)] * factor;
+        for (index_t j = 0; j < w; ++j) row[j] += other[j] + di * delta[size_t(j)];
+    }
+    for (index_t i = 0; i < w; ++i) mean_[size_t(i)] += delta[size_t(i)] * (nb / n);
+    count_ += count;
+}
+
+void MomentAccumulator::merge(const MomentAccumulator& other) {
+    CVG_REQUIRE(other.widths_ == widths_, InvalidArgument,
+                "MomentAccumulator::merge: the accumulators have different unit counts");
+    merge_moments(other.count_, other.mean_.data(), other.comoment_.data());
+}
+
+namespace {
+constexpr char kMagic[8] = {'C', 'V', 'G', 'M', 'O', 'M', '0', '1'};
+
+template <typename T>
+void put(std::ostream& out, const T* v, size_t n) {
+    out.write(reinterpret_cast<const char*>(v), std::streamsize(sizeof(T) * n));
+}
+template <typename T>
+void get(std::istream& in, T* v, size_t n, const std::string& what) {
+    in.read(reinterpret_cast<char*>(v), std::streamsize(sizeof(T) * n));
+    CVG_REQUIRE(in.good() || (in.eof() && size_t(in.gcount()) == sizeof(T) * n), Io,
+                what + ": truncated accumulator file");
+}
+}  // namespace
+
+void MomentAccumulator::save(std::ostream& out) const {
+    static_assert(sizeof(double) == 8, "IEEE double required");
+    out.write(kMagic, 8);
+    const std::int64_t nblocks = std::int64_t(widths_.size());
+    put(out, &nblocks, 1);
+    put(out, widths_.data(), widths_.size());
+    put(out, &count_, 1);
+    put(out, mean_.data(), mean_.size());
+    put(out, comoment_.data(), comoment_.size());
+    CVG_REQUIRE(out.good(), Io, "could not write the accumulator");
+}
+
+MomentAccumulator MomentAccumulator::load(std::istream& in, const std::string& what) {
+    char magic[8] = {};
+    in.read(magic, 8);
+    CVG_REQUIRE(in.good() && std::memcmp(magic, kMagic, 8) == 0, BadData,
+                what + ": not a convergent moment accumulator (bad magic)");
+    std::int64_t nblocks = 0;
+    get(in, &nblocks, 1, what);
+    CVG_REQUIRE(nblocks > 0 && nblocks <= 1024, BadData, what + ": implausible number of nets");
+    std::vector<index_t> widths(static_cast<size_t>(nblocks));
+    get(in, widths.data(), widths.size(), what);
+    MomentAccumulator acc(widths);
+    get(in, &acc.count_, 1, what);
+    CVG_REQUIRE(acc.count_ >= 0, BadData, what + ": negative sample count");
+    get(in, acc.mean_.data(), acc.mean_.size(), what);
+    get(in, acc.comoment_.data(), acc.comoment_.size(), what);
+    return acc;
+}
+
+LayerStatistics finalize_statistics(const MomentAccumulator& acc) {
+    CVG_REQUIRE(acc.count() > 0, InvalidArgument, "finalize_statistics: no samples were pushed");
+    LayerStatistics s;
+    s.block_widths = acc.block_widths();
+    index_t offset = 0;
+    for (index_t w : s.block_widths) {
+        s.block_offsets.push_back(offset);
+        offset += w;
+    }
+    const index_t t = acc.width();
+    const double n = double(acc.count());
+    s.samples = acc.count();
+    s.mean = acc.mean();
+    s.stddev.resize(size_t(t));
+    s.dead.resize(size_t(t));
+    s.covariance.resize(size_t(t * t));
+    s.correlation.assign(size_t(t * t), 0.0);
+    const std::vector<double>& m2 = acc.comoment();
+    for (index_t i = 0; i < t; ++i) {
+        const double var = std::max(0.0, m2[size_t(i * t + i)] / n);
+        const double sd = std::sqrt(var);
+        s.stddev[size_t(i)] = sd;
+        s.dead[size_t(i)] = (sd == 0.0 || sd <= 4.0 * FLT_EPSILON * std::fabs(s.mean[size_t(i)])) ? 1 : 0;
+    }
+#pragma omp parallel for schedule(static)
+    for (index_t i = 0; i < t; ++i) {
+        for (index_t j = 0; j < t; ++j) {
+            const double c = m2[size_t(i * t + j)];
+            s.covariance[size_t(i * t + j)] = c / n;
+            if (s.dead[size_t(i)] || s.dead[size_t(j)]) continue;
+            const double r = c / std::sqrt(m2[size_t(i * t + i)] * m2[size_t(j * t + j)]);
+            s.correlation[size_t(i * t + j)] = std::clamp(r, -1.0, 1.0);
+        }
+    }
+    return s;
+}
+
+namespace {
+std::vector<double> block_of(const LayerStatistics& s, const std::vector<double>& full, int a, int b) {
+    CVG_REQUIRE(a >= 0 && b >= 0 && size_t(a) < s.block_widths.size() &&
+                    size_t(b) < s.block_widths.size(),
+                InvalidArgument, "net index out of range");
+    const index_t t = s.width();
+    const index_t ra = s.block_widths[size_t(a)], cb = s.block_widths[size_t(b)];
+    const index_t oa = s.block_offsets[size_t(a)], ob = s.block_offsets[size_t(b)];
+    std::vector<double> out(size_t(ra * cb));
+    for (index_t i = 0; i < ra; ++i)
+        std::memcpy(out.data() + i * cb, full.data() + (oa + i) * t + ob, sizeof(double) * size_t(cb));
+    return out;
+}
+}  // namespace
+
+std::vector<double> LayerStatistics::correlation_block(int net_a, int net_b) const {
+    return block_of(*this, correlation, net_a, net_b);
+}
+std::vector<double> LayerStatistics::covariance_block(int net_a, int net_b) const {
+    return block_of(*this, covariance, net_a, net_b);
+}
+
+std::vector<index_t> LayerStatistics::dead_units(int net) const {
+    CVG_REQUIRE(net >= 0 && size_t(net) < block_widths.size(), InvalidArgument, "net index out of range");
+    std::vector<index_t> out;
+    const index_t off = block_offsets[size_t(net)];
+    for (index_t i = 0; i < block_widths[size_t(net)]; ++i)
+        if (dead[size_t(off + i)]) out.push_back(i);
+    return out;
+}
+
+}  // namespace convergent

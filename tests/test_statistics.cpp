@@ -1,0 +1,144 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "convergent/statistics.hpp"
+
+using namespace convergent;
+
+namespace {
+
+// Two-pass float64 reference (what numpy does).
+struct Reference {
+    std::vector<double> mean, sd, corr;
+};
+
+Reference two_pass(const std::vector<float>& x, index_t n, index_t t) {
+    Reference r;
+    r.mean.assign(size_t(t), 0.0);
+    for (index_t i = 0; i < n; ++i)
+        for (index_t j = 0; j < t; ++j) r.mean[size_t(j)] += x[size_t(i * t + j)];
+    for (auto& m : r.mean) m /= double(n);
+    std::vector<double> cov(size_t(t * t), 0.0);
+    for (index_t i = 0; i < n; ++i)
+        for (index_t a = 0; a < t; ++a)
+            for (index_t b = 0; b < t; ++b)
+                cov[size_t(a * t + b)] += (x[size_t(i * t + a)] - r.mean[size_t(a)]) *
+                                          (x[size_t(i * t + b)] - r.mean[size_t(b)]);
+    r.sd.resize(size_t(t));
+    for (index_t a = 0; a < t; ++a) r.sd[size_t(a)] = std::sqrt(cov[size_t(a * t + a)] / double(n));
+    r.corr.resize(size_t(t * t));
+    for (index_t a = 0; a < t; ++a)
+        for (index_t b = 0; b < t; ++b)
+            r.corr[size_t(a * t + b)] = cov[size_t(a * t + b)] / std::sqrt(cov[size_t(a * t + a)] * cov[size_t(b * t + b)]);
+    return r;
+}
+
+std::vector<float> correlated_data(index_t n, index_t t, unsigned seed, float offset) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    std::vector<float> x(size_t(n * t));
+    for (index_t i = 0; i < n; ++i) {
+        const float shared = g(rng);
+        for (index_t j = 0; j < t; ++j)
+            x[size_t(i * t + j)] = offset + float(j + 1) * (0.5f * shared + g(rng));
+    }
+    return x;
+}
+
+}  // namespace
+
+TEST(Statistics, ChunkedEqualsTwoPassWithLargeOffset) {
+    // A large common offset is where raw sums of squares lose all precision.
+    const index_t n = 3000, t = 7;
+    const std::vector<float> x = correlated_data(n, t, 1, 1000.0f);
+    auto backend = make_cpu_backend();
+    MomentAccumulator acc({3, 4});
+    for (index_t start = 0; start < n; start += 257)
+        acc.push(*backend, x.data() + start * t, std::min<index_t>(257, n - start), t);
+    const LayerStatistics s = finalize_statistics(acc);
+    const Reference r = two_pass(x, n, t);
+    ASSERT_EQ(s.samples, n);
+    for (index_t j = 0; j < t; ++j) {
+        EXPECT_NEAR(s.mean[size_t(j)], r.mean[size_t(j)], 1e-9 * 1000);
+        EXPECT_NEAR(s.stddev[size_t(j)], r.sd[size_t(j)], 1e-9 * r.sd[size_t(j)]);
+    }
+    for (index_t k = 0; k < t * t; ++k) EXPECT_NEAR(s.correlation[size_t(k)], r.corr[size_t(k)], 1e-10);
+    // The between-net block (net 0 rows, net 1 columns) is the off-diagonal block.
+    const std::vector<double> between = s.correlation_block(0, 1);
+    ASSERT_EQ(between.size(), 12u);
+    EXPECT_DOUBLE_EQ(between[1 * 4 + 2], s.correlation[size_t(1 * t + 3 + 2)]);
+}
+
+TEST(Statistics, MergeOfPartsEqualsWhole) {
+    const index_t n = 1000, t = 5;
+    const std::vector<float> x = correlated_data(n, t, 2, 3.0f);
+    auto backend = make_cpu_backend();
+    MomentAccumulator whole({5}), left({5}), right({5});
+    whole.push(*backend, x.data(), n, t);
+    left.push(*backend, x.data(), 123, t);
+    right.push(*backend, x.data() + 123 * t, n - 123, t);
+    left.merge(right);
+    ASSERT_EQ(left.count(), n);
+    for (index_t k = 0; k < t * t; ++k)
+        EXPECT_NEAR(left.comoment()[size_t(k)], whole.comoment()[size_t(k)], 1e-8 * std::fabs(whole.comoment()[size_t(k)]) + 1e-9);
+    MomentAccumulator mismatched({4, 1});
+    EXPECT_THROW(left.merge(mismatched), Error);
+}
+
+TEST(Statistics, SerialisationRoundTrips) {
+    const index_t n = 200, t = 4;
+    const std::vector<float> x = correlated_data(n, t, 3, 0.0f);
+    auto backend = make_cpu_backend();
+    MomentAccumulator acc({2, 2});
+    acc.push(*backend, x.data(), n, t);
+    std::stringstream buffer;
+    acc.save(buffer);
+    const MomentAccumulator back = MomentAccumulator::load(buffer, "buffer");
+    EXPECT_EQ(back.count(), n);
+    EXPECT_EQ(back.block_widths(), acc.block_widths());
+    EXPECT_EQ(back.comoment(), acc.comoment());
+    std::stringstream truncated(buffer.str().substr(0, 40));
+    EXPECT_THROW(MomentAccumulator::load(truncated, "truncated"), Error);
+    std::stringstream garbage("not an accumulator at all");
+    EXPECT_THROW(MomentAccumulator::load(garbage, "garbage"), Error);
+}
+
+TEST(Statistics, DeadUnitsGetZeroCorrelationAndAreListed) {
+    const index_t n = 500, t = 4;
+    std::vector<float> x = correlated_data(n, t, 4, 1.0f);
+    for (index_t i = 0; i < n; ++i) {
+        x[size_t(i * t + 1)] = 0.0f;   // dead ReLU
+        x[size_t(i * t + 3)] = 0.3f;   // constant, not exactly representable
+    }
+    auto backend = make_cpu_backend();
+    MomentAccumulator acc({2, 2});
+    for (index_t start = 0; start < n; start += 64)
+        acc.push(*backend, x.data() + start * t, std::min<index_t>(64, n - start), t);
+    const LayerStatistics s = finalize_statistics(acc);
+    EXPECT_EQ(s.dead_units(0), std::vector<index_t>{1});
+    EXPECT_EQ(s.dead_units(1), std::vector<index_t>{1});
+    for (index_t j = 0; j < t; ++j) {
+        EXPECT_EQ(s.correlation[size_t(1 * t + j)], 0.0);
+        EXPECT_EQ(s.correlation[size_t(j * t + 3)], 0.0);
+    }
+    EXPECT_NEAR(s.correlation[0], 1.0, 1e-12);
+    EXPECT_NEAR(s.mean[3], 0.3, 1e-7);
+}
+
+TEST(Backend, ExplicitCudaWithoutDeviceIsAnError) {
+    std::string why;
+    if (cuda_device_available(&why)) GTEST_SKIP() << "a CUDA device is present";
+    try {
+        make_backend(BackendKind::Cuda);
+        FAIL() << "make_backend(Cuda) succeeded without a device";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::Unsupported);
+        EXPECT_NE(std::string(e.what()).find("cuda"), std::string::npos);
+    }
+    EXPECT_EQ(make_backend(BackendKind::Auto)->kind(), BackendKind::Cpu);
+    EXPECT_THROW(parse_backend_kind("gpu"), Error);
+}
