@@ -1,0 +1,233 @@
+// Sec. 3.2 / footnote 6: sample selection, percentile binning and the MI
+// matrix above the Backend. The all-pairs counting itself is the backend op
+// (cpu_mutual_information.cpp for the CPU backend).
+#include "convergent/mutual_information.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <unordered_set>
+
+namespace convergent {
+
+namespace {
+
+// Uniform integer in [0, bound] from mt19937_64 by rejection (Lemire-free,
+// portable: std::uniform_int_distribution differs between standard libraries).
+std::uint64_t uniform_up_to(std::mt19937_64& rng, std::uint64_t bound) {
+    if (bound == ~std::uint64_t(0)) return rng();
+    const std::uint64_t range = bound + 1;
+    const std::uint64_t limit = ~std::uint64_t(0) - (~std::uint64_t(0) % range + 1) % range;
+    std::uint64_t draw;
+    do {
+        draw = rng();
+    } while (draw > limit);
+    return draw % range;
+}
+
+// numpy's _lerp (numpy/lib/function_base.py): the exact operation order of
+// numpy.quantile(method="linear"), so that our edges equal numpy's bit for bit.
+double numpy_lerp(double a, double b, double t) {
+    const double diff = b - a;
+    return t >= 0.5 ? b - diff * (1.0 - t) : a + diff * t;
+}
+
+double n_log_n(std::int64_t c) { return c > 0 ? double(c) * std::log(double(c)) : 0.0; }
+
+}  // namespace
+
+std::vector<index_t> sample_rows(index_t total_rows, index_t count, std::uint64_t seed) {
+    CVG_REQUIRE(total_rows >= 0 && count >= 0, InvalidArgument,
+                "sample_rows: total_rows and count must be >= 0 (got " + std::to_string(total_rows) +
+                    ", " + std::to_string(count) + ")");
+    std::vector<index_t> rows;
+    if (count >= total_rows) {
+        rows.resize(size_t(total_rows));
+        for (index_t r = 0; r < total_rows; ++r) rows[size_t(r)] = r;
+        return rows;
+    }
+    // Floyd's algorithm: count draws, each row equally likely, no shuffle of
+    // the whole range (total_rows can be images * positions, large).
+    std::mt19937_64 rng(seed);
+    std::unordered_set<index_t> chosen;
+    chosen.reserve(size_t(count) * 2);
+    rows.reserve(size_t(count));
+    for (index_t j = total_rows - count; j < total_rows; ++j) {
+        const index_t t = index_t(uniform_up_to(rng, std::uint64_t(j)));
+        const index_t pick = chosen.insert(t).second ? t : j;
+        if (pick == j) chosen.insert(j);
+        rows.push_back(pick);
+    }
+    std::sort(rows.begin(), rows.end());
+    return rows;
+}
+
+BinnedUnits bin_units(const float* values, index_t samples, index_t units, index_t ld,
+                      const BinningOptions& options) {
+    CVG_REQUIRE(values != nullptr || samples * units == 0, InvalidArgument,
+                "bin_units: values is NULL");
+    CVG_REQUIRE(samples > 0 && units >= 0 && ld >= units, InvalidArgument,
+                "bin_units: need samples > 0, units >= 0 and ld >= units (got samples=" +
+                    std::to_string(samples) + ", units=" + std::to_string(units) +
+                    ", ld=" + std::to_string(ld) + ")");
+    CVG_REQUIRE(samples < (index_t(1) << 31), InvalidArgument,
+                "bin_units: at most 2^31 - 1 samples (int32 joint counts)");
+    CVG_REQUIRE(options.bins >= 1 && options.bins <= 255, InvalidArgument,
+                "bin_units: options.bins must be in [1, 255] (uint8 codes, plus the zero bin), got " +
+                    std::to_string(options.bins));
+    CVG_REQUIRE(std::isfinite(options.zero_threshold), InvalidArgument,
+                "bin_units: zero_threshold must be finite");
+
+    BinnedUnits out;
+    out.units = units;
+    out.samples = samples;
+    out.bins = options.bins + 1;
+    out.codes.assign(size_t(units * samples), 0);
+    out.edges.assign(size_t(units), {});
+    const int pbins = options.bins;
+    const double zero = options.zero_threshold;
+    index_t bad_unit = -1;
+
+#pragma omp parallel
+    {
+        std::vector<double> column(size_t(samples));
+        std::vector<double> positive;
+        positive.reserve(size_t(samples));
+#pragma omp for schedule(dynamic, 1)
+        for (index_t u = 0; u < units; ++u) {
+            positive.clear();
+            bool finite = true;
+            for (index_t s = 0; s < samples; ++s) {
+                const double v = double(values[s * ld + u]);
+                finite = finite && std::isfinite(v);
+                column[size_t(s)] = v;
+                if (v > zero) positive.push_back(v);
+            }
+            if (!finite) {
+#pragma omp critical(cvg_bin_units_error)
+                bad_unit = (bad_unit < 0 || u < bad_unit) ? u : bad_unit;
+                continue;
+            }
+            std::vector<double>& edges = out.edges[size_t(u)];
+            std::uint8_t* codes = out.codes.data() + u * samples;
+            const index_t m = index_t(positive.size());
+            if (m == 0) continue;  // all-zero unit: every code is 0
+            std::sort(positive.begin(), positive.end());
+            edges.resize(size_t(pbins - 1));
+            for (int k = 1; k < pbins; ++k) {
+                // numpy.quantile(method="linear"): virtual index (m - 1) * q.
+                const double h = double(m - 1) * (double(k) / double(pbins));
+                const double lo = std::floor(h);
+                double e;
+                if (h >= double(m - 1)) {
+                    e = positive[size_t(m - 1)];
+                } else {
+                    const size_t i = size_t(lo);
+                    e = numpy_lerp(positive[i], positive[i + 1], h - lo);
+                }
+                edges[size_t(k - 1)] = e;
+            }
+            for (index_t s = 0; s < samples; ++s) {
+                const double v = column[size_t(s)];
+                if (v <= zero) continue;
+                // #{k : e_k < v} == searchsorted(edges, v, side="left").
+                const auto pos = std::lower_bound(edges.begin(), edges.end(), v) - edges.begin();
+                codes[s] = std::uint8_t(1 + pos);
+            }
+        }
+    }
+    CVG_REQUIRE(bad_unit < 0, BadData,
+                "bin_units: unit " + std::to_string(bad_unit) +
+                    " has a non-finite activation (NaN or Inf)");
+    return out;
+}
+
+void check_bin_codes(const BinCodesView& view, const char* what) {
+    const std::string name = what ? what : "codes";
+    CVG_REQUIRE(view.units >= 0, InvalidArgument, name + ": units must be >= 0");
+    CVG_REQUIRE(view.samples > 0 && view.samples < (index_t(1) << 31), InvalidArgument,
+                name + ": samples must be in [1, 2^31) (int32 joint counts), got " +
+                    std::to_string(view.samples));
+    CVG_REQUIRE(view.bins >= 1 && view.bins <= 256, InvalidArgument,
+                name + ": bins must be in [1, 256], got " + std::to_string(view.bins));
+    CVG_REQUIRE(view.codes != nullptr || view.units == 0, InvalidArgument, name + ": codes is NULL");
+    const index_t total = view.units * view.samples;
+    if (view.bins == 256) return;
+    std::uint8_t max_code = 0;
+#pragma omp parallel for reduction(max : max_code) schedule(static)
+    for (index_t i = 0; i < total; ++i) max_code = std::max(max_code, view.codes[i]);
+    CVG_REQUIRE(int(max_code) < view.bins, BadData,
+                name + ": code " + std::to_string(int(max_code)) + " >= bins (" +
+                    std::to_string(view.bins) + ")");
+}
+
+std::vector<double> mutual_information_matrix(const Backend& backend, const BinnedUnits& a,
+                                              const BinnedUnits& b) {
+    CVG_REQUIRE(a.samples == b.samples, InvalidArgument,
+                "mutual_information_matrix: nets have different sample counts (" +
+                    std::to_string(a.samples) + " vs " + std::to_string(b.samples) +
+                    "); footnote 6 uses the same rows for every net");
+    CVG_REQUIRE(a.bins == b.bins, InvalidArgument,
+                "mutual_information_matrix: nets have different bin counts (" +
+                    std::to_string(a.bins) + " vs " + std::to_string(b.bins) + ")");
+    CVG_REQUIRE(index_t(a.codes.size()) == a.units * a.samples &&
+                    index_t(b.codes.size()) == b.units * b.samples,
+                InvalidArgument, "mutual_information_matrix: codes size != units * samples");
+    std::vector<double> mi(size_t(a.units * b.units), 0.0);
+    if (a.units == 0 || b.units == 0) return mi;
+    backend.mutual_information(a.view(), b.view(), mi.data());
+    return mi;
+}
+
+std::vector<std::int32_t> joint_histogram_counts_naive(const BinCodesView& a, index_t a_begin,
+                                                       index_t a_count, const BinCodesView& b,
+                                                       index_t b_begin, index_t b_count) {
+    CVG_REQUIRE(a.samples == b.samples && a.bins == b.bins, InvalidArgument,
+                "joint_histogram_counts_naive: samples/bins differ");
+    CVG_REQUIRE(a_begin >= 0 && a_count >= 0 && a_begin + a_count <= a.units && b_begin >= 0 &&
+                    b_count >= 0 && b_begin + b_count <= b.units,
+                InvalidArgument, "joint_histogram_counts_naive: unit range out of bounds");
+    const index_t bb = a.bins;
+    std::vector<std::int32_t> counts(size_t(a_count * b_count * bb * bb), 0);
+    for (index_t i = 0; i < a_count; ++i)
+        for (index_t j = 0; j < b_count; ++j) {
+            std::int32_t* table = counts.data() + (i * b_count + j) * bb * bb;
+            const std::uint8_t* x = a.codes + (a_begin + i) * a.samples;
+            const std::uint8_t* y = b.codes + (b_begin + j) * b.samples;
+            for (index_t s = 0; s < a.samples; ++s) ++table[x[s] * bb + y[s]];
+        }
+    return counts;
+}
+
+double mutual_information_from_counts(const std::int32_t* counts, int bins, index_t samples) {
+    // Sec. 3.2 plug-in MI: sum p log(p / (px py)) = (sum c log c - sum cx log cx
+    // - sum cy log cy + n log n) / n. Same summation order as the backends'
+    // epilogues (x-major joint sum, then marginals in bin order).
+    double joint = 0.0;
+    for (int x = 0; x < bins; ++x)
+        for (int y = 0; y < bins; ++y) joint += n_log_n(counts[x * bins + y]);
+    double hx = 0.0, hy = 0.0;
+    for (int x = 0; x < bins; ++x) {
+        std::int64_t c = 0;
+        for (int y = 0; y < bins; ++y) c += counts[x * bins + y];
+        hx += n_log_n(c);
+    }
+    for (int y = 0; y < bins; ++y) {
+        std::int64_t c = 0;
+        for (int x = 0; x < bins; ++x) c += counts[x * bins + y];
+        hy += n_log_n(c);
+    }
+    const double mi = (joint - hx - hy + n_log_n(samples)) / double(samples);
+    return mi > 0.0 ? mi : 0.0;
+}
+
+double code_entropy(const std::uint8_t* codes, index_t samples, int bins) {
+    std::vector<std::int64_t> hist(size_t(bins), 0);
+    for (index_t s = 0; s < samples; ++s) ++hist[codes[s]];
+    double h = 0.0;
+    for (int x = 0; x < bins; ++x) h += n_log_n(hist[size_t(x)]);
+    return std::log(double(samples)) - h / double(samples);
+}
+
+}  // namespace convergent

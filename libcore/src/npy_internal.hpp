@@ -1,0 +1,81 @@
+// Private pieces shared by npy.cpp (plain .npy files) and npz.cpp (.npz
+// members): the read-only file mapping, the dtype conversion to float and the
+// NpyArray that reads from mapped memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "convergent/npy.hpp"
+
+namespace convergent {
+namespace npy_detail {
+
+// A whole file mapped read-only (PROT_READ, MAP_PRIVATE). The mapping only
+// reserves address space: pages are read on demand and can be dropped by the
+// kernel again, so a file bigger than RAM can be read front to back.
+class MappedFile {
+public:
+    // Throws Io naming `path` when it cannot be opened, stat'ed or mapped.
+    explicit MappedFile(const std::string& path);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    const std::uint8_t* data() const { return data_; }
+    std::uint64_t size() const { return size_; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+    const std::uint8_t* data_ = nullptr;
+    std::uint64_t size_ = 0;
+};
+
+// "file 'nets/a.npz', array 'conv1'".
+std::string describe(const std::string& path, const std::string& array_name);
+
+// The .npy preamble: 6 magic bytes, 2 version bytes, then the header length
+// (2 bytes for version 1.0, 4 bytes for 2.0/3.0).
+constexpr std::size_t kPreambleBytes = 12;
+// Given the first bytes of an .npy stream (at least 10), returns the total
+// size of magic + version + length field + header dict, i.e. the data offset.
+// Throws BadData on a bad magic string or version.
+std::uint64_t header_end(const std::uint8_t* bytes, std::size_t size, const std::string& what);
+
+// Converts `count` elements stored with the header's dtype/byte order into float.
+void convert_to_float(const std::uint8_t* src, index_t count, const NpyHeader& header, float* out);
+
+// IEEE 754 binary16 -> binary32, subnormals, infinities and NaN payloads included.
+float half_to_float(std::uint16_t h);
+
+// Validates a read_elements request against the array's element count.
+void check_range(const NpyHeader& header, index_t first, index_t count, const std::string& what);
+
+// An array whose data lies in a mapped file at header.data_offset + base.
+class MappedNpyArray final : public NpyArray {
+public:
+    MappedNpyArray(std::shared_ptr<const MappedFile> file, std::uint64_t base, NpyHeader header,
+                   std::string what)
+        : file_(std::move(file)), base_(base), header_(std::move(header)), what_(std::move(what)) {}
+
+    const NpyHeader& header() const override { return header_; }
+    const std::string& what() const override { return what_; }
+    void read_elements(index_t first, index_t count, float* out) const override;
+
+private:
+    std::shared_ptr<const MappedFile> file_;
+    std::uint64_t base_;  // offset of the .npy stream inside the file (non-zero for .npz members)
+    NpyHeader header_;
+    std::string what_;
+};
+
+// Parses the .npy header of a stream of `stream_bytes` bytes that starts at
+// `base` inside `file`, and returns an array reading from the mapping.
+std::unique_ptr<NpyArray> open_mapped(std::shared_ptr<const MappedFile> file, std::uint64_t base,
+                                      std::uint64_t stream_bytes, const std::string& what);
+
+}  // namespace npy_detail
+}  // namespace convergent

@@ -1,0 +1,80 @@
+#include "staged_directory.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <system_error>
+
+#include "convergent/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace convergent {
+
+StagedDirectory::StagedDirectory(const std::string& final_path, bool overwrite)
+    : final_(fs::absolute(fs::path(final_path)).lexically_normal()), overwrite_(overwrite) {
+    if (final_.filename().empty()) final_ = final_.parent_path();
+    std::error_code ec;
+    if (fs::exists(final_, ec)) {
+        CVG_REQUIRE(fs::is_directory(final_, ec), Io,
+                    "output path '" + final_path + "' exists and is not a directory");
+        CVG_REQUIRE(overwrite || fs::is_empty(final_, ec), Io,
+                    "output directory '" + final_path +
+                        "' exists and is not empty (pass --overwrite to replace it)");
+    }
+    const fs::path parent = final_.parent_path();
+    fs::create_directories(parent, ec);
+    CVG_REQUIRE(!ec, Io, "cannot create '" + parent.string() + "': " + ec.message());
+    std::string pattern = (parent / ("." + final_.filename().string() + ".tmp-XXXXXX")).string();
+    CVG_REQUIRE(::mkdtemp(pattern.data()) != nullptr, Io,
+                "cannot create a temporary directory next to '" + final_path +
+                    "': " + std::strerror(errno));
+    staging_ = pattern;
+}
+
+StagedDirectory::~StagedDirectory() {
+    if (!committed_) {
+        std::error_code ec;
+        fs::remove_all(staging_, ec);
+    }
+}
+
+void StagedDirectory::commit() {
+    std::error_code ec;
+    if (fs::exists(final_, ec)) {
+        // Move the old directory aside first so that a failing rename leaves
+        // the previous result intact.
+        const fs::path old = final_.string() + ".old-" + std::to_string(::getpid());
+        fs::rename(final_, old, ec);
+        CVG_REQUIRE(!ec, Io, "cannot replace '" + final_.string() + "': " + ec.message());
+        fs::rename(staging_, final_, ec);
+        if (ec) {
+            fs::rename(old, final_);
+            fail(ErrorCode::Io, "cannot move the result to '" + final_.string() + "': " + ec.message());
+        }
+        fs::remove_all(old, ec);
+    } else {
+        fs::rename(staging_, final_, ec);
+        CVG_REQUIRE(!ec, Io, "cannot move the result to '" + final_.string() + "': " + ec.message());
+    }
+    committed_ = true;
+}
+
+void write_text_file(const fs::path& path, const std::string& text) {
+    const fs::path tmp = path.string() + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary);
+        CVG_REQUIRE(out.good(), Io, "cannot write '" + path.string() + "'");
+        out << text;
+        out.flush();
+        CVG_REQUIRE(out.good(), Io, "error while writing '" + path.string() + "'");
+    }
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    CVG_REQUIRE(!ec, Io, "cannot rename onto '" + path.string() + "': " + ec.message());
+}
+
+}  // namespace convergent

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: the CPU build (with the viewer and browser
+# tests) and the CUDA build (nvcc; GPU tests skip without a device, the
+# Thrust logic runs on the CPU through THRUST_DEVICE_SYSTEM_OMP).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+bash tools/setup.sh
+
+jobs=${CONVERGENT_JOBS:-$(nproc)}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+
+echo "== CPU build (build/cpu)"
+cmake -S . -B build/cpu -DCONVERGENT_CUDA=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/cpu -j"$jobs"
+(cd build/cpu && ctest --output-on-failure -j"$jobs")
+
+if [ "${CONVERGENT_SKIP_CUDA:-0}" != 1 ]; then
+  echo "== CUDA build (build/cuda)"
+  if [ ! -x /usr/local/cuda/bin/nvcc ] && ! command -v nvcc >/dev/null; then
+    echo "test.sh: nvcc not found; the CUDA backend must be built (set CONVERGENT_SKIP_CUDA=1 to skip)" >&2
+    exit 1
+  fi
+  cmake -S . -B build/cuda -DCONVERGENT_CUDA=ON -DCONVERGENT_VIEWER=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build/cuda -j"$jobs"
+  # Every C++/C test against the CUDA-enabled library: on a machine without
+  # a GPU, auto selects the CPU and the GPU parity tests skip.
+  (cd build/cuda && ctest --output-on-failure -j"$jobs" -E '^py\.|^browser\.')
+fi
