@@ -446,7 +446,8 @@ def dump_activations(
                 block = block.index_select(2, rows).index_select(3, cols)
             elif name not in info:
                 info[name] = {"source_hw": None, "rows": None, "cols": None}
-            array = block.numpy().astype(dtype)  # copies
+            with np.errstate(over="ignore"):  # float16 overflow is reported below
+                array = block.numpy().astype(dtype)  # copies
             if not np.all(np.isfinite(array)):
                 bad = "overflows float16 (|x| > 65504)" if dtype == np.float16 and np.all(
                     np.isfinite(block.numpy())) else "holds NaN or Inf"

@@ -39,6 +39,9 @@ inline void cuda_symmetric_eigensolve_smallest(DeviceContext& ctx, const double*
     double* a_ptr = thrust::raw_pointer_cast(a.data());
     double* w_ptr = thrust::raw_pointer_cast(eigenvalues.data());
     int* info_ptr = thrust::raw_pointer_cast(info.data());
+    // The device_vector fills ran on Thrust's default stream; ctx.stream is a
+    // non-blocking stream, so order them explicitly before the copy.
+    CVG_CUDA_TRY(cudaDeviceSynchronize());
     CVG_CUDA_TRY(cudaMemcpyAsync(a_ptr, matrix, sizeof(double) * size_t(n * n), cudaMemcpyHostToDevice,
                                  stream));
 

@@ -191,6 +191,7 @@ def main() -> int:
                    help="conv maps are stored on a centred strided grid of at most k x k positions")
     p.add_argument("--dtype", default="float16", choices=["float16", "float32"])
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--save-weights", metavar="DIR", help="also torch.save each net's state_dict to DIR/netK.pt")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -211,6 +212,9 @@ def main() -> int:
         t_train = time.time() - t0
         t_train_total += t_train
         t1 = time.time()
+        if args.save_weights:
+            os.makedirs(args.save_weights, exist_ok=True)
+            torch.save(model.state_dict(), os.path.join(args.save_weights, f"net{k}.pt"))
         accuracy = evaluate(model, x_test, y_test)
         t_eval = time.time() - t1
         dump_accuracy = evaluate(model, dump_x, y_test[:args.dump_images])

@@ -4,9 +4,15 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <numeric>
 #include <set>
 
+#include "convergent/matching.hpp"
+#include "convergent/mean_activation.hpp"
+#include "convergent/mutual_information.hpp"
 #include "convergent/npy.hpp"
+#include "convergent/sparse_prediction.hpp"
+#include "convergent/spectral_clustering.hpp"
 #include "convergent/statistics.hpp"
 #include "staged_directory.hpp"
 
@@ -68,6 +74,35 @@ void write_matrix(const fs::path& path, const std::vector<double>& m, index_t ro
     write_npy(path.string(), f.data(), {rows, cols});
 }
 
+// Fig. 2 vs Fig. 4 check: how many of the 8 best semi-matched (row, column)
+// pairs by correlation are also among the 8 best by mutual information.
+int top_pairs_overlap(const SemiMatching& x, const SemiMatching& y, size_t top) {
+    auto best = [top](const SemiMatching& m) {
+        std::vector<index_t> rows(m.column.size());
+        std::iota(rows.begin(), rows.end(), 0);
+        std::stable_sort(rows.begin(), rows.end(),
+                         [&](index_t i, index_t j) { return m.value[size_t(i)] > m.value[size_t(j)]; });
+        std::set<std::pair<index_t, index_t>> pairs;
+        for (size_t i = 0; i < std::min(top, rows.size()); ++i)
+            pairs.insert({rows[i], m.column[size_t(rows[i])]});
+        return pairs;
+    };
+    const auto a = best(x), b = best(y);
+    int common = 0;
+    for (const auto& p : a) common += int(b.count(p));
+    return common;
+}
+
+// Writes the alignment of one similarity matrix, its matched-order matrix,
+// and returns the ALIGNMENT object.
+nlohmann::json alignment_section(const Backend& backend, const std::vector<double>& similarity,
+                                 index_t rows, index_t cols, const fs::path& matched_path,
+                                 Alignment& alignment) {
+    alignment = align(backend, similarity.data(), rows, cols);
+    write_matrix(matched_path, matched_order_matrix(similarity.data(), rows, cols, alignment), rows, cols);
+    return alignment_to_json(alignment);
+}
+
 }  // namespace
 
 nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::string& out_dir,
@@ -108,7 +143,18 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
     }
     summary["options"] = {{"seed", options.seed},
                           {"chunk_rows", options.chunk_rows},
-                          {"layout", options.layout.channels_last ? "NHWC" : "NCHW"}};
+                          {"layout", options.layout.channels_last ? "NHWC" : "NCHW"},
+                          {"correlation_matching", options.correlation_matching},
+                          {"mutual_information", options.mutual_information},
+                          {"mi_bins", options.mi_bins},
+                          {"mi_samples", options.mi_samples},
+                          {"sparse_prediction", options.sparse_prediction},
+                          {"lasso_alphas", options.lasso_alphas},
+                          {"clustering", options.clustering},
+                          {"cluster_tau", options.cluster_tau},
+                          {"cluster_alpha", options.cluster_alpha},
+                          {"cluster_k", options.cluster_k},
+                          {"mean_activation", options.mean_activation}};
     summary["layers"] = nlohmann::json::object();
 
     for (size_t li = 0; li < layers.size(); ++li) {
@@ -126,6 +172,15 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
             std::max<index_t>(1, std::min<index_t>(images, options.chunk_rows / positions));
         std::vector<float> wide(size_t(chunk_images * positions * width));
         std::vector<float> part;
+        // Sec. 3.2 footnote 6: the same seeded sample rows of every net,
+        // gathered during this pass so the data is read once.
+        std::vector<index_t> mi_rows;
+        std::vector<float> mi_values;
+        if (options.mutual_information) {
+            mi_rows = sample_rows(images * positions, options.mi_samples, options.seed);
+            mi_values.resize(mi_rows.size() * size_t(width));
+        }
+        size_t next_mi = 0;
         for (index_t first = 0; first < images; first += chunk_images) {
             const index_t count = std::min(chunk_images, images - first);
             const index_t rows = count * positions;
@@ -140,6 +195,11 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
                 offset += units;
             }
             acc.push(*backend, wide.data(), rows, width);
+            const index_t row0 = first * positions;
+            for (; next_mi < mi_rows.size() && mi_rows[next_mi] < row0 + rows; ++next_mi)
+                std::copy(wide.begin() + (mi_rows[next_mi] - row0) * width,
+                          wide.begin() + (mi_rows[next_mi] - row0 + 1) * width,
+                          mi_values.begin() + index_t(next_mi) * width);
             if (progress) progress(layer, double(first + count) / double(images));
         }
         const LayerStatistics stats = finalize_statistics(acc);
@@ -161,19 +221,87 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
 
         const fs::path layer_dir = staged.path() / layer;
         fs::create_directories(layer_dir);
+        const size_t k = nets.size();
+        std::vector<std::string> net_names;
+        for (const auto& net : nets) net_names.push_back(net.name());
+
+        std::vector<BinnedUnits> binned;
+        if (options.mutual_information) {
+            BinningOptions bopt;
+            bopt.bins = options.mi_bins;
+            bopt.samples = options.mi_samples;
+            bopt.seed = options.seed;
+            for (size_t n = 0; n < k; ++n)
+                binned.push_back(bin_units(mi_values.data() + stats.block_offsets[n], index_t(mi_rows.size()),
+                                           widths[n], width, bopt));
+            mi_values = {};
+        }
+
         lj["files"] = nlohmann::json::object();
         lj["pairs"] = nlohmann::json::object();
-        for (size_t a = 0; a < nets.size(); ++a) {
-            for (size_t b = a; b < nets.size(); ++b) {
-                const std::string key = pair_key(nets[a].name(), nets[b].name());
-                const std::string corr_file = layer + "/" + key + ".corr.npy";
-                write_matrix(staged.path() / corr_file, stats.correlation_block(int(a), int(b)),
-                             widths[a], widths[b]);
-                lj["files"][key] = {{"corr", corr_file}};
-                if (a == b) continue;
-                lj["pairs"][key] = nlohmann::json::object();
+        std::map<std::pair<int, int>, Alignment> corr_alignments;
+        for (size_t a = 0; a < k; ++a) {
+            for (size_t b = a; b < k; ++b) {
+                const std::string key = pair_key(net_names[a], net_names[b]);
+                const std::string stem = layer + "/" + key;
+                const std::vector<double> corr = stats.correlation_block(int(a), int(b));
+                write_matrix(staged.path() / (stem + ".corr.npy"), corr, widths[a], widths[b]);
+                nlohmann::json files = {{"corr", stem + ".corr.npy"}};
+                std::vector<double> mi;
+                if (options.mutual_information) {
+                    mi = mutual_information_matrix(*backend, binned[a], binned[b]);
+                    write_matrix(staged.path() / (stem + ".mi.npy"), mi, widths[a], widths[b]);
+                    files["mi"] = stem + ".mi.npy";
+                }
+                if (a == b) {
+                    lj["files"][key] = files;
+                    continue;
+                }
+                nlohmann::json pj = nlohmann::json::object();
+                Alignment corr_alignment;
+                if (options.correlation_matching || options.mutual_information) {
+                    pj["correlation"] = alignment_section(*backend, corr, widths[a], widths[b],
+                                                          staged.path() / (stem + ".corr_matched.npy"),
+                                                          corr_alignment);
+                    files["corr_matched"] = stem + ".corr_matched.npy";
+                    corr_alignments[{int(a), int(b)}] = corr_alignment;
+                }
+                if (options.mutual_information) {
+                    Alignment mi_alignment;
+                    nlohmann::json mj = alignment_section(*backend, mi, widths[a], widths[b],
+                                                          staged.path() / (stem + ".mi_matched.npy"),
+                                                          mi_alignment);
+                    files["mi_matched"] = stem + ".mi_matched.npy";
+                    mj["top8_overlap_with_correlation"] =
+                        top_pairs_overlap(corr_alignment.semi, mi_alignment.semi, 8);
+                    mj["bins"] = binned[a].bins;
+                    mj["samples"] = index_t(mi_rows.size());
+                    pj["mutual_information"] = mj;
+                }
+                if (options.sparse_prediction) {
+                    SparsePredictionOptions sopt;
+                    if (!options.lasso_alphas.empty()) sopt.alphas = options.lasso_alphas;
+                    const SparsePredictionResult sp = sparse_prediction(stats, int(a), int(b), sopt);
+                    pj["sparse_prediction"] = sparse_prediction_to_json(sp, net_names[a], net_names[b]);
+                }
+                if (options.clustering) {
+                    ClusteringOptions copt;
+                    copt.tau = options.cluster_tau;
+                    copt.alpha = options.cluster_alpha;
+                    copt.k = options.cluster_k;
+                    copt.seed = options.seed;
+                    const ClusteringResult cr = spectral_clustering(*backend, stats, int(a), int(b), copt);
+                    if (!lj.contains("clusters")) lj["clusters"] = nlohmann::json::object();
+                    lj["clusters"][key] = clustering_to_json(cr, net_names[a], net_names[b]);
+                }
+                lj["pairs"][key] = pj;
+                lj["files"][key] = files;
             }
         }
+        if (k >= 3 && !corr_alignments.empty())
+            lj["cycle_consistency"] = cycle_consistency_json(
+                net_names, [&](int a, int b) -> const Alignment& { return corr_alignments.at({a, b}); });
+        if (options.mean_activation) lj["mean_activation"] = mean_activation_json(stats, net_names);
         summary["layers"][layer] = lj;
     }
 

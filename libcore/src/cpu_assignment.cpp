@@ -1,10 +1,14 @@
-// PLACEHOLDER: replaced by the real implementation of this op.
+// CPU backend op: Sec. 3.1 max-weight one-to-one assignment. The exact
+// Jonker-Volgenant solver (matching.cpp) is already certified by its own
+// duals, so the backend simply forwards to it.
+#include "convergent/matching.hpp"
 #include "cpu_backend.hpp"
 
 namespace convergent {
 
-Assignment CpuBackend::max_weight_assignment(const double*, index_t, index_t, index_t) const {
-    fail(ErrorCode::Unsupported, "cpu_assignment: not implemented yet");
+Assignment CpuBackend::max_weight_assignment(const double* weights, index_t rows, index_t cols,
+                                             index_t ld) const {
+    return jonker_volgenant_max_weight(weights, rows, cols, ld);
 }
 
 }  // namespace convergent

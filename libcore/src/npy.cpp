@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -23,6 +25,7 @@ namespace {
 
 constexpr bool kHostBigEndian = __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__;
 constexpr std::size_t kArrayAlign = 64;  // numpy's ARRAY_ALIGN for the data offset
+constexpr std::uint32_t kMaxHeaderBytes = 1u << 24;
 
 std::string shape_string(const std::vector<index_t>& shape) {
     std::string s = "(";
@@ -36,8 +39,10 @@ std::string shape_string(const std::vector<index_t>& shape) {
 
 // Header text for error messages: printable, and not unbounded.
 std::string quoted_header(const std::string& text) {
+    std::size_t end = text.size();
+    while (end > 0 && (text[end - 1] == ' ' || text[end - 1] == '\n')) --end;
     std::string s;
-    for (char c : text) {
+    for (char c : text.substr(0, end)) {
         if (s.size() >= 160) {
             s += "...";
             break;
@@ -50,7 +55,6 @@ std::string quoted_header(const std::string& text) {
         else
             s += c;
     }
-    while (!s.empty() && s.back() == ' ') s.pop_back();
     return "\"" + s + "\"";
 }
 
@@ -316,7 +320,13 @@ std::uint64_t header_end(const std::uint8_t* bytes, std::size_t size, const std:
                                          std::to_string(minor) + " is not supported (1.0, 2.0 and 3.0 are)");
     if (major == 1) return 10 + std::uint64_t(load_u16(bytes + 8, kHostBigEndian));
     CVG_REQUIRE(size >= 12, BadData, what + ": truncated .npy header (" + std::to_string(size) + " bytes)");
-    return 12 + std::uint64_t(load_u32(bytes + 8, kHostBigEndian));
+    const std::uint32_t length = load_u32(bytes + 8, kHostBigEndian);
+    // A float array's header is a few hundred bytes; refuse absurd claimed
+    // lengths before a streamed reader allocates a buffer for them.
+    CVG_REQUIRE(length <= kMaxHeaderBytes, BadData,
+                what + ": bad .npy header: claimed header length " + std::to_string(length) +
+                    " bytes is implausible (more than " + std::to_string(kMaxHeaderBytes) + ")");
+    return 12 + std::uint64_t(length);
 }
 
 float half_to_float(std::uint16_t h) {
@@ -524,7 +534,8 @@ NpyHeader parse_npy_header(const std::uint8_t* bytes, std::size_t size, std::uin
 
 std::unique_ptr<NpyArray> open_npy(const std::string& path, const std::string& array_name) {
     auto file = std::make_shared<const npy_detail::MappedFile>(path);
-    return npy_detail::open_mapped(std::move(file), 0, file->size(), npy_detail::describe(path, array_name));
+    const std::uint64_t size = file->size();
+    return npy_detail::open_mapped(std::move(file), 0, size, npy_detail::describe(path, array_name));
 }
 
 namespace {
@@ -556,6 +567,7 @@ void write_npy_impl(const std::string& path, const T* data, const std::vector<in
 
     std::FILE* f = std::fopen(path.c_str(), "wb");
     if (!f) fail(ErrorCode::Io, "cannot write '" + path + "': " + std::strerror(errno));
+    errno = 0;
     bool ok = std::fwrite(head.data(), 1, head.size(), f) == head.size();
     const std::uint8_t* bytes = reinterpret_cast<const std::uint8_t*>(data);
     std::uint64_t left = std::uint64_t(count) * sizeof(T);
@@ -565,11 +577,13 @@ void write_npy_impl(const std::string& path, const T* data, const std::vector<in
         bytes += chunk;
         left -= chunk;
     }
-    const int write_errno = errno;
+    int write_errno = errno;
     if (std::fclose(f) != 0 && ok) {
         ok = false;
+        write_errno = errno;
     }
-    if (!ok) fail(ErrorCode::Io, "cannot write '" + path + "': " + std::strerror(write_errno ? write_errno : errno));
+    if (!ok)
+        fail(ErrorCode::Io, "cannot write '" + path + "': " + (write_errno ? std::strerror(write_errno) : "short write"));
 }
 
 }  // namespace

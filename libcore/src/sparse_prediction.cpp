@@ -172,7 +172,7 @@ SparsePredictionResult sparse_prediction(const LayerStatistics& stats, int targe
 
 #pragma omp parallel
     {
-        std::vector<double> w(size_t(p));
+        std::vector<double> w(static_cast<size_t>(p));
 #pragma omp for schedule(dynamic, 1)
         for (index_t i = 0; i < t; ++i) {
             if (res.dead_target[size_t(i)]) continue;

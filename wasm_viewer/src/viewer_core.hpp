@@ -22,7 +22,7 @@
 namespace convergent::viewer {
 
 using index_t = std::int64_t;
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;  // keeps the layer order of summary.json
 
 // Malformed input (result model or .npy); the message names the file or the
 // JSON path and the problem.
@@ -122,7 +122,7 @@ private:
     bool loaded_ = false;
     std::set<std::string> available_;
     std::map<std::string, std::string> omitted_;
-    std::map<std::string, std::string> raw_files_;
+    mutable std::map<std::string, std::string> raw_files_;  // dropped once parsed
     mutable std::map<std::string, Matrix> matrices_;
     std::map<std::string, Heatmap> heatmaps_;
     std::map<std::string, std::vector<std::uint8_t>> rgba_;

@@ -55,8 +55,10 @@ KMeansResult kmeans(const double* points, index_t n, index_t dim, index_t k,
                     const KMeansOptions& options);
 
 // Index k >= min_k maximising values[k] - values[k-1] over the ascending
-// eigenvalues given (footnote 7); the suggested number of clusters. Returns
-// min_k - 1 clamped to >= 1 when fewer than min_k + 1 values are given.
+// eigenvalues given (footnote 7); the suggested number of clusters (ties: the
+// smallest k). With at most min_k values there is no gap to measure and the
+// result is min(min_k, size), at least 1. min_k = 2 skips the trivial gap
+// after the always-zero first eigenvalue of a Laplacian.
 index_t eigengap_suggestion(const std::vector<double>& ascending_eigenvalues, index_t min_k = 2);
 
 // The thresholded combined similarity graph (Sec. 4.1, 6.5) of two nets,
@@ -71,7 +73,7 @@ struct ClusteringOptions {
     double tau = 0.2;       // Sec. 4.1 edge threshold (edges with weight < tau are removed)
     double alpha = 0.025;   // Sec. 4.3 leaf size parameter: split clusters with size > 2 alpha S
     index_t k = 0;          // first-level clusters; 0 = eigengap suggestion
-    // Eigenvalues computed for the eigengap (m); 0 = min(n, max(2k, 64)).
+    // Eigenvalues computed for the eigengap (m); 0 = max(2k, 64); clamped to [k, n].
     index_t eigengap_candidates = 0;
     std::uint64_t seed = 0;
     int n_init = 10;
@@ -80,7 +82,7 @@ struct ClusteringOptions {
     bool hierarchical = true;
     index_t split_k = 2;          // children per split; 0 = ceil(size / (2 alpha S))
     index_t min_leaf_size = 2;    // never split a cluster of at most this many units
-    int max_depth = 64;
+    int max_depth = 1000;         // guard only: splits stop at this depth
 };
 
 struct ClusterNode {

@@ -1,0 +1,327 @@
+// `convergent report DIR`: one self-contained HTML page per results
+// directory. The page is the Emscripten viewer built into this binary
+// (wasm_viewer/, inlined with SINGLE_FILE) plus a data block:
+//
+//   <script type="application/json" id="convergent-data">
+//   {"format":"convergent-report","version":1,
+//    "summary":"<base64 of summary.json>",
+//    "files":{"conv1/a~b.corr.npy":"<base64>",...},
+//    "omitted":{"path":"why"}, "warnings":["..."]}
+//   </script>
+//
+// Everything that comes from the results is base64 except the file names,
+// which are JSON strings with '<', '>' and '&' written as \u003c, \u003e,
+// \u0026, so no name can close the <script> element.
+#include "report.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "convergent/error.hpp"
+
+#ifdef CONVERGENT_HAVE_VIEWER
+extern "C" const unsigned char convergent_viewer_html[];
+extern "C" const unsigned long convergent_viewer_html_size;
+#endif
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using convergent::Error;
+using convergent::ErrorCode;
+
+constexpr const char* kUsage =
+    "usage: convergent report DIR [--out FILE] [--max-file-mb N]\n"
+    "  Writes DIR/report.html (or FILE): one self-contained page showing the results of\n"
+    "  `convergent compare ... --out DIR`, with summary.json and the matrices it references\n"
+    "  embedded. It opens from file:// without a network.\n"
+    "  --out FILE        where to write the page (default DIR/report.html)\n"
+    "  --max-file-mb N   leave out matrices larger than N MiB (default 64); the page notes them\n";
+
+constexpr const char* kDataMarker = "<!--CONVERGENT_DATA-->";
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorCode::Io, "cannot read '" + path.string() + "'");
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    if (in.bad()) throw Error(ErrorCode::Io, "error while reading '" + path.string() + "'");
+    return buffer.str();
+}
+
+void append_base64(std::string& out, const std::string& bytes) {
+    static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    out.reserve(out.size() + (bytes.size() + 2) / 3 * 4);
+    size_t i = 0;
+    for (; i + 2 < bytes.size(); i += 3) {
+        const std::uint32_t v = (std::uint32_t(std::uint8_t(bytes[i])) << 16) |
+                                (std::uint32_t(std::uint8_t(bytes[i + 1])) << 8) | std::uint8_t(bytes[i + 2]);
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += table[(v >> 6) & 63];
+        out += table[v & 63];
+    }
+    if (i + 1 == bytes.size()) {
+        const std::uint32_t v = std::uint32_t(std::uint8_t(bytes[i])) << 16;
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += "==";
+    } else if (i + 2 == bytes.size()) {
+        const std::uint32_t v = (std::uint32_t(std::uint8_t(bytes[i])) << 16) | (std::uint32_t(std::uint8_t(bytes[i + 1])) << 8);
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += table[(v >> 6) & 63];
+        out += '=';
+    }
+}
+
+// JSON text that is safe inside a <script> element: ASCII only, and no '<',
+// '>' or '&' (they only occur inside strings, where \u escapes mean the same).
+std::string script_safe_json(const nlohmann::json& value) {
+    const std::string text = value.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        if (c == '<') out += "\\u003c";
+        else if (c == '>') out += "\\u003e";
+        else if (c == '&') out += "\\u0026";
+        else out += c;
+    }
+    return out;
+}
+
+// Only files inside DIR are embedded: a crafted summary.json must not pull
+// /etc/passwd or ../secret into a page that may be shared.
+bool is_safe_relative_path(const std::string& path) {
+    if (path.empty() || path.find('\0') != std::string::npos || path.find('\\') != std::string::npos) return false;
+    const fs::path p(path);
+    if (p.is_absolute() || p.has_root_name() || p.has_root_directory()) return false;
+    for (const fs::path& part : p)
+        if (part == "..") return false;
+    return true;
+}
+
+struct Options {
+    fs::path dir;
+    fs::path out;
+    std::uint64_t max_file_bytes = std::uint64_t(64) << 20;
+    bool help = false;
+};
+
+Options parse_args(const std::vector<std::string>& args) {
+    Options o;
+    bool have_dir = false;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "-h" || a == "--help") {
+            o.help = true;
+        } else if (a == "--out" || a == "-o") {
+            if (i + 1 >= args.size()) throw UsageError(a + " needs a file name");
+            o.out = args[++i];
+        } else if (a == "--max-file-mb") {
+            if (i + 1 >= args.size()) throw UsageError("--max-file-mb needs a number");
+            const std::string v = args[++i];
+            std::size_t used = 0;
+            double mb = -1;
+            try {
+                mb = std::stod(v, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used != v.size() || !(mb > 0) || mb > 1e6) throw UsageError("--max-file-mb: '" + v + "' is not a positive number");
+            o.max_file_bytes = std::uint64_t(mb * 1024.0 * 1024.0);
+        } else if (!a.empty() && a[0] == '-') {
+            throw UsageError("unknown option '" + a + "'");
+        } else if (!have_dir) {
+            o.dir = a;
+            have_dir = true;
+        } else {
+            throw UsageError("unexpected argument '" + a + "' (one results directory only)");
+        }
+    }
+    if (!o.help && !have_dir) throw UsageError("no results directory given");
+    if (o.out.empty()) o.out = o.dir / "report.html";
+    return o;
+}
+
+// The files summary.json references (layers.*.files.*.*), in file order;
+// where a layer has no "files" map, the conventional names that exist.
+std::vector<std::string> referenced_files(const nlohmann::json& summary, const fs::path& dir,
+                                          std::vector<std::string>& warnings) {
+    std::vector<std::string> paths;
+    std::set<std::string> seen;
+    auto add = [&](const std::string& p) {
+        if (seen.insert(p).second) paths.push_back(p);
+    };
+    const nlohmann::json& layers = summary["layers"];
+    std::vector<std::string> nets;
+    for (const auto& n : summary["nets"])
+        if (n.is_string()) nets.push_back(n.get<std::string>());
+    for (auto layer = layers.begin(); layer != layers.end(); ++layer) {
+        if (!layer.value().is_object()) continue;
+        auto files = layer.value().find("files");
+        if (files != layer.value().end() && files->is_object()) {
+            for (auto entry = files->begin(); entry != files->end(); ++entry) {
+                if (!entry.value().is_object()) continue;
+                for (auto kind = entry.value().begin(); kind != entry.value().end(); ++kind) {
+                    if (!kind.value().is_string()) continue;
+                    const std::string p = kind.value().get<std::string>();
+                    if (!is_safe_relative_path(p)) {
+                        warnings.push_back("layer " + layer.key() + ": skipped file path '" + p +
+                                           "' (not a relative path inside the results directory)");
+                        continue;
+                    }
+                    add(p);
+                }
+            }
+            continue;
+        }
+        for (size_t a = 0; a < nets.size(); ++a)
+            for (size_t b = a; b < nets.size(); ++b)
+                for (const char* kind : {"corr", "corr_matched", "mi", "mi_matched"}) {
+                    const std::string p = layer.key() + "/" + nets[a] + "~" + nets[b] + "." + kind + ".npy";
+                    if (is_safe_relative_path(p) && fs::is_regular_file(dir / p)) add(p);
+                }
+    }
+    return paths;
+}
+
+std::string temp_name_for(const fs::path& out) {
+    std::random_device rd;
+    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
+    std::ostringstream name;
+    name << "." << out.filename().string() << ".tmp-" << std::hex << (std::uint64_t(rd()) ^ std::uint64_t(stamp));
+    return (out.parent_path() / name.str()).string();
+}
+
+int run(const Options& o) {
+#ifndef CONVERGENT_HAVE_VIEWER
+    (void)o;
+    throw Error(ErrorCode::Unsupported,
+                "this convergent was built without the viewer (configure with -DCONVERGENT_VIEWER=ON and "
+                "Emscripten's em++ installed), so it cannot write report pages");
+#else
+    const fs::path summary_path = o.dir / "summary.json";
+    if (!fs::is_directory(o.dir)) throw Error(ErrorCode::Io, "'" + o.dir.string() + "' is not a directory");
+    if (!fs::is_regular_file(summary_path))
+        throw Error(ErrorCode::Io, "'" + summary_path.string() + "' not found: is '" + o.dir.string() +
+                                       "' the --out directory of `convergent compare`?");
+    const std::string summary_text = read_file(summary_path);
+    nlohmann::json summary;
+    try {
+        summary = nlohmann::json::parse(summary_text);
+    } catch (const nlohmann::json::parse_error& e) {
+        throw Error(ErrorCode::BadData, "'" + summary_path.string() + "' is not valid JSON: " + e.what());
+    }
+    const auto bad = [&](const std::string& problem) {
+        return Error(ErrorCode::BadData, "'" + summary_path.string() + "': " + problem);
+    };
+    if (!summary.is_object()) throw bad("expected a JSON object at the top level");
+    if (!summary.contains("schema_version")) throw bad("no schema_version (not a convergent result)");
+    if (!summary["schema_version"].is_number_integer() || summary["schema_version"].get<std::int64_t>() != 1)
+        throw bad("schema_version " + summary["schema_version"].dump() + " is not supported (this convergent reads 1)");
+    if (!summary.contains("nets") || !summary["nets"].is_array() || summary["nets"].empty())
+        throw bad("'nets' must be a non-empty array");
+    for (const auto& n : summary["nets"])
+        if (!n.is_string()) throw bad("'nets' must hold net names (strings)");
+    if (!summary.contains("layers") || !summary["layers"].is_object()) throw bad("'layers' must be an object");
+
+    const std::string page(reinterpret_cast<const char*>(convergent_viewer_html), convergent_viewer_html_size);
+    const size_t marker = page.find(kDataMarker);
+    if (marker == std::string::npos)
+        throw Error(ErrorCode::Internal, "the embedded viewer has no data marker (build problem)");
+
+    std::vector<std::string> warnings;
+    const std::vector<std::string> paths = referenced_files(summary, o.dir, warnings);
+
+    const std::string tmp = temp_name_for(o.out);
+    try {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        if (!out) throw Error(ErrorCode::Io, "cannot write '" + tmp + "' (is the directory of '" + o.out.string() + "' writable?)");
+        out.write(page.data(), std::streamsize(marker));
+        out << "<script type=\"application/json\" id=\"convergent-data\">"
+            << "{\"format\":\"convergent-report\",\"version\":1,\"summary\":\"";
+        std::string encoded;
+        append_base64(encoded, summary_text);
+        out << encoded << "\",\"files\":{";
+        nlohmann::json omitted = nlohmann::json::object();
+        size_t embedded = 0;
+        for (const std::string& p : paths) {
+            const fs::path file = o.dir / p;
+            std::error_code ec;
+            if (!fs::is_regular_file(file, ec)) {
+                warnings.push_back("'" + p + "' is referenced by summary.json but missing from the results directory");
+                continue;
+            }
+            const std::uint64_t size = fs::file_size(file, ec);
+            if (ec) throw Error(ErrorCode::Io, "cannot stat '" + file.string() + "': " + ec.message());
+            if (size > o.max_file_bytes) {
+                std::ostringstream why;
+                why.precision(3);
+                why << double(size) / (1 << 20) << " MiB is more than --max-file-mb " << double(o.max_file_bytes) / (1 << 20);
+                omitted[p] = why.str();
+                continue;
+            }
+            encoded.clear();
+            append_base64(encoded, read_file(file));
+            out << (embedded ? "," : "") << script_safe_json(p) << ":\"" << encoded << "\"";
+            ++embedded;
+        }
+        out << "},\"omitted\":" << script_safe_json(omitted) << ",\"warnings\":" << script_safe_json(warnings)
+            << "}</script>";
+        out.write(page.data() + marker + std::strlen(kDataMarker),
+                  std::streamsize(page.size() - marker - std::strlen(kDataMarker)));
+        out.close();
+        if (!out) throw Error(ErrorCode::Io, "error while writing '" + tmp + "' (disk full?)");
+        fs::rename(tmp, o.out);
+        for (const std::string& w : warnings) std::cerr << "convergent report: warning: " << w << "\n";
+        for (auto it = omitted.begin(); it != omitted.end(); ++it)
+            std::cerr << "convergent report: warning: left out '" << it.key() << "': " << it.value().get<std::string>() << "\n";
+        std::ostringstream size_text;
+        size_text.precision(3);
+        size_text << double(fs::file_size(o.out)) / (1 << 20);
+        std::cout << "convergent report: wrote " << o.out.string() << " (" << embedded << " matrices embedded, "
+                  << size_text.str() << " MiB)\n";
+    } catch (...) {
+        std::error_code ignored;
+        fs::remove(tmp, ignored);
+        throw;
+    }
+    return 0;
+#endif
+}
+
+}  // namespace
+
+int report_main(const std::vector<std::string>& args) {
+    try {
+        const Options o = parse_args(args);
+        if (o.help) {
+            std::cout << kUsage;
+            return 0;
+        }
+        return run(o);
+    } catch (const UsageError& e) {
+        std::cerr << "convergent report: " << e.what() << "\n" << kUsage;
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "convergent report: " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,124 @@
+// Sec. 3.1 alignment of the units of two nets from a between-net similarity
+// matrix (correlation, or mutual information in Sec. 3.2):
+//   - semi-matching: each row takes its best column (Table 1 column 1),
+//   - max-weight one-to-one matching (Table 1 column 2; the paper cites
+//     Hopcroft-Karp, we solve the weighted problem exactly with
+//     Jonker-Volgenant shortest augmenting paths and certify it by duality),
+//   - their overlap (Table 1 column 3), the Fig. 3 ordering and the Fig. 1d
+//     column permutation,
+//   - cycle consistency over >= 3 nets (Sec. 3.1 / conclusion: a "core" of
+//     features learned by every net vs "rare" ones).
+// Matrices are row-major `const double*` with rows = units of the first net,
+// cols = units of the second net and leading dimension ld >= cols.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "convergent/backend.hpp"
+
+namespace convergent {
+
+// Sec. 3.1 bipartite semi-matching: per row the column of maximum similarity
+// (ties -> lowest column). mean is Table 1 column 1.
+struct SemiMatching {
+    std::vector<index_t> column;
+    std::vector<double> value;
+    double mean = 0.0;
+};
+SemiMatching semi_matching(const double* similarity, index_t rows, index_t cols, index_t ld);
+
+// Exact maximum-weight assignment by shortest augmenting paths
+// (Jonker & Volgenant 1987: column reduction, reduction transfer, augmenting
+// row reduction, then Dijkstra augmentation; the family of Crouse 2016 used by
+// scipy.optimize.linear_sum_assignment). Semantics as scipy's
+// linear_sum_assignment(maximize=True): min(rows, cols) pairs; rows > cols
+// leaves rows - cols rows unmatched (column -1), rows <= cols matches every
+// row. The certificate is computed from the final column prices p on the
+// original weights: dual_bound = sum_i max_j (w_ij - p_j) + sum_j p_j >= the
+// optimum (weak duality; p >= 0 on the side with free units), so
+// gap = dual_bound - primal is ~0 up to rounding. Throws BadData on
+// NaN/Inf weights.
+Assignment jonker_volgenant_max_weight(const double* weights, index_t rows, index_t cols,
+                                       index_t ld);
+
+// Options of the epsilon-scaling forward auction of the CUDA backend (and of
+// its OMP instantiation for tests). The auction works on integers:
+// w is scaled by a power of two and rounded to int64, then multiplied by
+// n + 1 (n = max(rows, cols), the problem is padded to n x n with zero
+// weights), so that the final epsilon = 1 is < 1/n on the integer scale and
+// the integer problem is solved exactly. The result is certified on the
+// original double weights; if the relative gap exceeds `tolerance` or the
+// round cap is hit, the exact Jonker-Volgenant solver runs instead and the
+// solver name becomes "auction+jonker-volgenant". Never silently suboptimal.
+struct AuctionOptions {
+    double tolerance = 1e-9;       // accepted gap / max(|primal|, |dual_bound|)
+    std::int64_t max_rounds = 0;   // bidding rounds over all phases; 0 = automatic (see auction.cuh)
+    std::int64_t scaling_factor = 8;  // epsilon divisor between phases (>= 2)
+    bool force_fallback = false;   // tests: skip the certificate and run the exact fallback
+};
+
+// The exact-fallback rule shared by every approximate solver: true when
+// gap <= tolerance * max(|primal|, |dual_bound|).
+bool certificate_accepts(const Assignment& assignment, double tolerance);
+
+// Sec. 3.1 max-weight one-to-one matching through a backend (CPU: JV; CUDA:
+// certified auction). value[i] = similarity(i, column[i]) or NaN for an
+// unmatched row; mean is over matched rows (Table 1 column 2).
+struct Matching {
+    std::vector<index_t> column;
+    std::vector<double> value;
+    double mean = 0.0;
+    Assignment certificate;
+};
+Matching max_weight_matching(const Backend& backend, const double* similarity, index_t rows,
+                             index_t cols, index_t ld);
+
+// Everything Sec. 3.1 derives from one between-net matrix.
+struct Alignment {
+    SemiMatching semi;
+    Matching matching;
+    double overlap_ratio = 0.0;         // Table 1 column 3: fraction of rows with semi == matching
+    std::vector<index_t> fig3_order;    // rows by decreasing semi-matching value (ties -> lower row)
+    std::vector<index_t> matched_order; // Fig. 1d: columns matched to rows 0, 1, ... first, then unmatched ascending
+};
+Alignment align(const Backend& backend, const double* similarity, index_t rows, index_t cols);
+
+// The ALIGNMENT object of docs/summary_schema.md. Values of unmatched rows
+// (rows > cols) are JSON null.
+nlohmann::json alignment_to_json(const Alignment& alignment);
+
+// Fig. 1d: the rows x cols matrix with its columns in matched_order, so that
+// for rows <= cols entry (i, i) is the matching value of row i.
+std::vector<double> matched_order_matrix(const double* similarity, index_t rows, index_t cols,
+                                         const Alignment& alignment);
+
+// Cycle consistency of the max-weight matchings over N >= 3 nets (Sec. 3.1:
+// "a core representation is shared, but some rare features are learned in one
+// network but not another"). For every unit u of net 0:
+//   - the full cycle 0 -> 1 -> ... -> N-1 -> 0 along the matchings, whether it
+//     returns to u and the unit it ends at (-1 where an unmatched unit breaks it),
+//   - the fraction of the (N-1)(N-2)/2 net triangles 0 -> i -> j -> 0 (i < j)
+//     that return to u (a triangle and its reverse return together, the
+//     matchings being one-to-one),
+//   - core = returns in every triangle, rare = otherwise.
+struct CycleConsistency {
+    index_t units = 0;                    // units of net 0
+    index_t triangles = 0;                // (N-1)(N-2)/2
+    std::vector<index_t> cycle_end;       // per unit of net 0
+    std::vector<std::uint8_t> cycle_returns;
+    std::vector<double> triangle_return_fraction;
+    std::vector<index_t> core_units, rare_units;
+};
+// pair(a, b) is the alignment with rows = units of net a and cols = units of
+// net b; it is only called with a < b (b -> a uses the inverse matching).
+using AlignmentLookup = std::function<const Alignment&(int a, int b)>;
+CycleConsistency cycle_consistency(int nets, const AlignmentLookup& pair);
+nlohmann::json cycle_consistency_json(const std::vector<std::string>& nets,
+                                      const AlignmentLookup& pair);
+
+}  // namespace convergent

@@ -1,0 +1,413 @@
+// Browser test of `convergent report`: builds results fixtures with
+// make_fixture.py, writes report pages with the CLI and checks them in
+// headless Chromium from file:// (panels drawn, "not computed" notes, layer and
+// pair switching, hover read-outs against the .npy values, crafted net names
+// shown as text, malformed data reported in the page). Screenshots go to
+// $CONVERGENT_SCREENSHOT_DIR.
+//
+//   CONVERGENT_CLI=build/cli/convergent node --test tests/browser/report.test.mjs
+//
+// Environment: CONVERGENT_CLI (a binary taking `report DIR [--out FILE]`;
+// required), CONVERGENT_PYTHON (default /usr/bin/python3, needs numpy and
+// scipy), CONVERGENT_CHROMIUM (default /usr/bin/chromium),
+// CONVERGENT_SCREENSHOT_DIR (default: a new temporary directory).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CLI = process.env.CONVERGENT_CLI;
+const PYTHON = process.env.CONVERGENT_PYTHON || '/usr/bin/python3';
+const CHROMIUM = process.env.CONVERGENT_CHROMIUM || '/usr/bin/chromium';
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'convergent-browser-'));
+const shots = process.env.CONVERGENT_SCREENSHOT_DIR || path.join(work, 'screenshots');
+fs.mkdirSync(shots, { recursive: true });
+
+const PLOT_PANELS = ['fig3', 'mi', 'sparse', 'fig14', 'mean_activation'];
+const HEATMAP_PANELS = ['within_a', 'within_b', 'between', 'matched', 'clusters'];
+const CRAFTED = ['<img src=x onerror=window.__pwned=1>', '</script><script>window.__pwned=2</script>'];
+
+let browser;
+const fixture = path.join(work, 'results');
+const crafted = path.join(work, 'crafted');
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.error) throw r.error;
+  return r;
+}
+
+function makeFixture(dir, ...flags) {
+  const r = run(PYTHON, [path.join(here, 'make_fixture.py'), dir, ...flags]);
+  assert.equal(r.status, 0, 'make_fixture.py failed: ' + r.stderr);
+}
+
+function report(dir, ...extra) {
+  return run(CLI, ['report', dir, ...extra]);
+}
+
+// float32/float64 C-order .npy -> {shape, at(r, c)}
+function readNpy(file) {
+  const buf = fs.readFileSync(file);
+  assert.equal(buf.subarray(1, 6).toString('latin1'), 'NUMPY');
+  const major = buf[6];
+  const headerLength = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const start = major === 1 ? 10 : 12;
+  const header = buf.subarray(start, start + headerLength).toString('latin1');
+  const shape = header.match(/'shape':\s*\(([^)]*)\)/)[1].split(',').filter((s) => s.trim()).map(Number);
+  const descr = header.match(/'descr':\s*'([^']*)'/)[1];
+  const data = buf.subarray(start + headerLength);
+  const size = descr === '<f8' ? 8 : 4;
+  const cols = shape[shape.length - 1];
+  return {
+    shape,
+    at: (r, c) => (size === 8 ? data.readDoubleLE((r * cols + c) * 8) : data.readFloatLE((r * cols + c) * 4)),
+  };
+}
+
+// Reads and rewrites the data block of a report page.
+const DATA_RE = /<script type="application\/json" id="convergent-data">([\s\S]*?)<\/script>/;
+function readPayload(html) {
+  return JSON.parse(html.match(DATA_RE)[1]);
+}
+function withPayload(html, payload) {
+  const text = JSON.stringify(payload).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+  return html.replace(DATA_RE, () => '<script type="application/json" id="convergent-data">' + text + '</script>');
+}
+const b64 = (text) => Buffer.from(text, 'utf8').toString('base64');
+
+// Opens a page; collects page errors and every request that is not file:/data:.
+async function open(file, { expectState = 'ready' } = {}) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [];
+  const requests = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('request', (r) => {
+    if (!/^(file|data|blob):/.test(r.url())) requests.push(r.url());
+  });
+  await page.goto(pathToFileURL(file).href);
+  await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 30000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.state), expectState,
+    'page state; fatal: ' + (await page.evaluate(() => document.getElementById('fatal').textContent)));
+  return { page, errors, requests };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
+}
+
+// Per panel: status, note text, and for each canvas how many distinct colours
+// and non-background pixels it has.
+async function panels(page) {
+  return page.evaluate(() => {
+    const out = {};
+    for (const section of document.querySelectorAll('section.panel')) {
+      const note = section.querySelector('.note');
+      const canvases = [...section.querySelectorAll('.body canvas')].map((c) => {
+        const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const colours = new Set();
+        let ink = 0;
+        for (let i = 0; i < data.length; i += 4) {
+          const key = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+          colours.add(key);
+          if (key !== 0xffffff) ink++;
+        }
+        return { width: c.width, height: c.height, colours: colours.size, ink, heatmap: c.classList.contains('heatmap') };
+      });
+      out[section.dataset.panel] = {
+        status: section.dataset.status,
+        note: note.hidden ? '' : note.textContent,
+        canvases,
+        text: section.querySelector('.body').textContent,
+      };
+    }
+    return out;
+  });
+}
+
+function assertDrawn(p, name) {
+  assert.equal(p[name].status, 'ok', name + ': ' + p[name].note);
+  assert.ok(p[name].canvases.length >= 1, name + ' has no canvas');
+  const main = p[name].canvases[0];
+  assert.ok(main.colours >= 3, name + ' canvas looks blank (' + main.colours + ' colours)');
+  assert.ok(main.ink > main.width * main.height * 0.01, name + ' canvas has almost no ink');
+}
+
+// Moves the pointer to the centre of cell (row, col) of a panel's heatmap and
+// returns the tooltip's text.
+async function hoverCell(page, panelName, row, col) {
+  const canvas = page.locator('section[data-panel="' + panelName + '"] canvas.heatmap');
+  const geometry = await canvas.evaluate((c) => ({ w: c.clientWidth, h: c.clientHeight }));
+  const info = await canvas.evaluate((c) => c.closest('section').querySelector('.caption').textContent);
+  const [rows, cols] = info.match(/(\d+) × (\d+)/).slice(1).map(Number);
+  await canvas.hover({ position: { x: ((col + 0.5) / cols) * geometry.w, y: ((row + 0.5) / rows) * geometry.h } });
+  await page.waitForSelector('#tooltip:not([hidden])');
+  return page.locator('#tooltip').textContent();
+}
+
+function tooltipValue(text) {
+  const m = text.match(/value: (\S+)/);
+  assert.ok(m, 'no value in tooltip: ' + text);
+  return Number(m[1]);
+}
+
+function assertClose(actual, expected, what) {
+  assert.ok(Math.abs(actual - expected) <= 1e-5 * Math.max(1, Math.abs(expected)),
+    what + ': ' + actual + ' != ' + expected);
+}
+
+before(async () => {
+  assert.ok(CLI, 'set CONVERGENT_CLI to a binary that takes `report DIR`');
+  makeFixture(fixture);
+  makeFixture(crafted, '--crafted');
+  for (const dir of [fixture, crafted]) {
+    const r = report(dir);
+    assert.equal(r.status, 0, 'convergent report failed: ' + r.stderr);
+    assert.match(r.stdout, /wrote .*report\.html/);
+  }
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  console.log('screenshots in ' + shots);
+});
+
+test('report command: output file, errors name summary.json', () => {
+  const html = fs.readFileSync(path.join(fixture, 'report.html'), 'utf8');
+  assert.ok(!/<script[^>]*\ssrc=/i.test(html), 'page loads an external script');
+  assert.ok(!/<link[^>]*href=/i.test(html), 'page loads an external stylesheet');
+  const payload = readPayload(html);
+  assert.equal(payload.format, 'convergent-report');
+  assert.ok('conv1/net1~net2.corr.npy' in payload.files);
+  assert.ok('conv1/net1~net2.corr_matched.npy' in payload.files);
+  assert.ok('conv2/net2~net2.mi.npy' in payload.files);
+  assert.equal(Object.keys(payload.files).length, 45);
+
+  const out = path.join(work, 'custom.html');
+  const custom = report(fixture, '--out', out);
+  assert.equal(custom.status, 0, custom.stderr);
+  assert.ok(fs.statSync(out).size > 100000);
+
+  const empty = fs.mkdtempSync(path.join(work, 'empty-'));
+  const missing = report(empty);
+  assert.notEqual(missing.status, 0);
+  assert.match(missing.stderr, /summary\.json/);
+  assert.ok(!fs.existsSync(path.join(empty, 'report.html')));
+
+  fs.writeFileSync(path.join(empty, 'summary.json'), '{"schema_version": 1, "nets": [');
+  const malformed = report(empty);
+  assert.notEqual(malformed.status, 0);
+  assert.match(malformed.stderr, /summary\.json.*not valid JSON/);
+  assert.deepEqual(fs.readdirSync(empty), ['summary.json'], 'no half-written output left behind');
+
+  fs.writeFileSync(path.join(empty, 'summary.json'), '{"schema_version": 7, "nets": ["a"], "layers": {}}');
+  const future = report(empty);
+  assert.notEqual(future.status, 0);
+  assert.match(future.stderr, /schema_version 7/);
+
+  const usage = run(CLI, ['report']);
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /usage: convergent report/);
+});
+
+test('every panel draws for a fully analysed layer; Table 1 matches', async () => {
+  const { page, errors, requests } = await open(path.join(fixture, 'report.html'));
+  const p = await panels(page);
+  for (const name of [...HEATMAP_PANELS, ...PLOT_PANELS]) assertDrawn(p, name);
+  assert.equal(p.table1.status, 'ok');
+  assert.equal(p.cluster_tree.status, 'ok');
+
+  const summary = JSON.parse(fs.readFileSync(path.join(fixture, 'summary.json'), 'utf8'));
+  const rows = await page.$$eval('section[data-panel="table1"] tbody tr',
+    (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  assert.deepEqual(rows.map((r) => r[0]), ['conv1', 'conv2', 'fc8']);
+  for (const row of rows) {
+    const c = summary.layers[row[0]].pairs['net1~net2'].correlation;
+    assert.equal(row[1], String(Number(c.semi_matching_mean.toPrecision(3))));
+    assert.equal(row[2], String(Number(c.matching_mean.toPrecision(3))));
+    assert.equal(row[3], (100 * c.overlap_ratio).toFixed(1) + '%');
+  }
+  assert.equal(rows[2][4], 'not computed', 'fc8 has no mutual information');
+
+  const tree = summary.layers.conv1.clusters['net1~net2'].clusters;
+  const lines = await page.$$eval('section[data-panel="cluster_tree"] .tree div', (d) => d.map((x) => x.textContent));
+  assert.equal(lines.length, tree.length);
+  const top8 = summary.layers.conv1.pairs['net1~net2'].mutual_information.top8_overlap_with_correlation;
+  assert.match(p.mi.text, new RegExp('top-8 overlap with correlation: ' + top8 + ' of 8'));
+  assert.match(p.mi.text, new RegExp('top-8 overlap recomputed here: ' + top8 + ' of 8'));
+
+  await shot(page, 'conv1-net1-net2');
+  assert.deepEqual(errors, []);
+  assert.deepEqual(requests, [], 'the page must not touch the network');
+  await page.close();
+});
+
+test('hover read-outs match the .npy values (Fig. 1c, 1d, 13)', async () => {
+  const { page, errors } = await open(path.join(fixture, 'report.html'));
+  const summary = JSON.parse(fs.readFileSync(path.join(fixture, 'summary.json'), 'utf8'));
+  const corr = readNpy(path.join(fixture, 'conv1/net1~net2.corr.npy'));
+
+  let text = await hoverCell(page, 'between', 5, 7);
+  assert.match(text, /row 5: net1 unit 5/);
+  assert.match(text, /col 7: net2 unit 7/);
+  assertClose(tooltipValue(text), corr.at(5, 7), 'between (5, 7)');
+  await shot(page, 'hover-between');
+
+  const order = summary.layers.conv1.pairs['net1~net2'].correlation.matched_order;
+  text = await hoverCell(page, 'matched', 3, 2);
+  assert.match(text, new RegExp('col 2: net2 unit ' + order[2] + '\\b'));
+  assertClose(tooltipValue(text), corr.at(3, order[2]), 'matched (3, 2)');
+  const matched = readNpy(path.join(fixture, 'conv1/net1~net2.corr_matched.npy'));
+  assertClose(tooltipValue(text), matched.at(3, 2), 'matched file (3, 2)');
+
+  const within = readNpy(path.join(fixture, 'conv1/net2~net2.corr.npy'));
+  text = await hoverCell(page, 'within_b', 10, 4);
+  assert.match(text, /net2 unit 10[\s\S]*net2 unit 4/);
+  assertClose(tooltipValue(text), within.at(10, 4), 'within net2 (10, 4)');
+
+  // Fig. 13: position i of the combined matrix shows unit perm[i].
+  const perm = summary.layers.conv1.clusters['net1~net2'].permutation;
+  const sa = summary.layers.conv1.units.net1;
+  const label = (v) => (v < sa ? 'net1 unit ' + v : 'net2 unit ' + (v - sa));
+  const value = (u, v) => {
+    if (u < sa && v < sa) return readNpy(path.join(fixture, 'conv1/net1~net1.corr.npy')).at(u, v);
+    if (u < sa) return corr.at(u, v - sa);
+    if (v < sa) return corr.at(v, u - sa);
+    return within.at(u - sa, v - sa);
+  };
+  for (const [i, j] of [[0, 1], [3, 40], [30, 2]]) {
+    text = await hoverCell(page, 'clusters', i, j);
+    assert.match(text, new RegExp('row ' + i + ': ' + label(perm[i]) + '\\b'));
+    assert.match(text, new RegExp('col ' + j + ': ' + label(perm[j]) + '\\b'));
+    assertClose(tooltipValue(text), value(perm[i], perm[j]), 'clusters (' + i + ', ' + j + ')');
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('switching layer, pair, measure and colours; missing analyses say "not computed"', async () => {
+  const { page, errors } = await open(path.join(fixture, 'report.html'));
+
+  await page.selectOption('#layer-select', { label: 'fc8' });
+  let p = await panels(page);
+  for (const name of ['mi', 'sparse', 'clusters', 'cluster_tree', 'fig14']) {
+    assert.equal(p[name].status, 'missing', name);
+    assert.match(p[name].note, /^Not computed: /, name);
+    assert.equal(p[name].canvases.length, 0, name);
+  }
+  for (const name of ['within_a', 'within_b', 'between', 'matched', 'fig3']) assertDrawn(p, name);
+  assertDrawn(p, 'mean_activation');  // drawn from the layer's unit means
+  assert.match(p.mean_activation.note, /not computed; the curves are the layer.s unit means/);
+  assert.match(p.fig3.text, /4 unmatched/);
+  assert.match(p.within_a.text, /20 × 20/);
+  assert.match(await page.locator('section[data-panel="table1"] tr.selected td').first().textContent(), /fc8/);
+  await shot(page, 'fc8-missing-analyses');
+
+  await page.selectOption('#measure-select', 'mi');
+  p = await panels(page);
+  for (const name of ['within_a', 'within_b', 'between', 'matched']) {
+    assert.equal(p[name].status, 'missing', name);
+    assert.match(p[name].note, /^Not computed: mutual information matrix/, name);
+  }
+  await page.selectOption('#layer-select', { label: 'conv2' });
+  await page.selectOption('#pair-select', { label: 'net2  vs  net3' });
+  p = await panels(page);
+  for (const name of [...HEATMAP_PANELS, ...PLOT_PANELS]) assertDrawn(p, name);
+  assert.match(await page.locator('#matrices-title').textContent(), /Mutual information/);
+  assert.equal(await page.locator('section[data-panel="between"] h3').textContent(), '(c) between-net: net2 × net3');
+  const mi = readNpy(path.join(fixture, 'conv2/net2~net3.mi.npy'));
+  const text = await hoverCell(page, 'between', 31, 0);
+  assert.match(text, /row 31: net2 unit 31[\s\S]*col 0: net3 unit 0/);
+  assertClose(tooltipValue(text), mi.at(31, 0), 'MI between (31, 0)');
+
+  await page.selectOption('#colour-select', 'diverging');
+  const coloured = await page.$eval('section[data-panel="within_a"] canvas.heatmap', (c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[i + 2]) > 40) n++;
+    return n;
+  });
+  assert.ok(coloured > 100, 'diverging map should colour the heatmap');
+  await shot(page, 'conv2-net2-net3-mi-diverging');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('crafted net names are shown as text, never run', async () => {
+  const { page, errors } = await open(path.join(crafted, 'report.html'));
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  assert.equal(await page.evaluate(() => document.querySelectorAll('img').length), 0);
+  const options = await page.$$eval('#pair-select option', (o) => o.map((x) => x.textContent));
+  assert.equal(options[0], CRAFTED[0] + '  vs  ' + CRAFTED[1]);
+  assert.ok((await page.locator('#meta').textContent()).includes(CRAFTED[0] + ', ' + CRAFTED[1]));
+  assert.equal(await page.locator('section[data-panel="within_a"] h3 [data-label="net_a"]').textContent(), CRAFTED[0]);
+  const p = await panels(page);
+  for (const name of [...HEATMAP_PANELS, ...PLOT_PANELS]) assertDrawn(p, name);
+  const text = await hoverCell(page, 'between', 1, 2);
+  assert.ok(text.includes(CRAFTED[0] + ' unit 1') && text.includes(CRAFTED[1] + ' unit 2'), text);
+  await page.selectOption('#pair-select', { index: 2 });
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  await shot(page, 'crafted-names');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('malformed embedded data gives an error message in the page', async () => {
+  const html = fs.readFileSync(path.join(fixture, 'report.html'), 'utf8');
+  const payload = readPayload(html);
+  const summary = JSON.parse(Buffer.from(payload.summary, 'base64').toString('utf8'));
+  const variant = (name, text) => {
+    const file = path.join(work, name + '.html');
+    fs.writeFileSync(file, text);
+    return file;
+  };
+  const fatalCases = [
+    ['broken-block', html.replace(DATA_RE, (m) => m.replace('{"format"', '{format')), /malformed \(not JSON/],
+    ['no-block', html.replace(DATA_RE, ''), /holds no results/],
+    ['summary-not-json', withPayload(html, { ...payload, summary: b64('{"schema_version": 1, "nets": [') }),
+      /summary\.json is not valid JSON/],
+    ['summary-future', withPayload(html, { ...payload, summary: b64(JSON.stringify({ ...summary, schema_version: 99 })) }),
+      /schema_version 99 is not supported/],
+    ['summary-bad-base64', withPayload(html, { ...payload, summary: '%%%' }), /corrupt \(not base64\)/],
+  ];
+  for (const [name, text, message] of fatalCases) {
+    const { page, errors } = await open(variant(name, text), { expectState: 'error' });
+    assert.match(await page.locator('#fatal').textContent(), message, name);
+    assert.ok(await page.locator('#fatal').isVisible(), name);
+    assert.deepEqual(errors, [], name);
+    if (name === 'summary-not-json') await shot(page, 'malformed-summary');
+    await page.close();
+  }
+
+  // One bad matrix, one bad analysis: those panels show errors, the rest draws.
+  const broken = JSON.parse(JSON.stringify(summary));
+  broken.layers.conv1.pairs['net1~net2'].correlation.fig3_semi_matching = 'oops';
+  broken.layers.conv1.clusters['net1~net2'].permutation = [0, 0, 1];
+  const files = { ...payload.files };
+  files['conv1/net1~net2.corr.npy'] = b64('not a numpy file at all');
+  files['conv1/net1~net1.corr.npy'] = '***';
+  const partial = variant('partial', withPayload(html, { ...payload, summary: b64(JSON.stringify(broken)), files }));
+  const { page, errors } = await open(partial);
+  const p = await panels(page);
+  assert.equal(p.between.status, 'error');
+  assert.match(p.between.note, /^Error: file 'conv1\/net1~net2\.corr\.npy': not a \.npy file/);
+  assert.equal(p.within_a.status, 'error');
+  assert.match(p.within_a.note, /corrupt \(not base64\)/);
+  assert.equal(p.fig3.status, 'error');
+  assert.match(p.fig3.note, /fig3_semi_matching: expected an array/);
+  assert.equal(p.clusters.status, 'error');
+  for (const name of ['within_b', 'matched', 'mi', 'sparse', 'fig14', 'mean_activation']) assertDrawn(p, name);
+  await shot(page, 'malformed-panels');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

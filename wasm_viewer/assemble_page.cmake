@@ -1,0 +1,42 @@
+# cmake -DSHELL=viewer.html -DCSS=viewer.css -DJS=viewer.js -DCORE=viewer_core.js -DOUT=page.html -P assemble_page.cmake
+# Inlines the stylesheet, the Emscripten core (wasm already inlined) and the
+# page script into the shell, so the page is one file that works from file://.
+foreach(var SHELL CSS JS CORE OUT)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "assemble_page.cmake: -D${var}=... missing")
+  endif()
+endforeach()
+file(READ "${SHELL}" page)
+file(READ "${CSS}" css)
+file(READ "${JS}" js)
+file(READ "${CORE}" core)
+
+# Inline scripts must not contain a closing tag; the data marker must be unique.
+foreach(part js core)
+  string(REGEX MATCH "</[sS][cC][rR][iI][pP][tT]" found "${${part}}")
+  if(found)
+    message(FATAL_ERROR "assemble_page.cmake: the ${part} script contains '</script' and cannot be inlined")
+  endif()
+  string(FIND "${${part}}" "<!--CONVERGENT_DATA-->" found)
+  if(NOT found EQUAL -1)
+    message(FATAL_ERROR "assemble_page.cmake: the ${part} script contains the data marker")
+  endif()
+endforeach()
+
+foreach(placeholder "/*@VIEWER_CSS@*/" "/*@VIEWER_JS@*/" "/*@VIEWER_CORE_JS@*/")
+  string(FIND "${page}" "${placeholder}" found)
+  if(found EQUAL -1)
+    message(FATAL_ERROR "assemble_page.cmake: ${SHELL} has no ${placeholder}")
+  endif()
+endforeach()
+string(REPLACE "/*@VIEWER_CSS@*/" "${css}" page "${page}")
+string(REPLACE "/*@VIEWER_JS@*/" "${js}" page "${page}")
+string(REPLACE "/*@VIEWER_CORE_JS@*/" "${core}" page "${page}")
+
+string(REGEX MATCHALL "<!--CONVERGENT_DATA-->" markers "${page}")
+list(LENGTH markers marker_count)
+if(NOT marker_count EQUAL 1)
+  message(FATAL_ERROR "assemble_page.cmake: expected one <!--CONVERGENT_DATA--> marker, found ${marker_count}")
+endif()
+file(WRITE "${OUT}.tmp" "${page}")
+file(RENAME "${OUT}.tmp" "${OUT}")
