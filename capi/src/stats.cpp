@@ -94,27 +94,28 @@ int cvg_stats_push(cvg_stats* stats, int32_t net, const float* data, int64_t row
         const index_t units = stats->units[size_t(net)];
         capi::check_matrix(data, rows, units, ld, layout, "data");
         if (rows == 0) return;
+        // Validate everything before touching the accumulator's state, so a
+        // rejected batch leaves the handle as it was.
+        CVG_ARG(stats->pending_rows[size_t(net)] == 0,
+                "net " + std::to_string(net) + " already pushed its rows of this batch; push the other nets first");
+        CVG_ARG(stats->batch_rows == 0 || rows == stats->batch_rows,
+                "net " + std::to_string(net) + " pushed " + std::to_string(rows) +
+                    " rows but this batch has " + std::to_string(stats->batch_rows) +
+                    ": every net must push the same samples");
+        auto at = [&](index_t r, index_t c) { return layout == CVG_ROW_MAJOR ? data[r * ld + c] : data[c * ld + r]; };
+        for (index_t r = 0; r < rows; ++r)
+            for (index_t c = 0; c < units; ++c)
+                CVG_REQUIRE(std::isfinite(at(r, c)), BadData,
+                            "net " + std::to_string(net) + ": non-finite value at row " +
+                                std::to_string(r) + ", unit " + std::to_string(c));
         if (stats->batch_rows == 0) {
             stats->batch_rows = rows;
             stats->pending.assign(size_t(rows * stats->acc.width()), 0.0f);
         }
-        CVG_ARG(stats->pending_rows[size_t(net)] == 0,
-                "net " + std::to_string(net) + " already pushed its rows of this batch; push the other nets first");
-        CVG_ARG(rows == stats->batch_rows,
-                "net " + std::to_string(net) + " pushed " + std::to_string(rows) +
-                    " rows but this batch has " + std::to_string(stats->batch_rows) +
-                    ": every net must push the same samples");
         const index_t width = stats->acc.width();
         const index_t off = offset_of(stats, net);
-        for (index_t r = 0; r < rows; ++r) {
-            for (index_t c = 0; c < units; ++c) {
-                const float v = layout == CVG_ROW_MAJOR ? data[r * ld + c] : data[c * ld + r];
-                CVG_REQUIRE(std::isfinite(v), BadData,
-                            "net " + std::to_string(net) + ": non-finite value at row " +
-                                std::to_string(r) + ", unit " + std::to_string(c));
-                stats->pending[size_t(r * width + off + c)] = v;
-            }
-        }
+        for (index_t r = 0; r < rows; ++r)
+            for (index_t c = 0; c < units; ++c) stats->pending[size_t(r * width + off + c)] = at(r, c);
         stats->pending_rows[size_t(net)] = rows;
         flush_if_complete(stats);
     });

@@ -90,9 +90,12 @@ private:
     cusolverDnHandle_t handle_ = nullptr;
 };
 
+// A *blocking* stream: it synchronises implicitly with the legacy default
+// stream, where the portable Thrust code (device_vector fills, transforms)
+// runs, so cuBLAS/cuSOLVER work queued here sees Thrust's results.
 class Stream {
 public:
-    Stream() { CVG_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+    Stream() { CVG_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamDefault)); }
     ~Stream() {
         if (stream_) cudaStreamDestroy(stream_);
     }

@@ -147,7 +147,7 @@ async function hoverCell(page, panelName, row, col) {
   const [rows, cols] = info.match(/(\d+) × (\d+)/).slice(1).map(Number);
   await canvas.hover({ position: { x: ((col + 0.5) / cols) * geometry.w, y: ((row + 0.5) / rows) * geometry.h } });
   await page.waitForSelector('#tooltip:not([hidden])');
-  return page.locator('#tooltip').textContent();
+  return page.locator('#tooltip').innerText();
 }
 
 function tooltipValue(text) {
@@ -320,7 +320,7 @@ test('switching layer, pair, measure and colours; missing analyses say "not comp
     assert.match(p[name].note, /^Not computed: mutual information matrix/, name);
   }
   await page.selectOption('#layer-select', { label: 'conv2' });
-  await page.selectOption('#pair-select', { label: 'net2  vs  net3' });
+  await page.selectOption('#pair-select', { label: 'net2 vs net3' });
   p = await panels(page);
   for (const name of [...HEATMAP_PANELS, ...PLOT_PANELS]) assertDrawn(p, name);
   assert.match(await page.locator('#matrices-title').textContent(), /Mutual information/);
@@ -348,7 +348,7 @@ test('crafted net names are shown as text, never run', async () => {
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   assert.equal(await page.evaluate(() => document.querySelectorAll('img').length), 0);
   const options = await page.$$eval('#pair-select option', (o) => o.map((x) => x.textContent));
-  assert.equal(options[0], CRAFTED[0] + '  vs  ' + CRAFTED[1]);
+  assert.equal(options[0], CRAFTED[0] + ' vs ' + CRAFTED[1]);
   assert.ok((await page.locator('#meta').textContent()).includes(CRAFTED[0] + ', ' + CRAFTED[1]));
   assert.equal(await page.locator('section[data-panel="within_a"] h3 [data-label="net_a"]').textContent(), CRAFTED[0]);
   const p = await panels(page);

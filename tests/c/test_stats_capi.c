@@ -140,7 +140,8 @@ int main(void) {
     const int64_t zero_units[2] = {3, 0};
     CHECK(cvg_stats_create(&x, 2, zero_units, CVG_BACKEND_CPU) == CVG_E_INVALID_ARG);
     CHECK(cvg_stats_create(&x, 2, units, 42) == CVG_E_INVALID_ARG);
-    if (!(cvg_features() & CVG_FEATURE_CUDA) || 1) {
+    {
+        /* CUDA without a device must fail with UNSUPPORTED (never fall back) */
         int rc = cvg_stats_create(&x, 2, units, CVG_BACKEND_CUDA);
         if (rc != CVG_OK) {
             CHECK(rc == CVG_E_UNSUPPORTED);
@@ -159,6 +160,8 @@ int main(void) {
     CHECK(strstr(cvg_last_error(), "non-finite") != NULL);
     float with_inf[UA] = {1.0f, 2.0f, INFINITY};
     CHECK(cvg_stats_push(st, 0, with_inf, 1, UA, CVG_ROW_MAJOR) == CVG_E_BAD_DATA);
+    /* a rejected push leaves no partial batch behind */
+    CHECK(cvg_stats_finalize(st) == CVG_OK);
     CHECK(cvg_stats_correlation(st, 0, 1, corr_ab, UB - 1, CVG_ROW_MAJOR) == CVG_E_INVALID_ARG);
     CHECK(cvg_stats_correlation(st, 0, 5, corr_ab, UB, CVG_ROW_MAJOR) == CVG_E_INVALID_ARG);
     CHECK(cvg_stats_dead_units(st, 0, NULL, NULL) == CVG_E_INVALID_ARG);

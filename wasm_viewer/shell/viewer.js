@@ -595,7 +595,7 @@
     pairSelect.replaceChildren();
     ov.pairs.forEach((pair, i) => {
       const [a, b] = pairNets(pair);
-      pairSelect.appendChild(element('option', { value: String(i), text: a + '  vs  ' + b }));
+      pairSelect.appendChild(element('option', { value: String(i), text: a + ' vs ' + b }));
     });
     state.layer = ov.layers.length ? ov.layers[0].name : null;
     layerSelect.addEventListener('change', () => { state.layer = ov.layers[Number(layerSelect.value)].name; render(); });

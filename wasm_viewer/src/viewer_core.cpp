@@ -558,6 +558,11 @@ std::pair<std::string, std::string> Viewer::split_pair(const std::string& pair) 
     throw ViewerError("pair '" + trim_json_string(pair) + "' does not name two listed nets");
 }
 
+std::string Viewer::pair_label(const std::string& pair) const {
+    const auto nets = split_pair(pair);
+    return nets.first + " vs " + nets.second;
+}
+
 std::string Viewer::file_path(const std::string& layer, const std::string& key, const std::string& kind) const {
     const json& l = layer_json(layer);
     if (const json* files = child(l, "files"))
@@ -602,7 +607,7 @@ std::string Viewer::table1(const std::string& pair) const {
             }
             rows.push_back(row);
         }
-        if (!any) return missing("Table 1: no alignment computed for " + pair + " in any layer");
+        if (!any) return missing("Table 1: no alignment computed for " + pair_label(pair) + " in any layer");
         return ok(json{{"rows", rows}});
     });
 }
@@ -616,7 +621,7 @@ std::string Viewer::alignment_curves(const std::string& layer, const std::string
         const json* entry = p ? child(*p, pair) : nullptr;
         const json* al = entry ? child(*entry, measure) : nullptr;
         const std::string label = measure == "correlation" ? "correlation" : "mutual information";
-        if (!al) return missing(label + " alignment not computed for " + pair + " in layer " + layer);
+        if (!al) return missing(label + " alignment not computed for " + pair_label(pair) + " in layer " + layer);
         const std::string where = "layers." + layer + ".pairs." + pair + "." + measure;
         if (!al->is_object()) throw ViewerError(where + ": expected an object");
         std::vector<double> semi, match;
@@ -663,7 +668,7 @@ std::string Viewer::mi_vs_correlation(const std::string& layer, const std::strin
         const json* p = child(l, "pairs");
         const json* entry = p ? child(*p, pair) : nullptr;
         const json* mi = entry ? child(*entry, "mutual_information") : nullptr;
-        if (!mi) return missing("mutual information not computed for " + pair + " in layer " + layer);
+        if (!mi) return missing("mutual information not computed for " + pair_label(pair) + " in layer " + layer);
         const std::string where = "layers." + layer + ".pairs." + pair + ".mutual_information";
         const json curves = json::parse(alignment_curves(layer, pair, "mutual_information"));
         if (curves["status"] != "ok") return dump(curves);
@@ -739,7 +744,7 @@ std::string Viewer::sparse_prediction(const std::string& layer, const std::strin
         const json* p = child(l, "pairs");
         const json* entry = p ? child(*p, pair) : nullptr;
         const json* sp = entry ? child(*entry, "sparse_prediction") : nullptr;
-        if (!sp) return missing("sparse prediction not computed for " + pair + " in layer " + layer);
+        if (!sp) return missing("sparse prediction not computed for " + pair_label(pair) + " in layer " + layer);
         const std::string where = "layers." + layer + ".pairs." + pair + ".sparse_prediction";
         if (!sp->is_object()) throw ViewerError(where + ": expected an object");
         const auto need = [&](const char* key) -> const json& {
@@ -776,7 +781,7 @@ std::string Viewer::cluster_tree(const std::string& layer, const std::string& pa
         const auto [a, b] = split_pair(pair);
         const json* cs = child(l, "clusters");
         const json* c = cs ? child(*cs, pair) : nullptr;
-        if (!c) return missing("clustering not computed for " + pair + " in layer " + layer);
+        if (!c) return missing("clustering not computed for " + pair_label(pair) + " in layer " + layer);
         const std::string where = "layers." + layer + ".clusters." + pair;
         const json* nodes = child(*c, "clusters");
         if (!nodes || !nodes->is_array()) throw ViewerError(where + ".clusters: expected an array");
@@ -846,7 +851,7 @@ std::string Viewer::cluster_similarity(const std::string& layer, const std::stri
         split_pair(pair);
         const json* cs = child(l, "clusters");
         const json* c = cs ? child(*cs, pair) : nullptr;
-        if (!c) return missing("clustering not computed for " + pair + " in layer " + layer);
+        if (!c) return missing("clustering not computed for " + pair_label(pair) + " in layer " + layer);
         const std::string where = "layers." + layer + ".clusters." + pair;
         std::vector<double> between, within;
         const json* sb = child(*c, "sorted_between_net_similarity");
@@ -1004,7 +1009,7 @@ std::string Viewer::make_heatmap(const std::string& id, const std::string& layer
                 }
             } else {
                 if (!order_json)
-                    return missing(measure_name + " matching not computed for " + pair + " in layer " + layer);
+                    return missing(measure_name + " matching not computed for " + pair_label(pair) + " in layer " + layer);
                 const Matrix& m = *matrix(paths[0]);
                 check_shape(m, paths[0], units_of(a), units_of(b));
                 const std::vector<index_t> order = integers(*order_json, where);
@@ -1017,7 +1022,7 @@ std::string Viewer::make_heatmap(const std::string& id, const std::string& layer
         } else {  // clusters: Fig. 13, combined W permuted by the clustering
             const json* cs = child(l, "clusters");
             const json* c = cs ? child(*cs, pair) : nullptr;
-            if (!c) return missing("clustering not computed for " + pair + " in layer " + layer);
+            if (!c) return missing("clustering not computed for " + pair_label(pair) + " in layer " + layer);
             const std::string where = "layers." + layer + ".clusters." + pair;
             const json* perm_json = child(*c, "permutation");
             if (!perm_json) throw ViewerError(where + ": no 'permutation'");

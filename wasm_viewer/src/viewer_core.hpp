@@ -114,6 +114,7 @@ public:
 private:
     const json& layer_json(const std::string& layer) const;
     std::pair<std::string, std::string> split_pair(const std::string& pair) const;
+    std::string pair_label(const std::string& pair) const;  // "a vs b"
     // Path of the file `kind` ("corr", "mi", ...) of key "a~b" in layer, or "".
     std::string file_path(const std::string& layer, const std::string& key, const std::string& kind) const;
     const Matrix* matrix(const std::string& path) const;
