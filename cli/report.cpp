@@ -210,13 +210,19 @@ std::string temp_name_for(const fs::path& out) {
     return (out.parent_path() / name.str()).string();
 }
 
-int run(const Options& o) {
-#ifndef CONVERGENT_HAVE_VIEWER
-    (void)o;
+// The viewer page built by wasm_viewer/ and linked in as bytes.
+std::string viewer_page() {
+#ifdef CONVERGENT_HAVE_VIEWER
+    return std::string(reinterpret_cast<const char*>(convergent_viewer_html), convergent_viewer_html_size);
+#else
     throw Error(ErrorCode::Unsupported,
                 "this convergent was built without the viewer (configure with -DCONVERGENT_VIEWER=ON and "
                 "Emscripten's em++ installed), so it cannot write report pages");
-#else
+#endif
+}
+
+int run(const Options& o) {
+    const std::string page = viewer_page();
     const fs::path summary_path = o.dir / "summary.json";
     if (!fs::is_directory(o.dir)) throw Error(ErrorCode::Io, "'" + o.dir.string() + "' is not a directory");
     if (!fs::is_regular_file(summary_path))
@@ -242,7 +248,6 @@ int run(const Options& o) {
         if (!n.is_string()) throw bad("'nets' must hold net names (strings)");
     if (!summary.contains("layers") || !summary["layers"].is_object()) throw bad("'layers' must be an object");
 
-    const std::string page(reinterpret_cast<const char*>(convergent_viewer_html), convergent_viewer_html_size);
     const size_t marker = page.find(kDataMarker);
     if (marker == std::string::npos)
         throw Error(ErrorCode::Internal, "the embedded viewer has no data marker (build problem)");
@@ -304,7 +309,6 @@ int run(const Options& o) {
         throw;
     }
     return 0;
-#endif
 }
 
 }  // namespace

@@ -1,14 +1,21 @@
-// Shared machinery of the C ABI: thread-local error text and the one
-// exception boundary every exported function goes through.
+// Shared machinery of the C ABI: thread-local error text, the one exception
+// boundary every exported function goes through, the live-handle registry,
+// caller-matrix validation and copying, and the handle structs used by more
+// than one translation unit.
 #pragma once
 
+#include <cstdint>
 #include <exception>
+#include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "convergent.h"
 #include "convergent/backend.hpp"
+#include "convergent/compare.hpp"
 #include "convergent/error.hpp"
+#include "convergent/statistics.hpp"
 
 namespace convergent {
 namespace capi {
@@ -49,6 +56,127 @@ BackendKind backend_from_int(int32_t backend);
 // Validates a caller matrix description.
 void check_matrix(const void* data, int64_t rows, int64_t cols, int64_t ld, int32_t layout,
                   const char* name);
+
+// ---- Live-handle registry ---------------------------------------------------
+// Every handle is registered on create and unregistered on destroy, so a
+// destroyed, never-created or wrongly typed handle is reported instead of
+// being dereferenced (best effort: an address reused by a new handle of the
+// same type looks live again). A mutex guards the set; the lookups are
+// negligible next to any analysis.
+enum class HandleKind { Stats, Options, Binned, Sparse, Clustering };
+const char* handle_type_name(HandleKind kind);
+void register_handle(const void* handle, HandleKind kind);
+// Returns false (and sets the last error) when handle is not a live handle of kind.
+bool unregister_handle(const void* handle, HandleKind kind, const char* function);
+bool is_live(const void* handle, HandleKind kind);
+// Throws InvalidArgument naming `name` when handle is NULL or not live.
+void require_live(const void* handle, HandleKind kind, const char* name);
+
+// Creates a handle of type T from a unique_ptr: registers it and hands it out.
+template <typename T>
+T* publish(std::unique_ptr<T> handle, HandleKind kind) {
+    register_handle(handle.get(), kind);
+    return handle.release();
+}
+
+// Destroys a handle created by publish; NULL and non-live handles are ignored.
+template <typename T>
+void destroy(T* handle, HandleKind kind, const char* function) noexcept {
+    if (handle == nullptr) return;
+    try {
+        if (unregister_handle(handle, kind, function)) delete handle;
+    } catch (...) {
+    }
+}
+
+// ---- Caller matrices ---------------------------------------------------------
+// Element (i, j) of a caller matrix in the given layout.
+template <typename T>
+inline T& element(T* data, int64_t i, int64_t j, int64_t ld, int32_t layout) {
+    return layout == CVG_ROW_MAJOR ? data[i * ld + j] : data[j * ld + i];
+}
+
+// Contiguous row-major copy of a caller matrix (already validated).
+template <typename T>
+std::vector<T> to_row_major(const T* data, int64_t rows, int64_t cols, int64_t ld, int32_t layout) {
+    std::vector<T> out(size_t(rows * cols));
+    if (layout == CVG_ROW_MAJOR) {
+        for (int64_t i = 0; i < rows; ++i)
+            std::copy(data + i * ld, data + i * ld + cols, out.begin() + i * cols);
+    } else {
+        for (int64_t j = 0; j < cols; ++j)
+            for (int64_t i = 0; i < rows; ++i) out[size_t(i * cols + j)] = data[j * ld + i];
+    }
+    return out;
+}
+
+// Writes a row-major rows x cols source into a caller matrix (validated here).
+template <typename Out, typename In>
+void write_matrix(const In* source, int64_t rows, int64_t cols, Out* out, int64_t ld, int32_t layout,
+                  const char* name) {
+    check_matrix(out, rows, cols, ld, layout, name);
+    for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j)
+            element(out, i, j, ld, layout) = static_cast<Out>(source[i * cols + j]);
+}
+
+// Size query + fill: *count = size; with out, capacity must hold it.
+template <typename Out, typename In>
+void fill_sized(const std::vector<In>& source, int64_t* count, Out* out, int64_t capacity,
+                const char* what) {
+    CVG_ARG(count != nullptr, "count is NULL");
+    *count = int64_t(source.size());
+    if (out == nullptr) return;
+    CVG_ARG(capacity >= int64_t(source.size()),
+            std::string(what) + ": capacity " + std::to_string(capacity) + " is smaller than the " +
+                std::to_string(source.size()) + " elements (query the count with out = NULL first)");
+    for (size_t i = 0; i < source.size(); ++i) out[i] = static_cast<Out>(source[i]);
+}
+
+// Throws BadData when a caller matrix holds NaN/Inf.
+void require_finite(const double* data, int64_t rows, int64_t cols, int64_t ld, int32_t layout,
+                    const char* name);
+
+}  // namespace capi
+}  // namespace convergent
+
+// ---- Handle structs shared between translation units ------------------------
+
+struct cvg_stats {
+    std::unique_ptr<convergent::Backend> backend;
+    std::vector<convergent::index_t> units;
+    convergent::MomentAccumulator acc;
+    // One pending batch: rows pushed so far per net, laid side by side.
+    std::vector<float> pending;
+    std::vector<convergent::index_t> pending_rows;
+    convergent::index_t batch_rows = 0;  // rows of the batch being assembled (0: none)
+    bool finalized = false;
+    convergent::LayerStatistics result;
+};
+
+struct cvg_options {
+    convergent::CompareOptions compare;  // everything cvg_compare reads
+    double mi_zero_threshold = 1e-6;
+    double lasso_tol = 1e-7;
+    int lasso_max_iter = 10000;
+    bool lasso_keep_weights = false;
+    int kmeans_n_init = 10;
+    bool cluster_hierarchical = true;
+    convergent::index_t cluster_split_k = 2;
+    convergent::index_t cluster_eigengap_candidates = 0;
+    bool cluster_normalize_rows = false;
+};
+
+namespace convergent {
+namespace capi {
+
+// The options to use: *opts, or the defaults when opts is NULL (throws when
+// opts is not a live handle).
+const cvg_options& options_or_defaults(const cvg_options* opts);
+
+// The finalised statistics of a live handle (throws otherwise).
+const LayerStatistics& finalized_statistics(const cvg_stats* stats);
+void check_net(const cvg_stats* s, int32_t net, const char* name);
 
 }  // namespace capi
 }  // namespace convergent

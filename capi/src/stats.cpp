@@ -10,32 +10,10 @@
 
 using namespace convergent;
 
-struct cvg_stats {
-    std::unique_ptr<Backend> backend;
-    std::vector<index_t> units;
-    MomentAccumulator acc;
-    // One pending batch: rows pushed so far per net, laid side by side.
-    std::vector<float> pending;
-    std::vector<index_t> pending_rows;
-    index_t batch_rows = 0;  // rows of the batch being assembled (0: none)
-    bool finalized = false;
-    LayerStatistics result;
-};
 
 namespace {
 
-void check_handle(const cvg_stats* s) { CVG_ARG(s != nullptr, "stats handle is NULL"); }
-
-void check_net(const cvg_stats* s, int32_t net, const char* name) {
-    CVG_ARG(net >= 0 && size_t(net) < s->units.size(),
-            std::string(name) + " = " + std::to_string(net) + " is out of range [0, " +
-                std::to_string(s->units.size()) + ")");
-}
-
-const LayerStatistics& finalized(const cvg_stats* s) {
-    CVG_REQUIRE(s->finalized, InvalidArgument, "call cvg_stats_finalize first");
-    return s->result;
-}
+void check_handle(const cvg_stats* s) { capi::require_live(s, capi::HandleKind::Stats, "stats"); }
 
 index_t offset_of(const cvg_stats* s, int32_t net) {
     index_t off = 0;
@@ -60,6 +38,31 @@ void require_no_pending(const cvg_stats* s) {
 
 }  // namespace
 
+namespace convergent {
+namespace capi {
+
+void check_net(const cvg_stats* s, int32_t net, const char* name) {
+    CVG_ARG(net >= 0 && size_t(net) < s->units.size(),
+            std::string(name) + " = " + std::to_string(net) + " is out of range [0, " +
+                std::to_string(s->units.size()) + ")");
+}
+
+const LayerStatistics& finalized_statistics(const cvg_stats* s) {
+    check_handle(s);
+    CVG_REQUIRE(s->finalized, InvalidArgument,
+                "the statistics are not finalised: call cvg_stats_finalize after the last push/merge");
+    return s->result;
+}
+
+}  // namespace capi
+}  // namespace convergent
+
+using capi::check_net;
+
+namespace {
+const LayerStatistics& finalized(const cvg_stats* s) { return capi::finalized_statistics(s); }
+}  // namespace
+
 extern "C" {
 
 int cvg_stats_create(cvg_stats** out, int32_t n_nets, const int64_t* units, int32_t backend) {
@@ -75,15 +78,32 @@ int cvg_stats_create(cvg_stats** out, int32_t n_nets, const int64_t* units, int3
         s->units = widths;
         s->acc = MomentAccumulator(widths);
         s->pending_rows.assign(size_t(n_nets), 0);
-        *out = s.release();
+        *out = capi::publish(std::move(s), capi::HandleKind::Stats);
     });
 }
 
-void cvg_stats_destroy(cvg_stats* stats) { delete stats; }
+void cvg_stats_destroy(cvg_stats* stats) { capi::destroy(stats, capi::HandleKind::Stats, "cvg_stats_destroy"); }
 
 const char* cvg_stats_backend(const cvg_stats* stats) {
-    if (!stats) return "";
+    if (!stats || !capi::is_live(stats, capi::HandleKind::Stats)) return "";
     return backend_kind_name(stats->backend->kind());
+}
+
+int cvg_stats_nets(const cvg_stats* stats, int32_t* out) {
+    return capi::translate_exceptions("cvg_stats_nets", [&] {
+        check_handle(stats);
+        CVG_ARG(out != nullptr, "out is NULL");
+        *out = int32_t(stats->units.size());
+    });
+}
+
+int cvg_stats_units(const cvg_stats* stats, int32_t net, int64_t* out) {
+    return capi::translate_exceptions("cvg_stats_units", [&] {
+        check_handle(stats);
+        check_net(stats, net, "net");
+        CVG_ARG(out != nullptr, "out is NULL");
+        *out = stats->units[size_t(net)];
+    });
 }
 
 int cvg_stats_push(cvg_stats* stats, int32_t net, const float* data, int64_t rows, int64_t ld,
@@ -124,7 +144,7 @@ int cvg_stats_push(cvg_stats* stats, int32_t net, const float* data, int64_t row
 int cvg_stats_merge(cvg_stats* stats, const cvg_stats* other) {
     return capi::translate_exceptions("cvg_stats_merge", [&] {
         check_handle(stats);
-        CVG_ARG(other != nullptr, "other is NULL");
+        capi::require_live(other, capi::HandleKind::Stats, "other");
         CVG_ARG(stats != other, "cannot merge an accumulator into itself");
         require_no_pending(stats);
         require_no_pending(other);
@@ -222,7 +242,7 @@ int cvg_stats_load(cvg_stats** out, const char* path, int32_t backend) {
         s->acc = MomentAccumulator::load(f, std::string("file '") + path + "'");
         s->units = s->acc.block_widths();
         s->pending_rows.assign(s->units.size(), 0);
-        *out = s.release();
+        *out = capi::publish(std::move(s), capi::HandleKind::Stats);
     });
 }
 

@@ -182,12 +182,12 @@ def main() -> int:
     p.add_argument("--log", default=os.path.join(HERE, "training_log.json"))
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--train-subset", type=int, default=0,
+    p.add_argument("--train-subset", type=int, default=30000,
                    help="train on the first K training images (0 = all 60000)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--dump-images", type=int, default=1000, help="first K test images are dumped")
-    p.add_argument("--max-positions-per-side", type=int, default=3,
+    p.add_argument("--max-positions-per-side", type=int, default=2,
                    help="conv maps are stored on a centred strided grid of at most k x k positions")
     p.add_argument("--dtype", default="float16", choices=["float16", "float32"])
     p.add_argument("--threads", type=int, default=2)

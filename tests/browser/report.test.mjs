@@ -384,6 +384,8 @@ test('malformed embedded data gives an error message in the page', async () => {
     const { page, errors } = await open(variant(name, text), { expectState: 'error' });
     assert.match(await page.locator('#fatal').textContent(), message, name);
     assert.ok(await page.locator('#fatal').isVisible(), name);
+    assert.ok(!(await page.locator('#controls').isVisible()), name + ': controls must be hidden');
+    assert.ok(!(await page.locator('#panels').isVisible()), name + ': panels must be hidden');
     assert.deepEqual(errors, [], name);
     if (name === 'summary-not-json') await shot(page, 'malformed-summary');
     await page.close();

@@ -609,8 +609,8 @@
     const parts = [];
     if (ov.convergent_version) parts.push('convergent ' + ov.convergent_version);
     if (ov.backend) parts.push('backend ' + ov.backend + (ov.backend_device ? ' (' + ov.backend_device + ')' : ''));
-    parts.push(ov.nets.length + ' nets: ' + ov.nets.join(', '));
-    parts.push(ov.layers.length + ' layers');
+    parts.push(ov.nets.length + (ov.nets.length === 1 ? ' net: ' : ' nets: ') + ov.nets.join(', '));
+    parts.push(ov.layers.length + (ov.layers.length === 1 ? ' layer' : ' layers'));
     return parts.join(' \u00b7 ');
   }
 

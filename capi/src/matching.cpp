@@ -1,0 +1,78 @@
+// C ABI: Sec. 3.1 semi-matching, max-weight matching and the Table 1 / Fig. 3
+// / Fig. 1d quantities on a caller similarity matrix.
+#include <cmath>
+#include <limits>
+
+#include "capi_internal.hpp"
+#include "convergent/matching.hpp"
+
+using namespace convergent;
+
+namespace {
+
+// Validates the caller matrix and returns it row-major and contiguous (the
+// C++ API's layout); NaN/Inf fail with BadData.
+std::vector<double> similarity_matrix(const double* similarity, int64_t rows, int64_t cols, int64_t ld,
+                                      int32_t layout) {
+    capi::check_matrix(similarity, rows, cols, ld, layout, "similarity");
+    CVG_ARG(cols > 0 || rows == 0, "similarity: matrix has rows but no columns");
+    capi::require_finite(similarity, rows, cols, ld, layout, "similarity");
+    return capi::to_row_major(similarity, rows, cols, ld, layout);
+}
+
+template <typename T>
+void copy_out(const std::vector<T>& v, T* out) {
+    if (out) std::copy(v.begin(), v.end(), out);
+}
+
+}  // namespace
+
+extern "C" {
+
+int cvg_semi_matching(const double* similarity, int64_t rows, int64_t cols, int64_t ld, int32_t layout,
+                      int64_t* column, double* value, double* mean) {
+    return capi::translate_exceptions("cvg_semi_matching", [&] {
+        const std::vector<double> s = similarity_matrix(similarity, rows, cols, ld, layout);
+        CVG_ARG(column != nullptr || rows == 0, "column is NULL");
+        const SemiMatching m = semi_matching(s.data(), rows, cols, cols);
+        copy_out(m.column, column);
+        copy_out(m.value, value);
+        if (mean) *mean = m.mean;
+    });
+}
+
+int cvg_max_weight_matching(const double* similarity, int64_t rows, int64_t cols, int64_t ld,
+                            int32_t layout, int32_t backend, int64_t* column, double* value, double* mean,
+                            double* primal, double* dual_bound, double* gap) {
+    return capi::translate_exceptions("cvg_max_weight_matching", [&] {
+        const BackendKind kind = capi::backend_from_int(backend);
+        const std::vector<double> s = similarity_matrix(similarity, rows, cols, ld, layout);
+        CVG_ARG(column != nullptr || rows == 0, "column is NULL");
+        const std::unique_ptr<Backend> b = make_backend(kind);
+        const Matching m = max_weight_matching(*b, s.data(), rows, cols, cols);
+        copy_out(m.column, column);
+        copy_out(m.value, value);
+        if (mean) *mean = m.mean;
+        if (primal) *primal = m.certificate.primal;
+        if (dual_bound) *dual_bound = m.certificate.dual_bound;
+        if (gap) *gap = m.certificate.gap;
+    });
+}
+
+int cvg_align(const double* similarity, int64_t rows, int64_t cols, int64_t ld, int32_t layout,
+              int32_t backend, int64_t* semi_column, int64_t* matching_column, double* overlap_ratio,
+              int64_t* fig3_order, int64_t* matched_order) {
+    return capi::translate_exceptions("cvg_align", [&] {
+        const BackendKind kind = capi::backend_from_int(backend);
+        const std::vector<double> s = similarity_matrix(similarity, rows, cols, ld, layout);
+        const std::unique_ptr<Backend> b = make_backend(kind);
+        const Alignment a = align(*b, s.data(), rows, cols);
+        copy_out(a.semi.column, semi_column);
+        copy_out(a.matching.column, matching_column);
+        if (overlap_ratio) *overlap_ratio = a.overlap_ratio;
+        copy_out(a.fig3_order, fig3_order);
+        copy_out(a.matched_order, matched_order);
+    });
+}
+
+}  // extern "C"

@@ -1,0 +1,164 @@
+"""`convergent report DIR`: the page embeds summary.json and the matrices it
+references byte for byte, file names cannot close the data <script>, paths
+outside DIR are never embedded, and errors name the file. The page itself is
+tested in a browser by tests/browser/report.test.mjs.
+
+Run by ctest with CONVERGENT_CLI set; a build without the viewer
+(-DCONVERGENT_VIEWER=OFF) must refuse clearly, which is checked instead.
+"""
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+MAKE_FIXTURE = HERE.parent / "browser" / "make_fixture.py"
+DATA_RE = re.compile(r'<script type="application/json" id="convergent-data">(.*?)</script>', re.S)
+
+
+def cli():
+    path = os.environ.get("CONVERGENT_CLI")
+    if not path:
+        pytest.skip("CONVERGENT_CLI not set")
+    return path
+
+
+def report(*args):
+    return subprocess.run([cli(), "report", *map(str, args)], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    subprocess.run([sys.executable, str(MAKE_FIXTURE), str(out)], check=True)
+    r = report(out)
+    if r.returncode != 0 and "built without the viewer" in r.stderr:
+        pytest.skip("this convergent was built without the viewer")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def payload_of(html_path):
+    html = Path(html_path).read_text(encoding="utf-8")
+    match = DATA_RE.search(html)
+    assert match, "no data block"
+    return html, match.group(1), json.loads(match.group(1))
+
+
+def copy_results(src, dst):
+    shutil.copytree(src, dst)
+    (dst / "report.html").unlink(missing_ok=True)
+    return dst
+
+
+def test_embeds_summary_and_every_matrix_byte_for_byte(results):
+    _, _, payload = payload_of(results / "report.html")
+    assert payload["format"] == "convergent-report" and payload["version"] == 1
+    assert base64.b64decode(payload["summary"]) == (results / "summary.json").read_bytes()
+    summary = json.loads((results / "summary.json").read_text())
+    referenced = {p for layer in summary["layers"].values() for entry in layer["files"].values() for p in entry.values()}
+    assert set(payload["files"]) == referenced
+    assert len(referenced) == 45
+    for path, data in payload["files"].items():
+        assert base64.b64decode(data) == (results / path).read_bytes(), path
+    assert payload["omitted"] == {} and payload["warnings"] == []
+
+
+def test_crafted_names_cannot_close_the_data_script(tmp_path):
+    out = tmp_path / "crafted"
+    subprocess.run([sys.executable, str(MAKE_FIXTURE), str(out), "--crafted"], check=True)
+    # File names carry the payload too: point one entry at a '<'-named file.
+    evil = "conv1/</script><script>alert(1)</script>"
+    summary = json.loads((out / "summary.json").read_text())
+    summary["layers"]["conv1"]["files"]["x"] = {"corr": "conv1/<b>&amp;.npy", "evil": evil}
+    (out / "conv1" / "<b>&amp;.npy").write_bytes((out / "conv1" / "n0~n0.corr.npy").read_bytes())
+    (out / "summary.json").write_text(json.dumps(summary))
+    r = report(out)
+    if r.returncode != 0 and "built without the viewer" in r.stderr:
+        pytest.skip("this convergent was built without the viewer")
+    assert r.returncode == 0, r.stderr
+    html, block, payload = payload_of(out / "report.html")
+    assert "<" not in block and ">" not in block and "&" not in block
+    assert "conv1/<b>&amp;.npy" in payload["files"]
+    assert evil not in html
+    assert any(evil in w for w in payload["warnings"])  # missing file, reported as text
+    assert html.count("</script") == html.count("<script")
+    names = json.loads(base64.b64decode(payload["summary"]))["nets"]
+    assert names[0] == "<img src=x onerror=window.__pwned=1>"
+
+
+def test_paths_outside_the_directory_are_never_embedded(results, tmp_path):
+    d = copy_results(results, tmp_path / "r")
+    (tmp_path / "outside.npy").write_bytes(b"secret")
+    summary = json.loads((d / "summary.json").read_text())
+    summary["layers"]["conv1"]["files"]["net1~net2"].update(
+        {"up": "../outside.npy", "abs": str(tmp_path / "outside.npy"), "gone": "conv1/not_there.npy"})
+    (d / "summary.json").write_text(json.dumps(summary))
+    r = report(d)
+    assert r.returncode == 0, r.stderr
+    _, _, payload = payload_of(d / "report.html")
+    assert not any("outside" in p or "not_there" in p for p in payload["files"])
+    warnings = "\n".join(payload["warnings"])
+    assert "../outside.npy" in warnings and "not_there.npy" in warnings and str(tmp_path / "outside.npy") in warnings
+    assert "warning" in r.stderr
+
+
+def test_large_matrices_are_left_out_with_a_note(results, tmp_path):
+    d = copy_results(results, tmp_path / "r")
+    r = report(d, "--max-file-mb", "0.002")  # 2 KiB: the 24x24 float32 matrices (2432 B) are too big
+    assert r.returncode == 0, r.stderr
+    _, _, payload = payload_of(d / "report.html")
+    assert "conv1/net1~net2.corr.npy" in payload["omitted"]
+    assert "max-file-mb" in payload["omitted"]["conv1/net1~net2.corr.npy"]
+    assert "conv1/net1~net2.corr.npy" not in payload["files"]
+
+
+def test_out_option_and_atomic_replacement(results, tmp_path):
+    out = tmp_path / "page.html"
+    out.write_text("old")
+    r = report(results, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert str(out) in r.stdout
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "summary.json' not found"),
+    ('{"schema_version": 1, "nets": [', "not valid JSON"),
+    ('[1, 2]', "expected a JSON object"),
+    ('{"schema_version": 2, "nets": ["a"], "layers": {}}', "schema_version 2 is not supported"),
+    ('{"schema_version": 1, "nets": "a", "layers": {}}', "'nets' must be a non-empty array"),
+    ('{"schema_version": 1, "nets": ["a"], "layers": []}', "'layers' must be an object"),
+])
+def test_bad_summary_is_an_error_naming_the_file(tmp_path, content, message):
+    if content is not None:
+        (tmp_path / "summary.json").write_text(content)
+    r = report(tmp_path)
+    if "built without the viewer" in r.stderr:
+        assert r.returncode == 1
+        return
+    assert r.returncode == 1
+    assert message in r.stderr
+    assert str(tmp_path / "summary.json") in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([] if content is None else ["summary.json"])
+
+
+def test_unwritable_output_is_an_error(results, tmp_path):
+    r = report(results, "--out", tmp_path / "no" / "such" / "dir" / "page.html")
+    assert r.returncode == 1
+    assert "cannot write" in r.stderr or "built without the viewer" in r.stderr
+
+
+@pytest.mark.parametrize("args, code", [([], 2), (["a", "b"], 2), (["--bogus", "x"], 2), (["x", "--out"], 2),
+                                        (["x", "--max-file-mb", "-1"], 2), (["--help"], 0)])
+def test_usage(args, code):
+    r = subprocess.run([cli(), "report", *args], capture_output=True, text=True)
+    assert r.returncode == code, r.stderr
+    assert "usage: convergent report" in (r.stdout if code == 0 else r.stderr)
