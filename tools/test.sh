@@ -11,7 +11,7 @@ jobs=${CONVERGENT_JOBS:-$(nproc)}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 
 echo "== CPU build (build/cpu)"
-cmake -S . -B build/cpu -DCONVERGENT_CUDA=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build/cpu -DCONVERGENT_CUDA=OFF -DCONVERGENT_REQUIRE_BROWSER_TEST=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/cpu -j"$jobs"
 (cd build/cpu && ctest --output-on-failure -j"$jobs")
 

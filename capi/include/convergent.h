@@ -142,10 +142,10 @@ typedef struct cvg_options cvg_options;
 #define CVG_OPT_LASSO_KEEP_WEIGHTS 18  /* FLAG default 0: keep the weight matrices (S) */
 #define CVG_OPT_CLUSTER_TAU 19         /* DOUBLE >= 0, default 0.2: edge threshold, Sec. 4.1 (C, K) */
 #define CVG_OPT_CLUSTER_ALPHA 20       /* DOUBLE > 0, default 0.025: leaf size, Sec. 4.3 (C, K) */
-#define CVG_OPT_CLUSTER_K 21           /* INT  >= 0, default 0 = eigengap suggestion (C, K) */
+#define CVG_OPT_CLUSTER_K 21           /* INT  >= 0, default 0 = eigengap suggestion; clamped to the live units (C, K) */
 #define CVG_OPT_KMEANS_N_INIT 22       /* INT  >= 1, default 10 k-means++ restarts (K) */
 #define CVG_OPT_CLUSTER_HIERARCHICAL 23 /* FLAG default 1: re-split big clusters, Sec. 4.3 (K) */
-#define CVG_OPT_CLUSTER_SPLIT_K 24     /* INT  >= 0, default 2 children per split (0 = by size) (K) */
+#define CVG_OPT_CLUSTER_SPLIT_K 24     /* INT  0 or >= 2, default 2 children per split (0 = by size) (K) */
 #define CVG_OPT_CLUSTER_EIGENGAP_CANDIDATES 25 /* INT >= 0, default 0 = max(2k, 64) (K) */
 #define CVG_OPT_CLUSTER_NORMALIZE_ROWS 26 /* FLAG default 0: Ng-Jordan-Weiss rows (K) */
 
@@ -397,8 +397,7 @@ typedef struct cvg_clustering cvg_clustering;
 /* Reads CVG_OPT_CLUSTER_*, CVG_OPT_KMEANS_N_INIT and CVG_OPT_SEED from opts
  * (NULL = defaults). The result does not refer to stats. Errors:
  * CVG_E_INVALID_ARG (out NULL, stats/opts NULL or not live, a net out of
- * range, net_a == net_b, stats not finalised, k larger than the live
- * units), CVG_E_DEVICE. */
+ * range, net_a == net_b, stats not finalised), CVG_E_DEVICE. */
 CVG_API int cvg_spectral_clustering(cvg_clustering **out, const cvg_stats *stats, int32_t net_a,
                                     int32_t net_b, const cvg_options *opts);
 /* Frees clustering; NULL and non-live handles are ignored. */

@@ -113,7 +113,7 @@ void set_int_key(cvg_options& o, const KeyInfo& k, int64_t v) {
             break;
         case CVG_OPT_CLUSTER_HIERARCHICAL: flag(o.cluster_hierarchical); break;
         case CVG_OPT_CLUSTER_SPLIT_K:
-            range(v >= 0, k, text, ">= 0");
+            range(v == 0 || v >= 2, k, text, "0 or >= 2");
             o.cluster_split_k = v;
             break;
         case CVG_OPT_CLUSTER_EIGENGAP_CANDIDATES:

@@ -182,7 +182,7 @@ def main() -> int:
     p.add_argument("--log", default=os.path.join(HERE, "training_log.json"))
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4])
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--train-subset", type=int, default=30000,
+    p.add_argument("--train-subset", type=int, default=0,
                    help="train on the first K training images (0 = all 60000)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)

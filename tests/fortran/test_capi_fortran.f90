@@ -1,0 +1,213 @@
+! A full comparison through the C ABI from Fortran: two nets' batches pushed
+! from column-major Fortran arrays (CVG_COL_MAJOR, ld = leading extent, a
+! second batch by sequence association), correlations, mean and std checked
+! against values computed here directly, semi-matching and max-weight
+! matching checked by hand, mutual information, sparse prediction, and
+! cvg_compare on a generated dataset (Fortran-order .npy files written here).
+! Prints "N passed, M failed"; exits non-zero on failure.
+program test_capi_fortran
+  use, intrinsic :: iso_c_binding
+  use convergent
+  implicit none
+
+  integer, parameter :: n = 600, ua = 3, ub = 4
+  integer(c_int64_t), parameter :: n64 = n
+  real(c_float) :: x(n, ua), y(n, ub)
+  real(c_double) :: corr(ua, ub), ref, mean_a(ua), sd_a(ua), value(ua), mean_val, primal, dual, gap
+  real(c_double) :: semi_value(ua), semi_mean, best, mi(ua, ua), loss(2), exported_check, p0
+  real(c_float) :: exported(ub, ua)
+  integer(c_int64_t) :: column(ua), semi(ua), units(2), samples, n_alphas
+  integer :: perm(3) = [3, 1, 2], i, j, u, checks = 0, failures = 0, arg
+  type(c_ptr) :: st, opts, binned, sparse
+  integer(c_int) :: rc
+  character(len=*), parameter :: work = 'test_capi_fortran.work'
+  character(kind=c_char, len=64), target :: in1, in2
+  type(c_ptr) :: inputs(2)
+  logical :: there
+
+  ! Two nets: y(:, j) repeats x(:, perm(j)) with noise; y(:, 4) is unrelated.
+  do i = 1, n
+    do u = 1, ua
+      x(i, u) = real(sin(0.37d0 * i * u) + 0.2d0 * cos(0.11d0 * i * i), c_float)
+    end do
+    do j = 1, 3
+      y(i, j) = x(i, perm(j)) + real(0.1d0 * cos(1.3d0 * i * j), c_float)
+    end do
+    y(i, 4) = real(cos(0.71d0 * i), c_float)
+  end do
+
+  call check(len(cvg_version_string()) > 0, 'version')
+  units = [int(ua, c_int64_t), int(ub, c_int64_t)]
+  call check(cvg_stats_create(st, 2_c_int32_t, units, CVG_BACKEND_CPU) == CVG_OK, 'create')
+  call check(cvg_c_string(cvg_stats_backend(st)) == 'cpu', 'backend name')
+  ! Batch 1: rows 1..200 of both nets (ld = n, the arrays' leading extent).
+  call check(cvg_stats_push(st, 0_c_int32_t, x, 200_c_int64_t, n64, CVG_COL_MAJOR) == CVG_OK, 'push a1')
+  call check(cvg_stats_push(st, 1_c_int32_t, y, 200_c_int64_t, n64, CVG_COL_MAJOR) == CVG_OK, 'push b1')
+  ! Batch 2: rows 201..n, passed from element (201, 1) with the same ld.
+  call check(cvg_stats_push(st, 0_c_int32_t, x(201, 1), n64 - 200, n64, CVG_COL_MAJOR) == CVG_OK, 'push a2')
+  call check(cvg_stats_push(st, 1_c_int32_t, y(201, 1), n64 - 200, n64, CVG_COL_MAJOR) == CVG_OK, 'push b2')
+  call check(cvg_stats_finalize(st) == CVG_OK, 'finalize')
+  call check(cvg_stats_samples(st, samples) == CVG_OK .and. samples == n, 'samples')
+
+  ! Correlation, mean and population std against a direct two-pass computation.
+  call check(cvg_stats_correlation(st, 0_c_int32_t, 1_c_int32_t, corr, int(ua, c_int64_t), CVG_COL_MAJOR) &
+       == CVG_OK, 'correlation')
+  do u = 1, ua
+    do j = 1, ub
+      ref = pearson(x(:, u), y(:, j))
+      call check(abs(corr(u, j) - ref) < 1d-9, 'corr vs hand')
+    end do
+  end do
+  call check(cvg_stats_mean(st, 0_c_int32_t, mean_a) == CVG_OK, 'mean')
+  call check(cvg_stats_std(st, 0_c_int32_t, sd_a) == CVG_OK, 'std')
+  do u = 1, ua
+    ref = sum(real(x(:, u), c_double)) / n
+    call check(abs(mean_a(u) - ref) < 1d-12, 'mean vs hand')
+    call check(abs(sd_a(u) - sqrt(sum((real(x(:, u), c_double) - ref)**2) / n)) < 1d-9, 'std vs hand')
+  end do
+
+  ! Semi-matching: maxloc per row (0-based columns from C).
+  call check(cvg_semi_matching(corr, int(ua, c_int64_t), int(ub, c_int64_t), int(ua, c_int64_t), &
+       CVG_COL_MAJOR, semi, semi_value, semi_mean) == CVG_OK, 'semi')
+  do u = 1, ua
+    arg = maxloc(corr(u, :), 1)
+    call check(semi(u) + 1 == arg .and. semi_value(u) == corr(u, arg), 'semi vs maxloc')
+  end do
+  call check(abs(semi_mean - sum(semi_value) / ua) < 1d-12, 'semi mean')
+
+  ! Max-weight matching: the planted permutation, primal = sum of matched
+  ! correlations = the best over all injective maps (brute force), gap ~ 0.
+  call check(cvg_max_weight_matching(corr, int(ua, c_int64_t), int(ub, c_int64_t), int(ua, c_int64_t), &
+       CVG_COL_MAJOR, CVG_BACKEND_CPU, column, value, mean_val, primal, dual, gap) == CVG_OK, 'matching')
+  do j = 1, 3
+    call check(column(perm(j)) + 1 == j, 'planted matching')
+  end do
+  best = -huge(1d0)
+  do i = 1, ub
+    do j = 1, ub
+      do u = 1, ub
+        if (i /= j .and. j /= u .and. i /= u) best = max(best, corr(1, i) + corr(2, j) + corr(3, u))
+      end do
+    end do
+  end do
+  call check(abs(primal - best) < 1d-12, 'primal = brute force optimum')
+  call check(abs(gap) < 1d-9 .and. dual >= primal - 1d-12, 'certificate')
+  call check(abs(mean_val - primal / ua) < 1d-12, 'matching mean')
+  ! The optional outputs may be omitted (NULL in C).
+  call check(cvg_max_weight_matching(corr, int(ua, c_int64_t), int(ub, c_int64_t), int(ua, c_int64_t), &
+       CVG_COL_MAJOR, CVG_BACKEND_CPU, column) == CVG_OK, 'matching without optional outputs')
+
+  ! Mutual information of net a with itself: symmetric, the diagonal (entropy) largest.
+  call check(cvg_options_create(opts) == CVG_OK, 'options')
+  call check(cvg_options_set_int(opts, CVG_OPT_MI_BINS, 10_c_int64_t) == CVG_OK, 'mi bins')
+  call check(cvg_bin_units(binned, x, n64, int(ua, c_int64_t), n64, CVG_COL_MAJOR, opts) == CVG_OK, 'bin')
+  call check(cvg_mutual_information(binned, binned, CVG_BACKEND_CPU, mi, int(ua, c_int64_t), CVG_COL_MAJOR) &
+       == CVG_OK, 'mi')
+  do u = 1, ua
+    ! Entropy of the codes: the zero bin holds the values <= 1e-6, the 10
+    ! percentile bins share the rest equally (up to ties at the edges).
+    p0 = count(x(:, u) <= 1e-6) / real(n, c_double)
+    call check(abs(mi(u, u) - (-p0 * log(p0) - (1 - p0) * log((1 - p0) / 10))) < 0.02d0, 'entropy')
+    do j = 1, ua
+      call check(abs(mi(u, j) - mi(j, u)) < 1d-12 .and. mi(u, j) <= mi(u, u) + 1d-12, 'mi symmetric')
+    end do
+  end do
+  call cvg_binned_destroy(binned)
+
+  ! Sparse prediction with two alphas: a weaker penalty fits better.
+  call check(cvg_options_set_string(opts, CVG_OPT_LASSO_ALPHAS, '0.2,0.01' // c_null_char) == CVG_OK, 'alphas')
+  call check(cvg_sparse_prediction(sparse, st, 0_c_int32_t, 1_c_int32_t, opts) == CVG_OK, 'sparse')
+  call check(cvg_sparse_shape(sparse, n_alphas=n_alphas) == CVG_OK .and. n_alphas == 2, 'sparse shape')
+  call check(cvg_sparse_mean_loss(sparse, loss) == CVG_OK .and. loss(2) < loss(1) .and. loss(1) < 0.5d0, &
+       'sparse loss')
+  call cvg_sparse_destroy(sparse)
+
+  ! Error paths: ld smaller than the rows of a column-major matrix, a NULL
+  ! (destroyed) handle; the message comes back as a Fortran string.
+  call check(cvg_stats_push(st, 0_c_int32_t, x, 10_c_int64_t, 5_c_int64_t, CVG_COL_MAJOR) == CVG_E_INVALID_ARG, &
+       'bad ld')
+  call check(index(cvg_error_message(), 'leading dimension') > 0, 'message')
+  call check(cvg_stats_finalize(c_null_ptr) == CVG_E_INVALID_ARG, 'null handle')
+
+  ! cvg_compare on the same data written as Fortran-order .npy files.
+  call execute_command_line('rm -rf ' // work // ' && mkdir -p ' // work // '/neta ' // work // '/netb')
+  call write_npy(work // '/neta/fc.npy', x)
+  call write_npy(work // '/netb/fc.npy', y)
+  in1 = work // '/neta' // c_null_char
+  in2 = work // '/netb' // c_null_char
+  inputs = [c_loc(in1), c_loc(in2)]
+  call check(cvg_options_set_int(opts, CVG_OPT_BACKEND, int(CVG_BACKEND_CPU, c_int64_t)) == CVG_OK, 'opt backend')
+  call check(cvg_options_set_int(opts, CVG_OPT_CLUSTER_K, 2_c_int64_t) == CVG_OK, 'opt k')
+  rc = cvg_compare(inputs, 2_c_int32_t, work // '/out' // c_null_char, opts)
+  call check(rc == CVG_OK, 'compare: ' // cvg_error_message())
+  inquire(file=work // '/out/summary.json', exist=there)
+  call check(there, 'summary.json written')
+  ! The exported corr is C-order float32 (rows = units of a): read it as a
+  ! (ub, ua) Fortran array, i.e. transposed.
+  call read_npy_payload(work // '/out/fc/neta~netb.corr.npy', exported)
+  exported_check = maxval(abs(real(transpose(exported), c_double) - corr))
+  call check(exported_check < 1d-6, 'exported correlation = cvg_stats correlation')
+  ! An existing output directory without CVG_OPT_OVERWRITE is an I/O error.
+  call check(cvg_compare(inputs, 2_c_int32_t, work // '/out' // c_null_char, opts) == CVG_E_IO, 'compare exists')
+  if (failures == 0) call execute_command_line('rm -rf ' // work)
+
+  call cvg_options_destroy(opts)
+  call cvg_stats_destroy(st)
+  call cvg_stats_destroy(c_null_ptr)
+
+  print '(I0, A, I0, A)', checks - failures, ' passed, ', failures, ' failed'
+  if (failures /= 0) error stop 1
+
+contains
+
+  subroutine check(ok, what)
+    logical, intent(in) :: ok
+    character(len=*), intent(in) :: what
+    checks = checks + 1
+    if (.not. ok) then
+      failures = failures + 1
+      write (*, '(A, A, A, A)') 'CHECK failed: ', what, '; last error: ', cvg_error_message()
+    end if
+  end subroutine
+
+  ! Pearson correlation by hand, in double precision, two passes.
+  function pearson(a, b) result(r)
+    real(c_float), intent(in) :: a(:), b(:)
+    real(c_double) :: r, ma, mb
+    ma = sum(real(a, c_double)) / size(a)
+    mb = sum(real(b, c_double)) / size(b)
+    r = sum((a - ma) * (b - mb)) / sqrt(sum((a - ma)**2) * sum((b - mb)**2))
+  end function
+
+  ! A float32 .npy (format 1.0) with fortran_order True: the array as is.
+  subroutine write_npy(path, a)
+    character(len=*), intent(in) :: path
+    real(c_float), intent(in) :: a(:, :)
+    character(len=:), allocatable :: dict
+    character(len=16) :: d1, d2
+    integer :: unit, pad, header_len
+    write (d1, '(I0)') size(a, 1)
+    write (d2, '(I0)') size(a, 2)
+    dict = "{'descr': '<f4', 'fortran_order': True, 'shape': (" // trim(d1) // ", " // trim(d2) // "), }"
+    pad = modulo(64 - modulo(10 + len(dict) + 1, 64), 64)
+    header_len = len(dict) + pad + 1
+    open (newunit=unit, file=path, access='stream', form='unformatted', status='replace')
+    write (unit) char(147) // 'NUMPY' // char(1) // char(0)
+    write (unit) char(modulo(header_len, 256)) // char(header_len / 256)
+    write (unit) dict // repeat(' ', pad) // char(10)
+    write (unit) a
+    close (unit)
+  end subroutine
+
+  subroutine read_npy_payload(path, a)
+    character(len=*), intent(in) :: path
+    real(c_float), intent(out) :: a(:, :)
+    character(len=10) :: head
+    integer :: unit, header_len
+    open (newunit=unit, file=path, access='stream', form='unformatted', status='old')
+    read (unit) head
+    header_len = ichar(head(9:9)) + 256 * ichar(head(10:10))
+    read (unit, pos=11 + header_len) a
+    close (unit)
+  end subroutine
+end program test_capi_fortran

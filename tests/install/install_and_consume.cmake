@@ -1,0 +1,57 @@
+# Installs the build into WORK_DIR/prefix (runtime + development components),
+# then builds and runs an external consumer with find_package(convergent
+# CONFIG) and one with pkg-config against that prefix.
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    string(REPLACE ";" " " cmd "${ARGN}")
+    message(FATAL_ERROR "failed (${rc}): ${cmd}\n${out}\n${err}")
+  endif()
+  set(run_output "${out}" PARENT_SCOPE)
+endfunction()
+
+set(prefix ${WORK_DIR}/prefix)
+file(REMOVE_RECURSE ${WORK_DIR})
+foreach(component convergent_runtime convergent_development)
+  run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} --component ${component})
+endforeach()
+foreach(f include/convergent.h include/convergent.f90)
+  if(NOT EXISTS ${prefix}/${f})
+    message(FATAL_ERROR "not installed: ${f}")
+  endif()
+endforeach()
+
+# 1. CMake package config.
+run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/cmake-build -G ${GENERATOR}
+    -DCMAKE_C_COMPILER=${C_COMPILER} -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release
+    -DEXPECTED_VERSION=${EXPECTED_VERSION})
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/cmake-build)
+run(${WORK_DIR}/cmake-build/consumer ${EXPECTED_VERSION})
+message(STATUS "find_package consumer: ${run_output}")
+
+# 2. pkg-config (the .pc file is relocatable: prefix from ${pcfiledir}).
+if(PKG_CONFIG)
+  file(GLOB_RECURSE pc_files ${prefix}/*/convergent.pc)
+  if(NOT pc_files)
+    message(FATAL_ERROR "convergent.pc not installed under ${prefix}")
+  endif()
+  list(GET pc_files 0 pc_file)
+  get_filename_component(pc_dir ${pc_file} DIRECTORY)
+  set(ENV{PKG_CONFIG_PATH} ${pc_dir})
+  run(${PKG_CONFIG} --modversion convergent)
+  string(STRIP "${run_output}" version)
+  if(NOT version STREQUAL EXPECTED_VERSION)
+    message(FATAL_ERROR "pkg-config --modversion gives '${version}', expected ${EXPECTED_VERSION}")
+  endif()
+  run(${PKG_CONFIG} --cflags --libs convergent)
+  string(STRIP "${run_output}" flags)
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  run(${PKG_CONFIG} --variable=libdir convergent)
+  string(STRIP "${run_output}" libdir)
+  run(${C_COMPILER} -std=c99 ${CONSUMER_DIR}/main.c -o ${WORK_DIR}/pc-consumer ${flags} -Wl,-rpath,${libdir})
+  run(${WORK_DIR}/pc-consumer ${EXPECTED_VERSION})
+  message(STATUS "pkg-config consumer: ${run_output}")
+else()
+  message(STATUS "pkg-config not found: pkg-config consumer skipped")
+endif()
+file(REMOVE_RECURSE ${WORK_DIR})
