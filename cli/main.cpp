@@ -44,7 +44,8 @@ compare options:
   --no-sparse            skip sparse prediction (Sec. 4)
   --lasso-alphas a,b,... L1 strengths of the sparse-prediction path
   --no-clusters          skip spectral clustering (Sec. 4)
-  --cluster-k K          initial clusters (default: eigengap suggestion)
+  --cluster-k K          initial clusters (default: 0.4 x units per net, the paper's
+                         ratio; 0: the eigengap suggestion)
   --cluster-tau T        edge threshold (default 0.2)
   --cluster-alpha A      leaf size parameter (default 0.025)
   --no-mean-activation   skip the sorted mean-activation comparison

@@ -341,3 +341,12 @@ TEST(SpectralClustering, DeadUnitsAreLeftOutAndPermutedLast) {
     const std::set<std::set<index_t>> expected = {{0, 1, 5}, {2, 3, 4, 6}};
     EXPECT_EQ(std::set<std::set<index_t>>(leaves.begin(), leaves.end()), expected);
 }
+
+TEST(SpectralClustering, PaperRatioIsTheDefaultK) {
+    // Sec. 4.3 / Fig. 13: k = 40 for 96-unit conv1 and 100 for 256-unit
+    // layers, i.e. about 0.4 x units per net.
+    EXPECT_EQ(convergent::paper_cluster_k(96, 96), 38);
+    EXPECT_EQ(convergent::paper_cluster_k(256, 256), 102);
+    EXPECT_EQ(convergent::paper_cluster_k(2, 1), 2);
+    EXPECT_EQ(convergent::ClusteringOptions{}.k, -1);
+}

@@ -142,7 +142,7 @@ typedef struct cvg_options cvg_options;
 #define CVG_OPT_LASSO_KEEP_WEIGHTS 18  /* FLAG default 0: keep the weight matrices (S) */
 #define CVG_OPT_CLUSTER_TAU 19         /* DOUBLE >= 0, default 0.2: edge threshold, Sec. 4.1 (C, K) */
 #define CVG_OPT_CLUSTER_ALPHA 20       /* DOUBLE > 0, default 0.025: leaf size, Sec. 4.3 (C, K) */
-#define CVG_OPT_CLUSTER_K 21           /* INT  >= 0, default 0 = eigengap suggestion; clamped to the live units (C, K) */
+#define CVG_OPT_CLUSTER_K 21           /* INT  >= -1, default -1 = the paper's ratio (0.4 x units per net), 0 = eigengap suggestion; clamped to the live units (C, K) */
 #define CVG_OPT_KMEANS_N_INIT 22       /* INT  >= 1, default 10 k-means++ restarts (K) */
 #define CVG_OPT_CLUSTER_HIERARCHICAL 23 /* FLAG default 1: re-split big clusters, Sec. 4.3 (K) */
 #define CVG_OPT_CLUSTER_SPLIT_K 24     /* INT  0 or >= 2, default 2 children per split (0 = by size) (K) */

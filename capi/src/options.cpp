@@ -104,7 +104,7 @@ void set_int_key(cvg_options& o, const KeyInfo& k, int64_t v) {
             break;
         case CVG_OPT_LASSO_KEEP_WEIGHTS: flag(o.lasso_keep_weights); break;
         case CVG_OPT_CLUSTER_K:
-            range(v >= 0 && v <= kIntMax, k, text, "0..2147483647");
+            range(v >= -1 && v <= kIntMax, k, text, "-1..2147483647");
             o.compare.cluster_k = int(v);
             break;
         case CVG_OPT_KMEANS_N_INIT:

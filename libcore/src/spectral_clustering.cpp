@@ -321,8 +321,16 @@ std::vector<std::vector<index_t>> spectral_partition(const Backend& backend, con
 
 }  // namespace
 
+index_t paper_cluster_k(index_t units_a, index_t units_b) {
+    return std::max<index_t>(2, index_t(std::lround(0.2 * double(units_a + units_b))));
+}
+
 ClusteringResult spectral_clustering(const Backend& backend, const LayerStatistics& stats, int net_a,
-                                     int net_b, const ClusteringOptions& options) {
+                                     int net_b, const ClusteringOptions& requested) {
+    ClusteringOptions options = requested;
+    if (options.k < 0 && net_a >= 0 && net_b >= 0 && size_t(net_a) < stats.block_widths.size() &&
+        size_t(net_b) < stats.block_widths.size())
+        options.k = paper_cluster_k(stats.block_widths[size_t(net_a)], stats.block_widths[size_t(net_b)]);
     CVG_REQUIRE(options.alpha > 0.0 && options.k >= 0 && options.n_init > 0 && options.kmeans_max_iter > 0 &&
                     options.split_k >= 0 && options.split_k != 1 && options.min_leaf_size >= 1 &&
                     options.max_depth >= 0 && options.eigengap_candidates >= 0,

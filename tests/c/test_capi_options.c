@@ -57,7 +57,7 @@ int main(void) {
     CHECK(get_int(o, CVG_OPT_MI_SAMPLES) == 60000);
     CHECK(get_int(o, CVG_OPT_MATCHING) == 1);
     CHECK(get_int(o, CVG_OPT_OVERWRITE) == 0);
-    CHECK(get_int(o, CVG_OPT_CLUSTER_K) == 0);
+    CHECK(get_int(o, CVG_OPT_CLUSTER_K) == -1); /* the paper's k/S ratio */
     CHECK(get_int(o, CVG_OPT_LASSO_MAX_ITER) == 10000);
     CHECK(get_double(o, CVG_OPT_CLUSTER_TAU) == 0.2);
     CHECK(get_double(o, CVG_OPT_CLUSTER_ALPHA) == 0.025);
@@ -136,7 +136,7 @@ int main(void) {
     CHECK(cvg_options_set_int(o, CVG_OPT_CHUNK_ROWS, 0) == CVG_E_INVALID_ARG);
     CHECK(cvg_options_set_int(o, CVG_OPT_OVERWRITE, 2) == CVG_E_INVALID_ARG);
     CHECK(cvg_options_set_int(o, CVG_OPT_MATCHING, -1) == CVG_E_INVALID_ARG);
-    CHECK(cvg_options_set_int(o, CVG_OPT_CLUSTER_K, -1) == CVG_E_INVALID_ARG);
+    CHECK(cvg_options_set_int(o, CVG_OPT_CLUSTER_K, -2) == CVG_E_INVALID_ARG);
     CHECK(cvg_options_set_int(o, CVG_OPT_KMEANS_N_INIT, 0) == CVG_E_INVALID_ARG);
     CHECK(cvg_options_set_int(o, CVG_OPT_LASSO_MAX_ITER, 0) == CVG_E_INVALID_ARG);
     CHECK(cvg_options_set_double(o, CVG_OPT_CLUSTER_TAU, -0.1) == CVG_E_INVALID_ARG);

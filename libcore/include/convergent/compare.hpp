@@ -33,7 +33,10 @@ struct CompareOptions {
     bool clustering = true;            // Sec. 4.1-4.3 (issue 5)
     double cluster_tau = 0.2;
     double cluster_alpha = 0.025;
-    int cluster_k = 0;                 // 0: eigengap suggestion
+    // First-level clusters: -1 = the paper's ratio k = 0.4 * units per net
+    // (k = 40 for its 96-unit conv1, 100 for 256 units), 0 = the eigengap
+    // suggestion, > 0 = this k.
+    int cluster_k = -1;
     bool mean_activation = true;       // abstract, finding 3 (issue 5)
     bool overwrite = false;            // replace an existing non-empty output directory
 };

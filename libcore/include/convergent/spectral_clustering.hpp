@@ -72,7 +72,10 @@ std::vector<double> graph_laplacian(const std::vector<double>& weights, index_t 
 struct ClusteringOptions {
     double tau = 0.2;       // Sec. 4.1 edge threshold (edges with weight < tau are removed)
     double alpha = 0.025;   // Sec. 4.3 leaf size parameter: split clusters with size > 2 alpha S
-    index_t k = 0;          // first-level clusters; 0 = eigengap suggestion
+    // First-level clusters: > 0 this k; 0 the eigengap suggestion; -1 the
+    // paper's ratio, paper_cluster_k (k = 40 for its 96-unit conv1, 100 for
+    // its 256-unit layers: 0.4 x units per net).
+    index_t k = -1;
     // Eigenvalues computed for the eigengap (m); 0 = max(2k, 64); clamped to [k, n].
     index_t eigengap_candidates = 0;
     std::uint64_t seed = 0;
@@ -120,6 +123,10 @@ struct ClusteringResult {
 // two within-net means over distinct member pairs p != q; a net with fewer
 // than two members has no within-net mean and is left out (0 if neither has).
 void cluster_similarity(const LayerStatistics& stats, int net_a, int net_b, ClusterNode& node);
+
+// The paper's first-level k relative to layer width (Sec. 4.3, Fig. 13):
+// round(0.2 * (units_a + units_b)), at least 2.
+index_t paper_cluster_k(index_t units_a, index_t units_b);
 
 // Spectral clustering of nets net_a and net_b (Sec. 4). The eigensolves run on
 // the backend; k-means on the CPU. Deterministic for a given seed and backend.
