@@ -123,9 +123,10 @@ void print_table1(const nlohmann::json& summary) {
                 header = true;
             }
             const auto& c = pj["correlation"];
+            auto number = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : NAN; };
             std::printf("%-10s %-20s %13.3f %9.3f %7.1f%%\n", layer.c_str(), pair.c_str(),
-                        c["semi_matching_mean"].get<double>(), c["matching_mean"].get<double>(),
-                        100.0 * c["overlap_ratio"].get<double>());
+                        number(c["semi_matching_mean"]), number(c["matching_mean"]),
+                        100.0 * number(c["overlap_ratio"]));
         }
     }
 }

@@ -315,3 +315,23 @@ TEST(MaxWeightMatching, CudaBackendEqualsCpu) {
         }
     }
 }
+
+TEST(Align, DeadUnitsTakeNoPartInTheMatching) {
+    // 3 x 3 similarity; row 1 and column 0 are dead (zero variance).
+    const std::vector<double> s = {0.0, 0.9, 0.2,   //
+                                   0.0, 0.0, 0.0,   //
+                                   0.0, 0.8, 0.7};
+    auto backend = convergent::make_cpu_backend();
+    const convergent::Alignment a =
+        convergent::align(*backend, s.data(), 3, 3, {0, 1, 0}, {1, 0, 0});
+    EXPECT_EQ(a.semi.column, (std::vector<convergent::index_t>{1, -1, 1}));
+    EXPECT_EQ(a.matching.column, (std::vector<convergent::index_t>{1, -1, 2}));
+    EXPECT_TRUE(std::isnan(a.semi.value[1]));
+    EXPECT_DOUBLE_EQ(a.semi.mean, (0.9 + 0.8) / 2);
+    EXPECT_DOUBLE_EQ(a.matching.mean, (0.9 + 0.7) / 2);
+    EXPECT_DOUBLE_EQ(a.overlap_ratio, 0.5);
+    EXPECT_EQ(a.fig3_order, (std::vector<convergent::index_t>{0, 2}));
+    EXPECT_EQ(a.matched_order, (std::vector<convergent::index_t>{1, 2, 0}));
+    const nlohmann::json j = convergent::alignment_to_json(a);
+    EXPECT_TRUE(j["semi_matching_values"][1].is_null());
+}

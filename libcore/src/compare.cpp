@@ -78,8 +78,9 @@ void write_matrix(const fs::path& path, const std::vector<double>& m, index_t ro
 // pairs by correlation are also among the 8 best by mutual information.
 int top_pairs_overlap(const SemiMatching& x, const SemiMatching& y, size_t top) {
     auto best = [top](const SemiMatching& m) {
-        std::vector<index_t> rows(m.column.size());
-        std::iota(rows.begin(), rows.end(), 0);
+        std::vector<index_t> rows;  // rows with a match (dead rows have none)
+        for (size_t i = 0; i < m.column.size(); ++i)
+            if (m.column[i] >= 0) rows.push_back(index_t(i));
         std::stable_sort(rows.begin(), rows.end(),
                          [&](index_t i, index_t j) { return m.value[size_t(i)] > m.value[size_t(j)]; });
         std::set<std::pair<index_t, index_t>> pairs;
@@ -96,9 +97,10 @@ int top_pairs_overlap(const SemiMatching& x, const SemiMatching& y, size_t top) 
 // Writes the alignment of one similarity matrix, its matched-order matrix,
 // and returns the ALIGNMENT object.
 nlohmann::json alignment_section(const Backend& backend, const std::vector<double>& similarity,
-                                 index_t rows, index_t cols, const fs::path& matched_path,
-                                 Alignment& alignment) {
-    alignment = align(backend, similarity.data(), rows, cols);
+                                 index_t rows, index_t cols, const std::vector<std::uint8_t>& row_dead,
+                                 const std::vector<std::uint8_t>& col_dead,
+                                 const fs::path& matched_path, Alignment& alignment) {
+    alignment = align(backend, similarity.data(), rows, cols, row_dead, col_dead);
     write_matrix(matched_path, matched_order_matrix(similarity.data(), rows, cols, alignment), rows, cols);
     return alignment_to_json(alignment);
 }
@@ -240,6 +242,10 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
         lj["files"] = nlohmann::json::object();
         lj["pairs"] = nlohmann::json::object();
         std::map<std::pair<int, int>, Alignment> corr_alignments;
+        auto dead_of = [&](size_t net) {
+            return std::vector<std::uint8_t>(stats.dead.begin() + stats.block_offsets[net],
+                                             stats.dead.begin() + stats.block_offsets[net] + widths[net]);
+        };
         for (size_t a = 0; a < k; ++a) {
             for (size_t b = a; b < k; ++b) {
                 const std::string key = pair_key(net_names[a], net_names[b]);
@@ -261,7 +267,7 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
                 Alignment corr_alignment;
                 if (options.correlation_matching || options.mutual_information) {
                     pj["correlation"] = alignment_section(*backend, corr, widths[a], widths[b],
-                                                          staged.path() / (stem + ".corr_matched.npy"),
+                                                          dead_of(a), dead_of(b), staged.path() / (stem + ".corr_matched.npy"),
                                                           corr_alignment);
                     files["corr_matched"] = stem + ".corr_matched.npy";
                     corr_alignments[{int(a), int(b)}] = corr_alignment;
@@ -269,7 +275,7 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
                 if (options.mutual_information) {
                     Alignment mi_alignment;
                     nlohmann::json mj = alignment_section(*backend, mi, widths[a], widths[b],
-                                                          staged.path() / (stem + ".mi_matched.npy"),
+                                                          dead_of(a), dead_of(b), staged.path() / (stem + ".mi_matched.npy"),
                                                           mi_alignment);
                     files["mi_matched"] = stem + ".mi_matched.npy";
                     mj["top8_overlap_with_correlation"] =

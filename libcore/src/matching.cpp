@@ -401,19 +401,69 @@ Alignment align(const Backend& backend, const double* similarity, index_t rows, 
         return a.semi.value[size_t(x)] > a.semi.value[size_t(y)];
     });
 
+    a.matched_order = matched_column_order(a.matching.column, cols);
+    return a;
+}
+
+std::vector<index_t> matched_column_order(const std::vector<index_t>& column, index_t cols) {
     // Fig. 1d: matched columns in row order, then the unmatched ones.
     std::vector<std::uint8_t> used(size_t(cols), 0);
-    a.matched_order.reserve(size_t(cols));
-    for (index_t i = 0; i < rows; ++i) {
-        const index_t j = a.matching.column[size_t(i)];
+    std::vector<index_t> order;
+    order.reserve(size_t(cols));
+    for (index_t j : column) {
         if (j >= 0) {
-            a.matched_order.push_back(j);
+            order.push_back(j);
             used[size_t(j)] = 1;
         }
     }
     for (index_t j = 0; j < cols; ++j)
-        if (!used[size_t(j)]) a.matched_order.push_back(j);
-    return a;
+        if (!used[size_t(j)]) order.push_back(j);
+    return order;
+}
+
+Alignment align(const Backend& backend, const double* similarity, index_t rows, index_t cols,
+                const std::vector<std::uint8_t>& row_dead, const std::vector<std::uint8_t>& col_dead) {
+    CVG_REQUIRE(index_t(row_dead.size()) == rows && index_t(col_dead.size()) == cols, InvalidArgument,
+                "align: dead-unit masks do not match the matrix shape");
+    std::vector<index_t> live_rows, live_cols;
+    for (index_t i = 0; i < rows; ++i)
+        if (!row_dead[size_t(i)]) live_rows.push_back(i);
+    for (index_t j = 0; j < cols; ++j)
+        if (!col_dead[size_t(j)]) live_cols.push_back(j);
+    if (index_t(live_rows.size()) == rows && index_t(live_cols.size()) == cols)
+        return align(backend, similarity, rows, cols);
+
+    const index_t lr = index_t(live_rows.size()), lc = index_t(live_cols.size());
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    Alignment full;
+    full.semi.column.assign(size_t(rows), -1);
+    full.semi.value.assign(size_t(rows), nan);
+    full.matching.column.assign(size_t(rows), -1);
+    full.matching.value.assign(size_t(rows), nan);
+    full.semi.mean = full.matching.mean = nan;
+    full.overlap_ratio = 0.0;
+    if (lr > 0 && lc > 0) {
+        std::vector<double> sub(size_t(lr * lc));
+        for (index_t i = 0; i < lr; ++i)
+            for (index_t j = 0; j < lc; ++j)
+                sub[size_t(i * lc + j)] = similarity[live_rows[size_t(i)] * cols + live_cols[size_t(j)]];
+        const Alignment a = align(backend, sub.data(), lr, lc);
+        for (index_t i = 0; i < lr; ++i) {
+            const size_t r = size_t(live_rows[size_t(i)]);
+            full.semi.column[r] = live_cols[size_t(a.semi.column[size_t(i)])];
+            full.semi.value[r] = a.semi.value[size_t(i)];
+            const index_t m = a.matching.column[size_t(i)];
+            full.matching.column[r] = m >= 0 ? live_cols[size_t(m)] : -1;
+            full.matching.value[r] = a.matching.value[size_t(i)];
+        }
+        full.semi.mean = a.semi.mean;
+        full.matching.mean = a.matching.mean;
+        full.matching.certificate = a.matching.certificate;
+        full.overlap_ratio = a.overlap_ratio;
+        for (index_t i : a.fig3_order) full.fig3_order.push_back(live_rows[size_t(i)]);
+    }
+    full.matched_order = matched_column_order(full.matching.column, cols);
+    return full;
 }
 
 namespace {
@@ -424,19 +474,21 @@ nlohmann::json value_or_null(double v) {
 
 nlohmann::json alignment_to_json(const Alignment& a) {
     using nlohmann::json;
-    json values = json::array(), fig3_semi = json::array(), fig3_matching = json::array();
+    json values = json::array(), semi_values = json::array(), fig3_semi = json::array(),
+         fig3_matching = json::array();
     for (double v : a.matching.value) values.push_back(value_or_null(v));
+    for (double v : a.semi.value) semi_values.push_back(value_or_null(v));
     for (index_t r : a.fig3_order) {
-        fig3_semi.push_back(a.semi.value[size_t(r)]);
+        fig3_semi.push_back(value_or_null(a.semi.value[size_t(r)]));
         fig3_matching.push_back(value_or_null(a.matching.value[size_t(r)]));
     }
     json j;
     j["semi_matching"] = a.semi.column;
-    j["semi_matching_values"] = a.semi.value;
-    j["semi_matching_mean"] = a.semi.mean;
+    j["semi_matching_values"] = std::move(semi_values);
+    j["semi_matching_mean"] = value_or_null(a.semi.mean);
     j["matching"] = a.matching.column;
     j["matching_values"] = std::move(values);
-    j["matching_mean"] = a.matching.mean;
+    j["matching_mean"] = value_or_null(a.matching.mean);
     j["overlap_ratio"] = a.overlap_ratio;
     j["fig3_order"] = a.fig3_order;
     j["fig3_semi_matching"] = std::move(fig3_semi);

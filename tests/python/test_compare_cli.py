@@ -16,8 +16,10 @@ def make_nets(root, n_images=60, seed=0):
     rng = np.random.default_rng(seed)
     latent_conv = rng.normal(size=(n_images, 8, 5, 4)).astype(np.float32)
     latent_fc = rng.normal(size=(n_images, 12)).astype(np.float32)
+    a_conv = np.maximum(latent_conv + 0.3 * rng.normal(size=latent_conv.shape), 0)
+    a_conv[:, 5] = 0.0  # dead unit (a row of the between-net matrix)
     a = {
-        "conv1": np.maximum(latent_conv + 0.3 * rng.normal(size=latent_conv.shape), 0).astype(np.float32),
+        "conv1": a_conv.astype(np.float32),
         "fc6": (latent_fc + 100.0).astype(np.float32),  # large offset: tests the centring
     }
     perm_c = rng.permutation(8)
@@ -61,10 +63,22 @@ def test_compare_matches_numpy_float64(tmp_path, cli):
             # float32 storage of the result: compare at float32 resolution of
             # values <= 1 plus the 1e-6 accuracy budget.
             np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6)
-    assert summary["layers"]["conv1"]["dead_units"] == {"neta": [], "netb": [3]}
+    assert summary["layers"]["conv1"]["dead_units"] == {"neta": [5], "netb": [3]}
     # dead unit: correlation exactly 0
     between = np.load(out / "conv1" / "neta~netb.corr.npy")
-    assert np.all(between[:, 3] == 0)
+    assert np.all(between[:, 3] == 0) and np.all(between[5, :] == 0)
+    # Table 1 on live units only: dead rows unmatched, dead columns never chosen
+    c = summary["layers"]["conv1"]["pairs"]["neta~netb"]["correlation"]
+    assert c["semi_matching"][5] == -1 and c["semi_matching_values"][5] is None
+    assert c["matching"][5] == -1 and 3 not in c["matching"] and 3 not in c["semi_matching"]
+    live_r = [i for i in range(8) if i != 5]
+    live_c = [j for j in range(8) if j != 3]
+    ref = corr_float64(as_samples(a["conv1"]), as_samples(b["conv1"]))[np.ix_(live_r, live_c)]
+    assert abs(c["semi_matching_mean"] - ref.max(axis=1).mean()) < 1e-6
+    from scipy.optimize import linear_sum_assignment
+    r, k = linear_sum_assignment(ref, maximize=True)
+    assert abs(c["matching_mean"] - ref[r, k].mean()) < 1e-6
+    assert 5 not in c["fig3_order"] and len(c["fig3_order"]) == 7
 
 
 def test_layers_option_and_three_nets(tmp_path, cli):

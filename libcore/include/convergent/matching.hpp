@@ -88,6 +88,18 @@ struct Alignment {
 };
 Alignment align(const Backend& backend, const double* similarity, index_t rows, index_t cols);
 
+// The same on live units only. Dead units (zero variance, Sec. 2) have no
+// defined correlation, so they take part in neither matching nor the Table 1
+// means: their rows get column -1 and value NaN (null in JSON), fig3_order
+// lists live rows only, overlap_ratio counts live rows, and dead columns are
+// never chosen (they trail in matched_order).
+Alignment align(const Backend& backend, const double* similarity, index_t rows, index_t cols,
+                const std::vector<std::uint8_t>& row_dead, const std::vector<std::uint8_t>& col_dead);
+
+// Fig. 1d column order: the matched column of each row in row order, then
+// the columns no row was matched to, ascending.
+std::vector<index_t> matched_column_order(const std::vector<index_t>& column, index_t cols);
+
 // The ALIGNMENT object of docs/summary_schema.md. Values of unmatched rows
 // (rows > cols) are JSON null.
 nlohmann::json alignment_to_json(const Alignment& alignment);
