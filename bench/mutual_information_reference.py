@@ -35,19 +35,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def numpy_binning(values, bins, zero=1e-6):
-    """Footnote 6 rule as documented in convergent/mutual_information.hpp."""
-    samples, units = values.shape
-    codes = np.zeros((units, samples), dtype=np.uint8)
-    for u in range(units):
-        v = values[:, u].astype(np.float64)
-        positive = v[v > zero]
-        if positive.size == 0:
-            continue
-        e = np.quantile(positive, np.arange(1, bins) / bins, method="linear")
-        codes[u] = np.where(v <= zero, 0, np.searchsorted(e, v, side="left") + 1)
-    return codes
+# The numpy binning reference is shared with the Python tests (one definition).
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+from binning_reference import numpy_binning  # noqa: E402
 
 
 def relu_nets(samples, units, seed):
@@ -124,8 +114,8 @@ def main():
         tmp = Path(tmpdir)
         for units in args.sizes:
             va, vb = relu_nets(args.samples, units, seed=units)
-            codes_a = numpy_binning(va, total_bins - 1)
-            codes_b = numpy_binning(vb, total_bins - 1)
+            codes_a, _ = numpy_binning(va, total_bins - 1)
+            codes_b, _ = numpy_binning(vb, total_bins - 1)
             del va, vb
             mi_c, line = run_convergent(args.bench, args.backend, codes_a, codes_b, total_bins,
                                         args.repeat, tmp)

@@ -6,34 +6,13 @@
 
 #include "convergent/sparse_prediction.hpp"
 #include "convergent/statistics.hpp"
+#include "statistics_test_support.hpp"
 
 using namespace convergent;
 
 namespace {
 
-// LayerStatistics of two nets from a hand-made correlation matrix (T x T).
-LayerStatistics stats_from_correlation(std::vector<index_t> widths, std::vector<double> corr,
-                                       std::vector<std::uint8_t> dead = {}) {
-    LayerStatistics s;
-    s.block_widths = widths;
-    index_t off = 0;
-    for (index_t w : widths) {
-        s.block_offsets.push_back(off);
-        off += w;
-    }
-    s.samples = 100;
-    s.mean.assign(size_t(off), 0.0);
-    s.stddev.assign(size_t(off), 1.0);
-    s.dead = dead.empty() ? std::vector<std::uint8_t>(size_t(off), 0) : dead;
-    for (index_t i = 0; i < off; ++i)
-        if (s.dead[size_t(i)]) {
-            s.stddev[size_t(i)] = 0.0;
-            for (index_t j = 0; j < off; ++j) corr[size_t(i * off + j)] = corr[size_t(j * off + i)] = 0.0;
-        }
-    s.covariance = corr;
-    s.correlation = corr;
-    return s;
-}
+using statistics_test_support::stats_from_correlation;
 
 double soft(double z, double a) { return z > a ? z - a : z < -a ? z + a : 0.0; }
 

@@ -8,6 +8,7 @@
 
 #include "convergent/spectral_clustering.hpp"
 #include "convergent/statistics.hpp"
+#include "statistics_test_support.hpp"
 
 using namespace convergent;
 
@@ -15,22 +16,7 @@ namespace {
 
 const double kPi = 3.14159265358979323846;
 
-LayerStatistics stats_from_correlation(std::vector<index_t> widths, const std::vector<double>& corr) {
-    LayerStatistics s;
-    s.block_widths = widths;
-    index_t off = 0;
-    for (index_t w : widths) {
-        s.block_offsets.push_back(off);
-        off += w;
-    }
-    s.samples = 100;
-    s.mean.assign(size_t(off), 0.0);
-    s.stddev.assign(size_t(off), 1.0);
-    s.dead.assign(size_t(off), 0);
-    s.covariance = corr;
-    s.correlation = corr;
-    return s;
-}
+using statistics_test_support::stats_from_correlation;
 
 // Planted structure: unit u of net n belongs to block block_of(n, u); units
 // of the same block correlate at `inside`, others at `outside`.

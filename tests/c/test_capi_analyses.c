@@ -8,20 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "convergent.h"
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                                             \
-    do {                                                                                        \
-        ++checks;                                                                               \
-        if (!(cond)) {                                                                          \
-            ++failures;                                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
-                    cvg_last_error());                                                          \
-        }                                                                                       \
-    } while (0)
 
 #define N 2000
 #define U 6 /* units per net: two groups of 3 sharing a latent factor */
@@ -299,6 +287,5 @@ int main(void) {
 
     cvg_options_destroy(o);
     cvg_stats_destroy(st);
-    printf("%d passed, %d failed\n", checks - failures, failures);
-    return failures == 0 ? 0 : 1;
+    return check_summary();
 }

@@ -8,20 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "check.h"
 #include "convergent.h"
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                                             \
-    do {                                                                                        \
-        ++checks;                                                                               \
-        if (!(cond)) {                                                                          \
-            ++failures;                                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
-                    cvg_last_error());                                                          \
-        }                                                                                       \
-    } while (0)
 
 #define N 300
 #define UA 4
@@ -190,6 +178,5 @@ int main(void) {
 
     cvg_options_destroy(o);
     if (failures == 0 && system("rm -rf " WORK) != 0) fprintf(stderr, "could not remove " WORK "\n");
-    printf("%d passed, %d failed\n", checks - failures, failures);
-    return failures == 0 ? 0 : 1;
+    return check_summary();
 }

@@ -6,20 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "convergent.h"
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                                             \
-    do {                                                                                        \
-        ++checks;                                                                               \
-        if (!(cond)) {                                                                          \
-            ++failures;                                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
-                    cvg_last_error());                                                          \
-        }                                                                                       \
-    } while (0)
 
 #define MAXN 6
 
@@ -188,6 +176,5 @@ int main(void) {
               CVG_E_UNSUPPORTED);
     }
 
-    printf("%d passed, %d failed\n", checks - failures, failures);
-    return failures == 0 ? 0 : 1;
+    return check_summary();
 }

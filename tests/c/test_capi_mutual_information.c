@@ -7,20 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "convergent.h"
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                                             \
-    do {                                                                                        \
-        ++checks;                                                                               \
-        if (!(cond)) {                                                                          \
-            ++failures;                                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
-                    cvg_last_error());                                                          \
-        }                                                                                       \
-    } while (0)
 
 #define S 500   /* samples */
 #define UA 3
@@ -209,6 +197,5 @@ int main(void) {
     cvg_binned_destroy(bb);
     cvg_binned_destroy(NULL);
     cvg_options_destroy(o);
-    printf("%d passed, %d failed\n", checks - failures, failures);
-    return failures == 0 ? 0 : 1;
+    return check_summary();
 }

@@ -6,20 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "convergent.h"
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                                             \
-    do {                                                                                        \
-        ++checks;                                                                               \
-        if (!(cond)) {                                                                          \
-            ++failures;                                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
-                    cvg_last_error());                                                          \
-        }                                                                                       \
-    } while (0)
 
 static int64_t get_int(const cvg_options *o, int32_t key) {
     int64_t v = -12345;
@@ -242,6 +230,5 @@ int main(void) {
     CHECK(cvg_spectral_clustering(&cl, st, 0, 1, NULL) == CVG_E_INVALID_ARG && cl == NULL);
     CHECK(cvg_mean_activation_ratio(st, &mi) == CVG_E_INVALID_ARG);
 
-    printf("%d passed, %d failed\n", checks - failures, failures);
-    return failures == 0 ? 0 : 1;
+    return check_summary();
 }

@@ -18,6 +18,18 @@ def run_cli(*args, check=True):
     return proc
 
 
+def bench_many_to_many_path():
+    """$CONVERGENT_BUILD_DIR/bench/bench_many_to_many; skips the test when the
+    build directory is not set (not run through ctest) or the bench is not built."""
+    build = os.environ.get("CONVERGENT_BUILD_DIR")
+    if not build:
+        pytest.skip("CONVERGENT_BUILD_DIR is not set (run through ctest)")
+    path = os.path.join(build, "bench", "bench_many_to_many")
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is not built")
+    return path
+
+
 def corr_float64(x, y):
     """numpy float64 correlation between the columns of x (n, a) and y (n, b)."""
     x = x.astype(np.float64)

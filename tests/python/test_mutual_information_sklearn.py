@@ -1,6 +1,6 @@
 """Sec. 3.2 / footnote 6 against independent oracles.
 
-- Binning: an independent numpy implementation of the rule documented in
+- Binning: an independent numpy implementation (binning_reference.py) of the rule documented in
   libcore/include/convergent/mutual_information.hpp (zero bin for v <= 1e-6,
   numpy.quantile(method="linear") edges at k/bins over the remaining values,
   right-closed bins via searchsorted(side="left")).
@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import mutual_info_score
 
+from binning_reference import numpy_binning
+
 SOURCE_DIR = Path(os.environ.get("CONVERGENT_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 BUILD_DIR = Path(os.environ.get("CONVERGENT_BUILD_DIR", SOURCE_DIR / "build" / "cpu"))
 BENCH = BUILD_DIR / "bench" / "bench_mutual_information"
@@ -28,23 +30,6 @@ def run_bench(*args):
     proc = subprocess.run([str(BENCH), *map(str, args)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{BENCH} {args} failed:\n{proc.stderr}"
     return proc.stdout
-
-
-def numpy_binning(values, bins, zero=1e-6):
-    """The documented rule, written independently: values (samples, units) float32."""
-    samples, units = values.shape
-    codes = np.zeros((units, samples), dtype=np.uint8)
-    edges = np.full((units, bins - 1), np.nan)
-    for u in range(units):
-        v = values[:, u].astype(np.float64)
-        positive = v[v > zero]
-        if positive.size == 0:
-            continue
-        e = np.quantile(positive, np.arange(1, bins) / bins, method="linear")
-        edges[u] = e
-        c = np.searchsorted(e, v, side="left") + 1
-        codes[u] = np.where(v <= zero, 0, c)
-    return codes, edges
 
 
 def activations(samples, seed):

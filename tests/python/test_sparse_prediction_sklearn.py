@@ -12,17 +12,9 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Lasso
 
+from conftest import bench_many_to_many_path
+
 ALPHAS = [0.3, 0.1, 0.05, 0.02, 0.005]
-
-
-def bench_path():
-    build = os.environ.get("CONVERGENT_BUILD_DIR")
-    if not build:
-        pytest.skip("CONVERGENT_BUILD_DIR is not set (run through ctest)")
-    path = os.path.join(build, "bench", "bench_many_to_many")
-    if not os.path.exists(path):
-        pytest.skip(f"{path} is not built")
-    return path
 
 
 def activations(n, ua, ub, seed):
@@ -54,7 +46,7 @@ def run_ours(data, ua, ub, alphas, tol=1e-12):
         src = os.path.join(tmp, "data.f64")
         dst = os.path.join(tmp, "out.f64")
         data.astype(np.float64).tofile(src)
-        subprocess.run([bench_path(), "--lasso", src, str(data.shape[0]), str(ua), str(ub),
+        subprocess.run([bench_many_to_many_path(), "--lasso", src, str(data.shape[0]), str(ua), str(ub),
                         ",".join(repr(a) for a in alphas), dst, repr(tol)],
                        check=True, capture_output=True)
         out = np.fromfile(dst, dtype=np.float64)

@@ -10,15 +10,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-
-def bench_path():
-    build = os.environ.get("CONVERGENT_BUILD_DIR")
-    if not build:
-        pytest.skip("CONVERGENT_BUILD_DIR is not set (run through ctest)")
-    path = os.path.join(build, "bench", "bench_many_to_many")
-    if not os.path.exists(path):
-        pytest.skip(f"{path} is not built")
-    return path
+from conftest import bench_many_to_many_path
 
 
 def eigs_ours(a, k, backend="cpu"):
@@ -26,7 +18,7 @@ def eigs_ours(a, k, backend="cpu"):
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = os.path.join(tmp, "a.f64"), os.path.join(tmp, "out.f64")
         np.ascontiguousarray(a, dtype=np.float64).tofile(src)
-        subprocess.run([bench_path(), "--eigs", src, str(n), str(k), dst, backend], check=True,
+        subprocess.run([bench_many_to_many_path(), "--eigs", src, str(n), str(k), dst, backend], check=True,
                        capture_output=True)
         out = np.fromfile(dst, dtype=np.float64)
     return out[:k], out[k:].reshape(k, n).T  # vectors column-major n x k
@@ -71,7 +63,7 @@ def test_clustering_matches_numpy_recomputation():
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = os.path.join(tmp, "d.f64"), os.path.join(tmp, "c.json")
         data.tofile(src)
-        subprocess.run([bench_path(), "--cluster", src, str(n), str(ua), str(ub), str(k), dst,
+        subprocess.run([bench_many_to_many_path(), "--cluster", src, str(n), str(ua), str(ub), str(k), dst,
                         repr(tau), repr(alpha), "7"], check=True, capture_output=True)
         with open(dst) as f:
             res = json.load(f)
