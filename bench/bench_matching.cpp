@@ -3,7 +3,7 @@
 //   bench_matching
 //       times the Jonker-Volgenant solver on seeded random matrices and
 //       prints one JSON line per size.
-//   bench_matching --solve ROWS COLS IN.bin OUT.bin [--solver jv|auction-omp] [--repeat K]
+//   bench_matching --solve ROWS COLS IN.bin OUT.bin [--solver jv|auction-omp|cuda] [--repeat K]
 //       reads a ROWS x COLS row-major float64 little-endian matrix (raw, no
 //       header), maximises the total weight, writes the column of every row
 //       (int64 little-endian, -1 = unmatched) and prints one JSON line with
@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <iostream>
 #include <random>
 #include <string>
@@ -39,6 +40,11 @@ Assignment run_solver(const std::string& solver, const std::vector<double>& w, i
 #ifdef CONVERGENT_BENCH_THRUST_OMP
     if (solver == "auction-omp") return thrust_omp::auction_max_weight(w.data(), rows, cols, cols);
 #endif
+    if (solver == "cuda") {
+        // The CUDA backend's certified auction (errors when no GPU is usable).
+        static const std::unique_ptr<Backend> cuda = make_backend(BackendKind::Cuda);
+        return cuda->max_weight_assignment(w.data(), rows, cols, cols);
+    }
     fail(ErrorCode::Unsupported, "bench_matching: solver '" + solver + "' is not available in this build");
 }
 
@@ -61,7 +67,7 @@ nlohmann::json timed(const std::string& solver, const std::vector<double>& w, in
 
 int solve_mode(int argc, char** argv) {
     if (argc < 6) {
-        std::cerr << "usage: bench_matching --solve ROWS COLS IN.bin OUT.bin [--solver jv|auction-omp] [--repeat K]\n";
+        std::cerr << "usage: bench_matching --solve ROWS COLS IN.bin OUT.bin [--solver jv|auction-omp|cuda] [--repeat K]\n";
         return 2;
     }
     const index_t rows = std::atoll(argv[2]), cols = std::atoll(argv[3]);

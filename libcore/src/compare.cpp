@@ -40,8 +40,13 @@ std::vector<std::string> select_layers(const std::vector<NetSource>& nets,
                                 ") does not; pass --layers to compare a subset");
         }
     }
-    for (const auto& l : layers)
+    for (const auto& l : layers) {
+        // Layer names become directory names of the output: no path tricks
+        // from a crafted .npz member name.
+        CVG_REQUIRE(!l.empty() && l.find_first_of("/\\") == std::string::npos && l != "." && l != "..",
+                    BadData, "layer name '" + l + "' cannot be used as a directory name");
         for (const auto& net : nets) net.layer(l);  // throws naming the net and its layers
+    }
     return layers;
 }
 
@@ -110,6 +115,16 @@ nlohmann::json alignment_section(const Backend& backend, const std::vector<doubl
 nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::string& out_dir,
                            const CompareOptions& options, const ProgressFn& progress) {
     CVG_REQUIRE(inputs.size() >= 2, InvalidArgument, "compare needs at least two nets");
+    CVG_REQUIRE(options.chunk_rows >= 1, InvalidArgument, "chunk_rows must be >= 1");
+    CVG_REQUIRE(options.mi_bins >= 1 && options.mi_bins <= 254, InvalidArgument,
+                "mi_bins must be in 1..254 (codes are 8-bit, one is the <= 1e-6 bin)");
+    CVG_REQUIRE(options.mi_samples >= 2, InvalidArgument, "mi_samples must be >= 2");
+    CVG_REQUIRE(options.cluster_tau >= 0.0 && options.cluster_tau <= 1.0, InvalidArgument,
+                "cluster_tau must be in [0, 1]");
+    CVG_REQUIRE(options.cluster_alpha > 0.0, InvalidArgument, "cluster_alpha must be > 0");
+    CVG_REQUIRE(options.cluster_k >= -1, InvalidArgument, "cluster_k must be >= -1");
+    for (double a : options.lasso_alphas)
+        CVG_REQUIRE(a > 0.0 && std::isfinite(a), InvalidArgument, "lasso alphas must be finite and > 0");
     // Open and validate everything before any work or output.
     std::vector<NetSource> nets;
     std::set<std::string> names;

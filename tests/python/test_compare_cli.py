@@ -251,3 +251,21 @@ def test_usage_errors_exit_2(tmp_path):
     assert run_cli("compare", tmp_path, tmp_path, "--out", tmp_path / "o", "--bogus", check=False).returncode == 2
     assert run_cli("frobnicate", check=False).returncode == 2
     assert run_cli("compare", tmp_path, tmp_path, "--out", tmp_path / "o", "--backend", "gpu", check=False).returncode != 0
+
+
+def test_layer_name_that_escapes_the_output_is_refused(tmp_path):
+    import zipfile
+    rng = np.random.default_rng(9)
+    d1 = tmp_path / "n1"
+    d1.mkdir()
+    for n in ("n1.npz", "n2.npz"):
+        with zipfile.ZipFile(tmp_path / n, "w") as z:
+            import io
+            buf = io.BytesIO()
+            np.save(buf, rng.normal(size=(20, 4)).astype(np.float32))
+            z.writestr("../../evil.npy", buf.getvalue())
+    out = tmp_path / "deep" / "out"
+    proc = run_cli("compare", tmp_path / "n1.npz", tmp_path / "n2.npz", "--out", out, check=False)
+    assert proc.returncode != 0
+    assert "evil" in proc.stderr
+    assert not (tmp_path / "evil").exists() and not out.exists()
