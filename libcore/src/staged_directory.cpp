@@ -14,6 +14,18 @@ namespace fs = std::filesystem;
 
 namespace convergent {
 
+namespace {
+// The process umask without changing it (umask(2) can only read by writing,
+// which races with other threads): Linux reports it in /proc/self/status.
+unsigned current_umask() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("Umask:", 0) == 0) return unsigned(std::stoul(line.substr(6), nullptr, 8));
+    return 022;
+}
+}  // namespace
+
 StagedDirectory::StagedDirectory(const std::string& final_path, bool overwrite)
     : final_(fs::absolute(fs::path(final_path)).lexically_normal()), overwrite_(overwrite) {
     if (final_.filename().empty()) final_ = final_.parent_path();
@@ -33,6 +45,9 @@ StagedDirectory::StagedDirectory(const std::string& final_path, bool overwrite)
                 "cannot create a temporary directory next to '" + final_path +
                     "': " + std::strerror(errno));
     staging_ = pattern;
+    // mkdtemp makes the directory 0700; the result should get the mode any
+    // new directory gets (0777 minus the umask).
+    fs::permissions(staging_, fs::perms(0777 & ~current_umask()), ec);
 }
 
 StagedDirectory::~StagedDirectory() {

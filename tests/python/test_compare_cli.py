@@ -269,3 +269,14 @@ def test_layer_name_that_escapes_the_output_is_refused(tmp_path):
     assert proc.returncode != 0
     assert "evil" in proc.stderr
     assert not (tmp_path / "evil").exists() and not out.exists()
+
+
+def test_output_directory_gets_the_umask_mode(tmp_path):
+    d1, d2 = two_dirs(tmp_path)
+    out = tmp_path / "out"
+    old = os.umask(0o022)
+    try:
+        run_cli("compare", d1, d2, "--out", out)
+    finally:
+        os.umask(old)
+    assert (out.stat().st_mode & 0o777) == 0o755
