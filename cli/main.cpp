@@ -4,7 +4,9 @@
 //   convergent version
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -65,11 +67,14 @@ std::vector<std::string> split_commas(const std::string& s) {
     return out;
 }
 
-long long parse_int(const std::string& flag, const std::string& v, long long min_value) {
+long long parse_int(const std::string& flag, const std::string& v, long long min_value,
+                    long long max_value = INT_MAX) {
     char* end = nullptr;
+    errno = 0;
     const long long x = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || x < min_value)
-        throw UsageError(flag + " expects an integer >= " + std::to_string(min_value) + ", got '" + v + "'");
+    if (v.empty() || *end != '\0' || errno == ERANGE || x < min_value || x > max_value)
+        throw UsageError(flag + " expects an integer in " + std::to_string(min_value) + ".." +
+                         std::to_string(max_value) + ", got '" + v + "'");
     return x;
 }
 
@@ -147,12 +152,12 @@ int compare_main(const std::vector<std::string>& args) {
         else if (a == "--layers") opt.layers = split_commas(value());
         else if (a == "--backend") opt.backend = parse_backend_kind(value());
         else if (a == "--channels-last") opt.layout.channels_last = true;
-        else if (a == "--chunk-rows") opt.chunk_rows = parse_int(a, value(), 1);
-        else if (a == "--seed") opt.seed = std::uint64_t(parse_int(a, value(), 0));
+        else if (a == "--chunk-rows") opt.chunk_rows = parse_int(a, value(), 1, INT_MAX);
+        else if (a == "--seed") opt.seed = std::uint64_t(parse_int(a, value(), 0, LLONG_MAX));
         else if (a == "--no-matching") opt.correlation_matching = false;
         else if (a == "--no-mi") opt.mutual_information = false;
-        else if (a == "--mi-bins") opt.mi_bins = int(parse_int(a, value(), 2));
-        else if (a == "--mi-samples") opt.mi_samples = parse_int(a, value(), 2);
+        else if (a == "--mi-bins") opt.mi_bins = int(parse_int(a, value(), 1, 254));
+        else if (a == "--mi-samples") opt.mi_samples = parse_int(a, value(), 2);  // <= INT_MAX
         else if (a == "--no-sparse") opt.sparse_prediction = false;
         else if (a == "--lasso-alphas") {
             opt.lasso_alphas.clear();
@@ -168,7 +173,6 @@ int compare_main(const std::vector<std::string>& args) {
     }
     if (inputs.size() < 2) throw UsageError("compare needs at least two nets");
     if (out.empty()) throw UsageError("compare needs --out DIR");
-    if (opt.mi_bins > 254) throw UsageError("--mi-bins must be at most 254");
 
     ProgressBar bar(!quiet);
     const auto t0 = std::chrono::steady_clock::now();

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <vector>
@@ -105,6 +107,28 @@ TEST(Statistics, SerialisationRoundTrips) {
     EXPECT_THROW(MomentAccumulator::load(truncated, "truncated"), Error);
     std::stringstream garbage("not an accumulator at all");
     EXPECT_THROW(MomentAccumulator::load(garbage, "garbage"), Error);
+}
+
+TEST(Statistics, HugeBlockWidthsDoNotWrapTheTotal) {
+    // Two widths near 2^63 plus 4 sum to 2 in wrapping int64 arithmetic; the
+    // accumulator must refuse them instead of holding 2 columns for nets
+    // that claim 2^63 units each.
+    const index_t big = std::numeric_limits<index_t>::max();
+    EXPECT_THROW(MomentAccumulator({big, big, 4}), Error);
+    EXPECT_THROW(MomentAccumulator({65536, 1}), Error);
+    EXPECT_EQ(MomentAccumulator({3, 1}).width(), 4);
+
+    // The same widths in an accumulator file.
+    std::string bytes("CVGMOM01", 8);
+    auto put = [&](std::int64_t v) { bytes.append(reinterpret_cast<const char*>(&v), 8); };
+    put(3);
+    put(big);
+    put(big);
+    put(4);
+    put(10);  // count
+    for (int i = 0; i < 2 + 4; ++i) put(0);  // mean and comoment of the wrapped width 2
+    std::stringstream crafted(bytes);
+    EXPECT_THROW(MomentAccumulator::load(crafted, "crafted"), Error);
 }
 
 TEST(Statistics, DeadUnitsGetZeroCorrelationAndAreListed) {

@@ -221,12 +221,18 @@ int cvg_stats_save(const cvg_stats* stats, const char* path) {
         CVG_ARG(path != nullptr, "path is NULL");
         require_no_pending(stats);
         const std::string tmp = std::string(path) + ".tmp";
-        {
+        try {
             std::ofstream f(tmp, std::ios::binary);
             CVG_REQUIRE(f.good(), Io, std::string("cannot write '") + path + "'");
             stats->acc.save(f);
+            // The tail of the data is only written by the flush on close.
+            f.close();
+            CVG_REQUIRE(!f.fail(), Io, std::string("error while writing '") + path + "' (disk full?)");
+            CVG_REQUIRE(std::rename(tmp.c_str(), path) == 0, Io, std::string("cannot rename onto '") + path + "'");
+        } catch (...) {
+            std::remove(tmp.c_str());  // no half-written file left behind
+            throw;
         }
-        CVG_REQUIRE(std::rename(tmp.c_str(), path) == 0, Io, std::string("cannot rename onto '") + path + "'");
     });
 }
 

@@ -10,6 +10,7 @@
 #include "eigensolve.cuh"
 #include "mutual_information.cuh"
 
+#include <climits>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,10 @@ namespace cuda_detail {
 // centred cross-product with cuBLAS DSYRK in float64.
 inline void cuda_chunk_moments(DeviceContext& ctx, const float* x, index_t rows, index_t cols,
                                index_t ld, double* mean, double* comoment) {
+    CVG_REQUIRE(rows <= INT_MAX && cols <= INT_MAX, InvalidArgument,
+                "cuda chunk_moments: chunk of " + std::to_string(rows) + " x " + std::to_string(cols) +
+                    " exceeds cuBLAS's 32-bit dimensions");
+    CVG_CUDA_TRY(cudaSetDevice(ctx.ordinal));
     thrust::device_vector<float> dx(x, x + (rows - 1) * ld + cols);
     thrust::device_vector<double> dmean;
     thrust::device_vector<double> xc = cuda_device::centred_chunk(dx, rows, cols, ld, dmean);

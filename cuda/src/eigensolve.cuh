@@ -24,6 +24,7 @@ inline void cuda_symmetric_eigensolve_smallest(DeviceContext& ctx, const double*
     CVG_REQUIRE(n > 0 && k > 0 && k <= n, InvalidArgument,
                 "symmetric_eigensolve_smallest: need 0 < k <= n (n = " + std::to_string(n) +
                     ", k = " + std::to_string(k) + ")");
+    CVG_CUDA_TRY(cudaSetDevice(ctx.ordinal));
     CVG_REQUIRE(n <= index_t(INT_MAX / n), InvalidArgument,
                 "symmetric_eigensolve_smallest: n too large for cuSOLVER's 32-bit API");
     const int dim = int(n);
@@ -39,8 +40,9 @@ inline void cuda_symmetric_eigensolve_smallest(DeviceContext& ctx, const double*
     double* a_ptr = thrust::raw_pointer_cast(a.data());
     double* w_ptr = thrust::raw_pointer_cast(eigenvalues.data());
     int* info_ptr = thrust::raw_pointer_cast(info.data());
-    // The device_vector fills ran on Thrust's default stream; ctx.stream is a
-    // non-blocking stream, so order them explicitly before the copy.
+    // The device_vector fills ran on Thrust's default stream; ctx.stream is
+    // blocking (it waits for them), the explicit sync keeps this op correct
+    // even if that changes.
     CVG_CUDA_TRY(cudaDeviceSynchronize());
     CVG_CUDA_TRY(cudaMemcpyAsync(a_ptr, matrix, sizeof(double) * size_t(n * n), cudaMemcpyHostToDevice,
                                  stream));

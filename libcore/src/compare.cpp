@@ -118,7 +118,8 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
     CVG_REQUIRE(options.chunk_rows >= 1, InvalidArgument, "chunk_rows must be >= 1");
     CVG_REQUIRE(options.mi_bins >= 1 && options.mi_bins <= 254, InvalidArgument,
                 "mi_bins must be in 1..254 (codes are 8-bit, one is the <= 1e-6 bin)");
-    CVG_REQUIRE(options.mi_samples >= 2, InvalidArgument, "mi_samples must be >= 2");
+    CVG_REQUIRE(options.mi_samples >= 2 && options.mi_samples <= (index_t(1) << 31) - 1, InvalidArgument,
+                "mi_samples must be in 2..2^31-1");
     CVG_REQUIRE(options.cluster_tau >= 0.0 && options.cluster_tau <= 1.0, InvalidArgument,
                 "cluster_tau must be in [0, 1]");
     CVG_REQUIRE(options.cluster_alpha > 0.0, InvalidArgument, "cluster_alpha must be > 0");

@@ -13,12 +13,14 @@ namespace convergent {
 MomentAccumulator::MomentAccumulator(std::vector<index_t> block_widths)
     : widths_(std::move(block_widths)) {
     CVG_REQUIRE(!widths_.empty(), InvalidArgument, "MomentAccumulator: no nets");
-    for (index_t w : widths_)
+    for (index_t w : widths_) {
         CVG_REQUIRE(w > 0, InvalidArgument, "MomentAccumulator: every net needs at least one unit");
-    width_ = std::accumulate(widths_.begin(), widths_.end(), index_t(0));
-    CVG_REQUIRE(width_ <= 65536, InvalidArgument,
-                "MomentAccumulator: " + std::to_string(width_) +
-                    " units in total is more than the 65536 this accumulator holds");
+        // Checked before the sum: huge widths (e.g. from a crafted accumulator
+        // file) must not overflow the total into a small, accepted value.
+        CVG_REQUIRE(w <= 65536 && width_ <= 65536 - w, InvalidArgument,
+                    "MomentAccumulator: more than the 65536 units in total this accumulator holds");
+        width_ += w;
+    }
     mean_.assign(size_t(width_), 0.0);
     comoment_.assign(size_t(width_ * width_), 0.0);
 }

@@ -280,3 +280,14 @@ def test_output_directory_gets_the_umask_mode(tmp_path):
     finally:
         os.umask(old)
     assert (out.stat().st_mode & 0o777) == 0o755
+
+
+def test_out_of_range_integers_are_usage_errors(tmp_path):
+    d1, d2 = two_dirs(tmp_path)
+    out = tmp_path / "out"
+    for flag, value in (("--mi-bins", "4294967297"), ("--mi-bins", "255"), ("--cluster-k", "-5"),
+                        ("--chunk-rows", "99999999999999999999"), ("--mi-samples", "1")):
+        proc = run_cli("compare", d1, d2, "--out", out, flag, value, check=False)
+        assert proc.returncode == 2, (flag, value, proc.stderr)
+        assert flag in proc.stderr
+        assert not out.exists()
