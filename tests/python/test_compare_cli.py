@@ -291,3 +291,31 @@ def test_out_of_range_integers_are_usage_errors(tmp_path):
         assert proc.returncode == 2, (flag, value, proc.stderr)
         assert flag in proc.stderr
         assert not out.exists()
+
+
+def test_real_activations_match_numpy_float64(tmp_path):
+    """The bundled Fashion-MNIST nets (real post-ReLU activations, float16,
+    many dead units): every layer's within and between correlation, mean and
+    std equal numpy float64 to 1e-6."""
+    from conftest import SOURCE_DIR
+    nets = SOURCE_DIR / "examples" / "fashion_mnist" / "nets"
+    a_path, b_path = nets / "net1.npz", nets / "net2.npz"
+    out = tmp_path / "out"
+    run_cli("compare", a_path, b_path, "--out", out, "--no-mi", "--no-sparse", "--no-clusters",
+            "--chunk-rows", "1000")
+    summary = json.loads((out / "summary.json").read_text())
+    za, zb = np.load(a_path), np.load(b_path)
+    assert sorted(summary["layers"]) == sorted(za.files)
+    for layer in za.files:
+        xa = as_samples(za[layer].astype(np.float32))
+        xb = as_samples(zb[layer].astype(np.float32))
+        lj = summary["layers"][layer]
+        np.testing.assert_allclose(lj["mean"]["net1"], xa.astype(np.float64).mean(0), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(lj["std"]["net2"], xb.astype(np.float64).std(0), rtol=0, atol=1e-6)
+        assert lj["dead_units"]["net1"] == [int(i) for i in np.flatnonzero(xa.std(0) == 0)]
+        for p, q, x, y in (("net1", "net2", xa, xb), ("net1", "net1", xa, xa)):
+            got = np.load(out / layer / f"{p}~{q}.corr.npy")
+            ref = corr_float64(x, y)
+            if p == q:
+                np.fill_diagonal(ref, np.where(x.std(0) == 0, 0.0, 1.0))
+            np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6, err_msg=f"{layer} {p}~{q}")
