@@ -35,7 +35,6 @@ inline convergent::LayerStatistics stats_from_correlation(std::vector<convergent
             s.stddev[size_t(i)] = 0.0;
             for (index_t j = 0; j < off; ++j) corr[size_t(i * off + j)] = corr[size_t(j * off + i)] = 0.0;
         }
-    s.covariance = corr;
     s.correlation = corr;
     return s;
 }

@@ -73,6 +73,9 @@ TEST(Statistics, ChunkedEqualsTwoPassWithLargeOffset) {
     const std::vector<double> between = s.correlation_block(0, 1);
     ASSERT_EQ(between.size(), 12u);
     EXPECT_DOUBLE_EQ(between[1 * 4 + 2], s.correlation[size_t(1 * t + 3 + 2)]);
+    const std::vector<double> cov = s.covariance_block(0, 1);
+    const double ref_cov = r.corr[size_t(1 * t + 5)] * r.sd[1] * r.sd[5];
+    EXPECT_NEAR(cov[1 * 4 + 2], ref_cov, 1e-9 * std::fabs(ref_cov));
 }
 
 TEST(Statistics, MergeOfPartsEqualsWhole) {

@@ -127,7 +127,6 @@ LayerStatistics finalize_statistics(const MomentAccumulator& acc) {
     s.mean = acc.mean();
     s.stddev.resize(size_t(t));
     s.dead.resize(size_t(t));
-    s.covariance.resize(size_t(t * t));
     s.correlation.assign(size_t(t * t), 0.0);
     const std::vector<double>& m2 = acc.comoment();
     for (index_t i = 0; i < t; ++i) {
@@ -140,7 +139,6 @@ LayerStatistics finalize_statistics(const MomentAccumulator& acc) {
     for (index_t i = 0; i < t; ++i) {
         for (index_t j = 0; j < t; ++j) {
             const double c = m2[size_t(i * t + j)];
-            s.covariance[size_t(i * t + j)] = c / n;
             if (s.dead[size_t(i)] || s.dead[size_t(j)]) continue;
             const double r = c / std::sqrt(m2[size_t(i * t + i)] * m2[size_t(j * t + j)]);
             s.correlation[size_t(i * t + j)] = std::clamp(r, -1.0, 1.0);
@@ -168,7 +166,14 @@ std::vector<double> LayerStatistics::correlation_block(int net_a, int net_b) con
     return block_of(*this, correlation, net_a, net_b);
 }
 std::vector<double> LayerStatistics::covariance_block(int net_a, int net_b) const {
-    return block_of(*this, covariance, net_a, net_b);
+    // Derived, not stored: a full T x T copy would cost as much memory as
+    // the correlation matrix itself for the widest layers.
+    std::vector<double> out = correlation_block(net_a, net_b);
+    const index_t oa = block_offsets[size_t(net_a)], ob = block_offsets[size_t(net_b)];
+    const index_t cb = block_widths[size_t(net_b)];
+    for (size_t k = 0; k < out.size(); ++k)
+        out[k] *= stddev[size_t(oa + index_t(k) / cb)] * stddev[size_t(ob + index_t(k) % cb)];
+    return out;
 }
 
 std::vector<index_t> LayerStatistics::dead_units(int net) const {

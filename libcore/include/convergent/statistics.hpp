@@ -62,7 +62,6 @@ struct LayerStatistics {
     index_t samples = 0;
     std::vector<double> mean;        // per unit, all nets concatenated
     std::vector<double> stddev;      // population std (Sec. 2: sqrt(E[(X-mu)^2]))
-    std::vector<double> covariance;  // T x T row-major, population (divided by samples)
     std::vector<double> correlation; // T x T row-major; 0 in rows/cols of dead units
     std::vector<std::uint8_t> dead;  // per unit: zero variance
 
@@ -70,6 +69,7 @@ struct LayerStatistics {
     // Copies the (net_a, net_b) block of the correlation matrix, row-major
     // units(net_a) x units(net_b). net_a == net_b gives the within-net matrix.
     std::vector<double> correlation_block(int net_a, int net_b) const;
+    // Population covariance block, corr * std * std (0 for dead units).
     std::vector<double> covariance_block(int net_a, int net_b) const;
     // Dead unit indices of one net (local indices).
     std::vector<index_t> dead_units(int net) const;
