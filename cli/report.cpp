@@ -160,8 +160,26 @@ Options parse_args(const std::vector<std::string>& args) {
     return o;
 }
 
+// "corr_matched" / "mi_matched" (Fig. 1d) is the between-net matrix with its
+// columns in the pair's matched_order: the page rebuilds it from that matrix,
+// so it is left out of the report whenever matched_order is present. Only a
+// result without matched_order still gets the file embedded.
+bool page_rebuilds(const nlohmann::json& layer, const std::string& key, const std::string& kind) {
+    const char* alignment = kind == "corr_matched" ? "correlation" : kind == "mi_matched" ? "mutual_information" : nullptr;
+    if (!alignment) return false;
+    auto pairs = layer.find("pairs");
+    if (pairs == layer.end() || !pairs->is_object()) return false;
+    auto pair = pairs->find(key);
+    if (pair == pairs->end() || !pair->is_object()) return false;
+    auto al = pair->find(alignment);
+    if (al == pair->end() || !al->is_object()) return false;
+    auto order = al->find("matched_order");
+    return order != al->end() && order->is_array();
+}
+
 // The files summary.json references (layers.*.files.*.*), in file order;
 // where a layer has no "files" map, the conventional names that exist.
+// Matched-order copies the page can rebuild are skipped (page_rebuilds).
 std::vector<std::string> referenced_files(const nlohmann::json& summary, const fs::path& dir,
                                           std::vector<std::string>& warnings) {
     std::vector<std::string> paths;
@@ -181,6 +199,7 @@ std::vector<std::string> referenced_files(const nlohmann::json& summary, const f
                 if (!entry.value().is_object()) continue;
                 for (auto kind = entry.value().begin(); kind != entry.value().end(); ++kind) {
                     if (!kind.value().is_string()) continue;
+                    if (page_rebuilds(layer.value(), entry.key(), kind.key())) continue;
                     const std::string p = kind.value().get<std::string>();
                     if (!is_safe_relative_path(p)) {
                         warnings.push_back("layer " + layer.key() + ": skipped file path '" + p +
@@ -195,6 +214,7 @@ std::vector<std::string> referenced_files(const nlohmann::json& summary, const f
         for (size_t a = 0; a < nets.size(); ++a)
             for (size_t b = a; b < nets.size(); ++b)
                 for (const char* kind : {"corr", "corr_matched", "mi", "mi_matched"}) {
+                    if (page_rebuilds(layer.value(), nets[a] + "~" + nets[b], kind)) continue;
                     const std::string p = layer.key() + "/" + nets[a] + "~" + nets[b] + "." + kind + ".npy";
                     if (is_safe_relative_path(p) && fs::is_regular_file(dir / p)) add(p);
                 }

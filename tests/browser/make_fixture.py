@@ -7,7 +7,9 @@ would write for a few small nets, computed here with numpy/scipy.
 
 Layers conv1 and conv2 carry every analysis; fc8 has unequal unit counts
 (unmatched rows) and no mutual information, sparse prediction, clustering or
-mean_activation, so the page must show "not computed" there. --crafted names
+mean_activation, so the page must show "not computed" there. Only conv1 has
+cycle_consistency (core vs rare units). The *_matched.npy files are written
+as `convergent compare` does, though `convergent report` does not embed them. --crafted names
 the nets with HTML/script payloads (file names stay safe through the
 summary's "files" map) to test that the page shows them as text.
 """
@@ -117,6 +119,37 @@ def clusters(caa, cab, cbb, na, nb, a, b, rng):
     }
 
 
+def cycle_consistency(nets, pairs):
+    """Core vs rare units (docs/summary_schema.md): follow the correlation
+    max-matching of each unit of nets[0] around the cycle and every triangle."""
+    def step(u, a, b):
+        if u < 0:
+            return -1
+        if a + "~" + b in pairs:
+            return int(pairs[a + "~" + b]["correlation"]["matching"][u])
+        back = pairs[b + "~" + a]["correlation"]["matching"]  # inverse: the row matched to column u
+        return back.index(u) if u in back else -1
+
+    def walk(u, path):
+        for a, b in zip(path, path[1:]):
+            u = step(u, a, b)
+        return u
+
+    ref = nets[0]
+    units = len(pairs[nets[0] + "~" + nets[1]]["correlation"]["matching"])
+    cycle = list(nets) + [ref]
+    ends = [walk(u, cycle) for u in range(units)]
+    triangles = [(i, j) for i in range(1, len(nets)) for j in range(i + 1, len(nets))]
+    frac = [sum(walk(u, [ref, nets[i], nets[j], ref]) == u for i, j in triangles) / len(triangles) for u in range(units)]
+    core = [u for u in range(units) if frac[u] == 1.0]
+    return {"reference": ref, "cycle": cycle, "units": units, "triangles": len(triangles),
+            "cycle_returns": [e == u for u, e in enumerate(ends)], "cycle_end": ends,
+            "cycle_return_fraction": float(np.mean([e == u for u, e in enumerate(ends)])),
+            "triangle_return_fraction": frac,
+            "core_units": core, "rare_units": [u for u in range(units) if u not in core],
+            "core_fraction": len(core) / units}
+
+
 def sparse(a, b):
     alphas = [0.5, 0.2, 0.1, 0.05, 0.02, 0.01]
     mean_nonzero = [0.0, 0.6, 1.4, 2.7, 4.9, 7.5]
@@ -184,6 +217,8 @@ def main():
                         pair["sparse_prediction"] = sparse(a, b)
                     lj["pairs"][key] = pair
                 lj["files"][key] = files
+        if layer == "conv1":  # only conv1: the other layers show "not computed"
+            lj["cycle_consistency"] = cycle_consistency(nets, lj["pairs"])
         if full:
             lj["clusters"] = {}
             for i, a in enumerate(nets):

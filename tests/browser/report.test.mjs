@@ -29,6 +29,7 @@ const shots = process.env.CONVERGENT_SCREENSHOT_DIR || path.join(work, 'screensh
 fs.mkdirSync(shots, { recursive: true });
 
 const PLOT_PANELS = ['fig3', 'mi', 'sparse', 'fig14', 'mean_activation'];
+// cycle (core vs rare units) draws only on conv1, the one fixture layer with cycle_consistency.
 const HEATMAP_PANELS = ['within_a', 'within_b', 'between', 'matched', 'clusters'];
 const CRAFTED = ['<img src=x onerror=window.__pwned=1>', '</script><script>window.__pwned=2</script>'];
 
@@ -189,9 +190,12 @@ test('report command: output file, errors name summary.json', () => {
   const payload = readPayload(html);
   assert.equal(payload.format, 'convergent-report');
   assert.ok('conv1/net1~net2.corr.npy' in payload.files);
-  assert.ok('conv1/net1~net2.corr_matched.npy' in payload.files);
+  // Fig. 1d is rebuilt in the page: the *_matched.npy copies stay out.
+  assert.ok(fs.existsSync(path.join(fixture, 'conv1/net1~net2.corr_matched.npy')));
+  assert.ok(!('conv1/net1~net2.corr_matched.npy' in payload.files));
+  assert.deepEqual(Object.keys(payload.files).filter((f) => f.endsWith('_matched.npy')), []);
   assert.ok('conv2/net2~net2.mi.npy' in payload.files);
-  assert.equal(Object.keys(payload.files).length, 45);
+  assert.equal(Object.keys(payload.files).length, 30);
 
   const out = path.join(work, 'custom.html');
   const custom = report(fixture, '--out', out);
@@ -223,7 +227,7 @@ test('report command: output file, errors name summary.json', () => {
 test('every panel draws for a fully analysed layer; Table 1 matches', async () => {
   const { page, errors, requests } = await open(path.join(fixture, 'report.html'));
   const p = await panels(page);
-  for (const name of [...HEATMAP_PANELS, ...PLOT_PANELS]) assertDrawn(p, name);
+  for (const name of [...HEATMAP_PANELS, ...PLOT_PANELS, 'cycle']) assertDrawn(p, name);
   assert.equal(p.table1.status, 'ok');
   assert.equal(p.cluster_tree.status, 'ok');
 
@@ -267,8 +271,16 @@ test('hover read-outs match the .npy values (Fig. 1c, 1d, 13)', async () => {
   text = await hoverCell(page, 'matched', 3, 2);
   assert.match(text, new RegExp('col 2: net2 unit ' + order[2] + '\\b'));
   assertClose(tooltipValue(text), corr.at(3, order[2]), 'matched (3, 2)');
-  const matched = readNpy(path.join(fixture, 'conv1/net1~net2.corr_matched.npy'));
+  const matched = readNpy(path.join(fixture, 'conv1/net1~net2.corr_matched.npy'));  // on disk, not embedded
   assertClose(tooltipValue(text), matched.at(3, 2), 'matched file (3, 2)');
+  for (const [r, c] of [[0, 0], [17, 23], [23, 11]]) {
+    text = await hoverCell(page, 'matched', r, c);
+    assert.match(text, new RegExp('row ' + r + ': net1 unit ' + r + '\\b'));
+    assert.match(text, new RegExp('col ' + c + ': net2 unit ' + order[c] + '\\b'));
+    assertClose(tooltipValue(text), corr.at(r, order[c]), 'matched (' + r + ', ' + c + ')');
+  }
+  assert.match(await page.locator('section[data-panel="matched"] .body').textContent(),
+    /rebuilt here from conv1\/net1~net2\.corr\.npy/);
 
   const within = readNpy(path.join(fixture, 'conv1/net2~net2.corr.npy'));
   text = await hoverCell(page, 'within_b', 10, 4);
@@ -300,7 +312,7 @@ test('switching layer, pair, measure and colours; missing analyses say "not comp
 
   await page.selectOption('#layer-select', { label: 'fc8' });
   let p = await panels(page);
-  for (const name of ['mi', 'sparse', 'clusters', 'cluster_tree', 'fig14']) {
+  for (const name of ['mi', 'sparse', 'clusters', 'cluster_tree', 'fig14', 'cycle']) {
     assert.equal(p[name].status, 'missing', name);
     assert.match(p[name].note, /^Not computed: /, name);
     assert.equal(p[name].canvases.length, 0, name);
@@ -309,6 +321,7 @@ test('switching layer, pair, measure and colours; missing analyses say "not comp
   assertDrawn(p, 'mean_activation');  // drawn from the layer's unit means
   assert.match(p.mean_activation.note, /not computed; the curves are the layer.s unit means/);
   assert.match(p.fig3.text, /4 unmatched/);
+  assert.match(p.cycle.note, /^Not computed: core vs rare units need 3 or more nets \(no cycle_consistency in layer fc8\)/);
   assert.match(p.within_a.text, /20 × 20/);
   assert.match(await page.locator('section[data-panel="table1"] tr.selected td').first().textContent(), /fc8/);
   await shot(page, 'fc8-missing-analyses');
@@ -329,6 +342,11 @@ test('switching layer, pair, measure and colours; missing analyses say "not comp
   const text = await hoverCell(page, 'between', 31, 0);
   assert.match(text, /row 31: net2 unit 31[\s\S]*col 0: net3 unit 0/);
   assertClose(tooltipValue(text), mi.at(31, 0), 'MI between (31, 0)');
+  const miOrder = JSON.parse(fs.readFileSync(path.join(fixture, 'summary.json'), 'utf8'))
+    .layers.conv2.pairs['net2~net3'].mutual_information.matched_order;
+  const miText = await hoverCell(page, 'matched', 6, 9);
+  assert.match(miText, new RegExp('col 9: net3 unit ' + miOrder[9] + '\\b'));
+  assertClose(tooltipValue(miText), mi.at(6, miOrder[9]), 'MI matched (6, 9)');
 
   await page.selectOption('#colour-select', 'diverging');
   const coloured = await page.$eval('section[data-panel="within_a"] canvas.heatmap', (c) => {
@@ -407,9 +425,95 @@ test('malformed embedded data gives an error message in the page', async () => {
   assert.match(p.within_a.note, /corrupt \(not base64\)/);
   assert.equal(p.fig3.status, 'error');
   assert.match(p.fig3.note, /fig3_semi_matching: expected an array/);
+  assert.equal(p.matched.status, 'error', 'Fig. 1d is rebuilt from the broken between-net file');
+  assert.match(p.matched.note, /^Error: file 'conv1\/net1~net2\.corr\.npy': not a \.npy file/);
   assert.equal(p.clusters.status, 'error');
-  for (const name of ['within_b', 'matched', 'mi', 'sparse', 'fig14', 'mean_activation']) assertDrawn(p, name);
+  for (const name of ['within_b', 'mi', 'sparse', 'fig14', 'mean_activation', 'cycle']) assertDrawn(p, name);
   await shot(page, 'malformed-panels');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('core vs rare units (cycle_consistency) and the thresholded Fig. 13 graph', async () => {
+  const { page, errors } = await open(path.join(fixture, 'report.html'));
+  const summary = JSON.parse(fs.readFileSync(path.join(fixture, 'summary.json'), 'utf8'));
+  const cc = summary.layers.conv1.cycle_consistency;
+  let p = await panels(page);
+  assertDrawn(p, 'cycle');
+  const field = (name) => page.locator('section[data-panel="cycle"] [data-field="' + name + '"] .big').textContent();
+  assert.equal(await field('core_fraction'), (100 * cc.core_fraction).toFixed(1) + '%');
+  assert.equal(await field('cycle_return_fraction'), (100 * cc.cycle_return_fraction).toFixed(1) + '%');
+  assert.equal(await field('rare_units'), String(cc.rare_units.length));
+  assert.match(p.cycle.text, new RegExp(cc.core_units.length + ' of ' + cc.units + ' units'));
+  assert.match(p.cycle.text, /net1 → net2 → net3 → net1/);
+  const bars = JSON.parse(await page.locator('section[data-panel="cycle"] canvas').getAttribute('data-values'));
+  assert.deepEqual(bars, [...cc.triangle_return_fraction].sort((x, y) => y - x));
+  // The first (core) bar is drawn taller than the last (rare) one.
+  const heights = await page.$eval('section[data-panel="cycle"] canvas', (c) => {
+    const ctx = c.getContext('2d');
+    const column = (fx) => {
+      const x = Math.round(c.width * fx);
+      const d = ctx.getImageData(x, 0, 1, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] === 0x2f && d[i + 1] === 0x6f && d[i + 2] === 0xb2) n++;
+      return n;
+    };
+    return [column(58 / c.clientWidth + 0.002), column(0.99 - 14 / c.clientWidth)];
+  });
+  assert.ok(heights[0] > heights[1] + 20, 'bars: ' + heights);
+  await page.locator('section[data-panel="cycle"]').screenshot({ path: path.join(shots, 'cycle-conv1.png') });
+  await page.selectOption('#layer-select', { label: 'conv2' });
+  p = await panels(page);
+  assert.equal(p.cycle.status, 'missing');
+  assert.match(p.cycle.note, /^Not computed: core vs rare units need 3 or more nets/);
+  assert.equal(p.cycle.canvases.length, 0);
+  await page.selectOption('#layer-select', { label: 'conv1' });
+
+  // Fig. 13: full matrix by default, W thresholded at tau with the toggle.
+  const clusters = summary.layers.conv1.clusters['net1~net2'];
+  const perm = clusters.permutation, tau = clusters.tau, sa = summary.layers.conv1.units.net1;
+  const m11 = readNpy(path.join(fixture, 'conv1/net1~net1.corr.npy'));
+  const m12 = readNpy(path.join(fixture, 'conv1/net1~net2.corr.npy'));
+  const m22 = readNpy(path.join(fixture, 'conv1/net2~net2.corr.npy'));
+  const full = (i, j) => {
+    const u = perm[i], v = perm[j];
+    if (u < sa && v < sa) return m11.at(u, v);
+    if (u < sa) return m12.at(u, v - sa);
+    if (v < sa) return m12.at(v, u - sa);
+    return m22.at(u - sa, v - sa);
+  };
+  const cells = [[4, 4]];
+  let above = null, below = null;
+  for (let i = 0; i < perm.length && !(above && below); i++) {
+    for (let j = 0; j < perm.length; j++) {
+      if (i === j) continue;
+      if (!above && full(i, j) >= tau + 0.01) above = [i, j];
+      if (!below && full(i, j) < tau - 0.01 && full(i, j) > 0.01) below = [i, j];
+    }
+  }
+  assert.ok(above && below, 'fixture has entries on both sides of tau');
+  cells.push(above, below);
+  assert.equal(await page.locator('#clusters-threshold').isChecked(), false);
+  for (const [i, j] of cells) {
+    assertClose(tooltipValue(await hoverCell(page, 'clusters', i, j)), full(i, j), 'full W (' + i + ', ' + j + ')');
+  }
+  await page.locator('#clusters-threshold').check();
+  p = await panels(page);
+  assertDrawn(p, 'clusters');
+  assert.match(p.clusters.text, new RegExp('thresholded at τ = ' + tau));
+  for (const [i, j] of cells) {
+    const text = await hoverCell(page, 'clusters', i, j);
+    assert.match(text, new RegExp('row ' + i + ': ' + (perm[i] < sa ? 'net1 unit ' + perm[i] : 'net2 unit ' + (perm[i] - sa)) + '\\b'));
+    const expected = i === j || full(i, j) < tau ? 0 : full(i, j);
+    assertClose(tooltipValue(text), expected, 'thresholded W (' + i + ', ' + j + ')');
+  }
+  await shot(page, 'conv1-threshold-cycle');
+  // Switching the pair keeps the toggle; unchecking restores the full matrix.
+  await page.selectOption('#pair-select', { label: 'net1 vs net3' });
+  assert.match((await panels(page)).clusters.text, /thresholded at τ/);
+  await page.selectOption('#pair-select', { label: 'net1 vs net2' });
+  await page.locator('#clusters-threshold').uncheck();
+  assertClose(tooltipValue(await hoverCell(page, 'clusters', 4, 4)), full(4, 4), 'full W diagonal');
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -63,11 +63,36 @@ def test_embeds_summary_and_every_matrix_byte_for_byte(results):
     assert base64.b64decode(payload["summary"]) == (results / "summary.json").read_bytes()
     summary = json.loads((results / "summary.json").read_text())
     referenced = {p for layer in summary["layers"].values() for entry in layer["files"].values() for p in entry.values()}
-    assert set(payload["files"]) == referenced
-    assert len(referenced) == 45
+    # Fig. 1d copies are rebuilt in the page from .corr.npy/.mi.npy + matched_order.
+    matched = {p for p in referenced if p.endswith("_matched.npy")}
+    assert len(matched) == 15 and all((results / p).is_file() for p in matched)
+    assert set(payload["files"]) == referenced - matched
+    assert len(payload["files"]) == 30
     for path, data in payload["files"].items():
         assert base64.b64decode(data) == (results / path).read_bytes(), path
     assert payload["omitted"] == {} and payload["warnings"] == []
+
+
+def test_matched_copies_are_embedded_only_without_matched_order(results, tmp_path):
+    d = copy_results(results, tmp_path / "r")
+    summary = json.loads((d / "summary.json").read_text())
+    del summary["layers"]["conv1"]["pairs"]["net1~net2"]["correlation"]["matched_order"]
+    (d / "summary.json").write_text(json.dumps(summary))
+    r = report(d)
+    assert r.returncode == 0, r.stderr
+    _, _, payload = payload_of(d / "report.html")
+    assert [p for p in payload["files"] if p.endswith("_matched.npy")] == ["conv1/net1~net2.corr_matched.npy"]
+    full = (d / "report.html").stat().st_size
+    # Without the "files" map (conventional names) the copies are skipped too.
+    for layer in summary["layers"].values():
+        del layer["files"]
+    summary["layers"]["conv1"]["pairs"]["net1~net2"]["correlation"]["matched_order"] = list(range(24))
+    (d / "summary.json").write_text(json.dumps(summary))
+    r = report(d)
+    assert r.returncode == 0, r.stderr
+    _, _, payload = payload_of(d / "report.html")
+    assert payload["files"] and not any(p.endswith("_matched.npy") for p in payload["files"])
+    assert (d / "report.html").stat().st_size < full
 
 
 def test_crafted_names_cannot_close_the_data_script(tmp_path):

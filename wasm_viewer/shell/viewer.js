@@ -13,7 +13,7 @@
 
   const state = {
     core: null, viewer: null, payload: null, overview: null,
-    layer: null, pairIndex: 0, measure: 'corr', colours: 'grey',
+    layer: null, pairIndex: 0, measure: 'corr', colours: 'grey', threshold: false,
   };
 
   const byId = (id) => document.getElementById(id);
@@ -196,7 +196,8 @@
     p.body.appendChild(canvas);
     p.body.appendChild(colourLegend(info));
     const caption = rows + ' \u00d7 ' + cols + ', min ' + fmt(info.min) + ', max ' + fmt(info.max) +
-      (info.blocks ? ', ' + info.blocks.length + ' leaf clusters outlined' : '');
+      (info.blocks ? ', ' + info.blocks.length + ' leaf clusters outlined' : '') +
+      (info.thresholded ? ', thresholded at \u03c4 = ' + fmt(info.tau) + ' (entries < \u03c4 and the diagonal shown as 0)' : '');
     p.body.appendChild(element('p', { className: 'caption', text: caption }));
     if (info.note) p.body.appendChild(element('p', { className: 'caption', text: info.note }));
   }
@@ -321,7 +322,7 @@
       ctx.fillStyle = colour;
       ctx.lineWidth = 1.6;
       ctx.setLineDash(s.style === 'dashed' ? [5, 4] : []);
-      if (s.style !== 'points') {
+      if (s.style !== 'points' && s.style !== 'bars') {
         ctx.beginPath();
         let open = false;
         s.y.forEach((y, i) => {
@@ -331,6 +332,16 @@
           open = true;
         });
         ctx.stroke();
+      }
+      if (s.style === 'bars') {
+        // One bar per point, from 0 to y, as wide as the x spacing.
+        const w = Math.max(1, pw / Math.max(1, s.y.length));
+        s.y.forEach((y, i) => {
+          const x = xs ? xs[i] : i;
+          if (y === null || x === null) return;
+          const top = Y(Math.max(y, 0)), bottom = Y(Math.min(y, 0));
+          ctx.fillRect(X(x) - w / 2, top, w, Math.max(1, bottom - top));
+        });
       }
       if (s.style === 'points' || s.style === 'line+points') {
         const r = s.y.length > 200 ? 1.4 : 2.4;
@@ -523,6 +534,39 @@
     });
   }
 
+  function cyclePanel() {
+    guardPanel('cycle', (p) => {
+      const cc = ask('cycleConsistency', state.layer);
+      if (handled(p, cc)) return;
+      const pct = (v) => (typeof v === 'number' && isFinite(v) ? (100 * v).toFixed(1) + '%' : '\u2013');
+      const figures = element('div', { className: 'cycle-figures' });
+      const figure = (field, value, label) => figures.appendChild(element('div', { 'data-field': field }, [
+        element('div', { className: 'big', text: value }), element('div', { className: 'label', text: label })]));
+      figure('core_fraction', pct(cc.core_fraction), 'core units (return in every triangle)' +
+        (cc.core_units !== null ? ': ' + cc.core_units + ' of ' + cc.units : ''));
+      figure('cycle_return_fraction', pct(cc.cycle_return_fraction), 'return around the full cycle ' +
+        (cc.cycle.length ? cc.cycle.join(' \u2192 ') : ''));
+      figure('rare_units', cc.rare_units === null ? '\u2013' : String(cc.rare_units), 'rare units');
+      p.body.appendChild(figures);
+      const n = cc.sorted_fractions.length;
+      const spec = {
+        series: [{ name: 'share of triangles returned, per unit',
+          y: cc.sorted_fractions, style: 'bars' }],
+        x_label: 'units of ' + (cc.reference || 'the reference net') + ', sorted by decreasing return fraction',
+        y_label: 'triangles returned', x_range: [-0.5, Math.max(0.5, n - 0.5)], y_range: [0, 1],
+        x_ticks: [], y_ticks: [0, 0.25, 0.5, 0.75, 1],
+      };
+      const canvas = drawPlot(spec, plotWidth(p, 620), 170);
+      canvas.dataset.values = JSON.stringify(cc.sorted_fractions);
+      p.body.appendChild(canvas);
+      const head = cc.order.slice(0, 24).join(', ') + (cc.order.length > 24 ? ', \u2026' : '');
+      p.body.appendChild(element('p', { className: 'caption',
+        text: (cc.triangles !== null ? fmt(cc.triangles) + (cc.triangles === 1 ? ' triangle' : ' triangles') +
+          ' (' + (cc.reference || 'net 0') + ' \u2192 i \u2192 j \u2192 ' + (cc.reference || 'net 0') + ') per unit; ' : '') +
+          cc.all_triangles_units + ' of ' + cc.units + ' units return in all of them. Units in bar order: ' + head + (cc.order.length > 24 ? '' : '.') }));
+    });
+  }
+
   function meanActivationPanel() {
     guardPanel('mean_activation', (p) => {
       const spec = ask('meanActivations', state.layer);
@@ -577,10 +621,11 @@
       table1Panel();
       miPanel();
       sparsePanel();
-      heatmapPanel('clusters', 'clusters', 'corr');
+      heatmapPanel('clusters', state.threshold ? 'clusters_tau' : 'clusters', 'corr');
       clusterTreePanel();
       fig14Panel();
     }
+    cyclePanel();
     meanActivationPanel();
     document.body.dataset.layer = state.layer;
     document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
@@ -602,6 +647,11 @@
     pairSelect.addEventListener('change', () => { state.pairIndex = Number(pairSelect.value); render(); });
     byId('measure-select').addEventListener('change', (e) => { state.measure = e.target.value; render(); });
     byId('colour-select').addEventListener('change', (e) => { state.colours = e.target.value; render(); });
+    byId('clusters-threshold').addEventListener('change', (e) => {
+      state.threshold = e.target.checked;
+      byId('tooltip').hidden = true;
+      if (currentPair()) heatmapPanel('clusters', state.threshold ? 'clusters_tau' : 'clusters', 'corr');
+    });
     byId('controls').hidden = false;
   }
 

@@ -31,6 +31,7 @@ EMSCRIPTEN_BINDINGS(convergent_viewer) {
         .function("clusterTree", &Viewer::cluster_tree)
         .function("clusterSimilarity", &Viewer::cluster_similarity)
         .function("meanActivations", &Viewer::mean_activations)
+        .function("cycleConsistency", &Viewer::cycle_consistency)
         .function("makeHeatmap", &Viewer::make_heatmap)
         .function("heatmapRgba", &heatmap_rgba)
         .function("heatmapCell", &Viewer::heatmap_cell);

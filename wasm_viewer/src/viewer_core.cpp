@@ -919,6 +919,57 @@ std::string Viewer::mean_activations(const std::string& layer) const {
     });
 }
 
+std::string Viewer::cycle_consistency(const std::string& layer) const {
+    return guarded([&] {
+        const json& l = layer_json(layer);
+        const json* cc = child(l, "cycle_consistency");
+        if (!cc)
+            return missing("core vs rare units need 3 or more nets (no cycle_consistency in layer " + layer + ")");
+        const std::string where = "layers." + layer + ".cycle_consistency";
+        if (!cc->is_object()) throw ViewerError(where + ": expected an object");
+        const json* tr = child(*cc, "triangle_return_fraction");
+        if (!tr) throw ViewerError(where + ": no 'triangle_return_fraction'");
+        std::vector<double> fractions = numbers(*tr, where + ".triangle_return_fraction");
+        for (size_t i = 0; i < fractions.size(); ++i)
+            if (!(fractions[i] >= 0 && fractions[i] <= 1))
+                throw ViewerError(where + ".triangle_return_fraction[" + std::to_string(i) + "]: not in [0, 1]");
+        json out;
+        out["reference"] = child(*cc, "reference") ? json(text((*cc)["reference"], where + ".reference")) : json(nullptr);
+        if (const json* units = child(*cc, "units")) {
+            const double n = number(*units, where + ".units");
+            if (n != double(fractions.size()))
+                throw ViewerError(where + ": 'units' is " + std::to_string(index_t(n)) +
+                                  " but triangle_return_fraction has " + std::to_string(fractions.size()) + " entries");
+        }
+        json cycle = json::array();
+        if (const json* cy = child(*cc, "cycle")) {
+            if (!cy->is_array()) throw ViewerError(where + ".cycle: expected an array of net names");
+            for (size_t i = 0; i < cy->size(); ++i) cycle.push_back(text((*cy)[i], where + ".cycle[" + std::to_string(i) + "]"));
+        }
+        out["cycle"] = cycle;
+        out["triangles"] = optional_number(*cc, "triangles", where);
+        out["core_fraction"] = optional_number(*cc, "core_fraction", where);
+        out["cycle_return_fraction"] = optional_number(*cc, "cycle_return_fraction", where);
+        out["core_units"] = child(*cc, "core_units") ? json(integers((*cc)["core_units"], where + ".core_units").size()) : json(nullptr);
+        out["rare_units"] = child(*cc, "rare_units") ? json(integers((*cc)["rare_units"], where + ".rare_units").size()) : json(nullptr);
+        // Units of the reference net sorted by decreasing return fraction
+        // (ties: lower unit first), so core units form the leading block.
+        std::vector<index_t> order(fractions.size());
+        std::iota(order.begin(), order.end(), index_t(0));
+        std::stable_sort(order.begin(), order.end(),
+                         [&](index_t x, index_t y) { return fractions[size_t(x)] > fractions[size_t(y)]; });
+        std::vector<double> sorted;
+        for (index_t u : order) sorted.push_back(fractions[size_t(u)]);
+        out["units"] = fractions.size();
+        out["order"] = order;
+        out["sorted_fractions"] = sorted;
+        index_t full = 0;
+        for (double v : fractions) full += v >= 1.0 ? 1 : 0;
+        out["all_triangles_units"] = full;
+        return ok(out);
+    });
+}
+
 std::string Viewer::make_heatmap(const std::string& id, const std::string& layer, const std::string& pair,
                                  const std::string& kind, const std::string& measure,
                                  const std::string& colours) {
@@ -939,9 +990,17 @@ std::string Viewer::make_heatmap(const std::string& id, const std::string& layer
         else if (kind == "within_b") paths = {file_path(layer, b + "~" + b, measure)};
         else if (kind == "between") paths = {file_path(layer, pair, measure)};
         else if (kind == "matched") {
+            // Fig. 1d is rebuilt from the between-net matrix and matched_order
+            // (`convergent report` does not embed the *_matched.npy copy when
+            // matched_order is present); a stored matched file is used only
+            // for results without matched_order.
+            const json* pj = child(l, "pairs");
+            const json* ej = pj ? child(*pj, pair) : nullptr;
+            const json* aj = ej ? child(*ej, alignment_key) : nullptr;
             matched_path = file_path(layer, pair, measure + "_matched");
-            paths = {available_.count(matched_path) ? matched_path : file_path(layer, pair, measure)};
-        } else if (kind == "clusters") {
+            const bool rebuild = (aj && child(*aj, "matched_order")) || !available_.count(matched_path);
+            paths = {rebuild ? file_path(layer, pair, measure) : matched_path};
+        } else if (kind == "clusters" || kind == "clusters_tau") {
             paths = {file_path(layer, a + "~" + a, "corr"), file_path(layer, pair, "corr"),
                      file_path(layer, b + "~" + b, "corr")};
         } else {
@@ -1015,6 +1074,7 @@ std::string Viewer::make_heatmap(const std::string& id, const std::string& layer
                 const std::vector<index_t> order = integers(*order_json, where);
                 h.matrix = permute_columns(m, order, where);
                 h.col_unit = order;
+                info["note"] = "columns permuted by matched_order, rebuilt here from " + paths[0];
             }
             h.row_unit = identity(h.matrix.rows);
             h.row_net.assign(size_t(h.matrix.rows), 0);
@@ -1031,6 +1091,21 @@ std::string Viewer::make_heatmap(const std::string& id, const std::string& layer
             const Matrix& yy = *matrix(paths[2]);
             const std::vector<index_t> perm = integers(*perm_json, where + ".permutation");
             h.matrix = permute_symmetric(combined_matrix(xx, xy, yy), perm, where + ".permutation");
+            if (kind == "clusters_tau") {
+                // Sec. 6.5: the graph W keeps entries >= tau, zero elsewhere,
+                // with no self-loops.
+                const json* tau_json = child(*c, "tau");
+                if (!tau_json || tau_json->is_null())
+                    return missing("no threshold tau in the clustering of " + pair_label(pair) + " in layer " + layer);
+                const double tau = number(*tau_json, where + ".tau");
+                for (index_t r = 0; r < h.matrix.rows; ++r)
+                    for (index_t col = 0; col < h.matrix.cols; ++col) {
+                        float& v = h.matrix.values[size_t(r * h.matrix.cols + col)];
+                        if (r == col || v < tau) v = 0.0f;
+                    }
+                info["tau"] = tau;
+                info["thresholded"] = true;
+            }
             const index_t sa = xx.rows;
             for (index_t v : perm) {
                 h.row_net.push_back(v < sa ? 0 : 1);

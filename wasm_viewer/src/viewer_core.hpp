@@ -98,8 +98,13 @@ public:
     std::string cluster_tree(const std::string& layer, const std::string& pair) const;
     std::string cluster_similarity(const std::string& layer, const std::string& pair) const;
     std::string mean_activations(const std::string& layer) const;
+    // Core vs rare units (layers.<layer>.cycle_consistency, >= 3 nets): the
+    // fractions, and triangle_return_fraction per unit of the reference net
+    // sorted by decreasing value (with the unit order).
+    std::string cycle_consistency(const std::string& layer) const;
 
-    // kind: "within_a" | "within_b" | "between" | "matched" | "clusters";
+    // kind: "within_a" | "within_b" | "between" | "matched" | "clusters" |
+    // "clusters_tau" (Fig. 13 W: entries < tau and the diagonal set to 0);
     // measure: "corr" | "mi"; colours: "grey" | "diverging". Stores the
     // heatmap under id. Status "need_files" lists embedded files that must
     // be handed over with add_file first.
