@@ -45,6 +45,7 @@ compare options:
   --mi-samples N         samples for the histograms (default 60000)
   --no-sparse            skip sparse prediction (Sec. 4)
   --lasso-alphas a,b,... L1 strengths of the sparse-prediction path
+  --lasso-weights        also write <layer>/<a>~<b>.lasso_weights.npy (alphas x units a x units b)
   --no-clusters          skip spectral clustering (Sec. 4)
   --cluster-k K          initial clusters (default: 0.4 x units per net, the paper's
                          ratio; 0: the eigengap suggestion)
@@ -162,7 +163,8 @@ int compare_main(const std::vector<std::string>& args) {
         else if (a == "--lasso-alphas") {
             opt.lasso_alphas.clear();
             for (const auto& s : split_commas(value())) opt.lasso_alphas.push_back(parse_double(a, s));
-        } else if (a == "--no-clusters") opt.clustering = false;
+        } else if (a == "--lasso-weights") opt.lasso_weights = true;
+        else if (a == "--no-clusters") opt.clustering = false;
         else if (a == "--cluster-k") opt.cluster_k = int(parse_int(a, value(), 0));
         else if (a == "--cluster-tau") opt.cluster_tau = parse_double(a, value());
         else if (a == "--cluster-alpha") opt.cluster_alpha = parse_double(a, value());

@@ -139,7 +139,7 @@ typedef struct cvg_options cvg_options;
 #define CVG_OPT_LASSO_ALPHAS 15        /* STRING "0.3,0.1,0.01" (each > 0), default "" = library path (C, S) */
 #define CVG_OPT_LASSO_TOL 16           /* DOUBLE > 0, default 1e-7: duality-gap tolerance (S) */
 #define CVG_OPT_LASSO_MAX_ITER 17      /* INT  >= 1, default 10000 sweeps per alpha (S) */
-#define CVG_OPT_LASSO_KEEP_WEIGHTS 18  /* FLAG default 0: keep the weight matrices (S) */
+#define CVG_OPT_LASSO_KEEP_WEIGHTS 18  /* FLAG default 0: keep the weight matrices (S); cvg_compare writes <layer>/<a>~<b>.lasso_weights.npy */
 #define CVG_OPT_CLUSTER_TAU 19         /* DOUBLE >= 0, default 0.2: edge threshold, Sec. 4.1 (C, K) */
 #define CVG_OPT_CLUSTER_ALPHA 20       /* DOUBLE > 0, default 0.025: leaf size, Sec. 4.3 (C, K) */
 #define CVG_OPT_CLUSTER_K 21           /* INT  >= -1, default -1 = the paper's ratio (0.4 x units per net), 0 = eigengap suggestion; clamped to the live units (C, K) */

@@ -168,6 +168,7 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
                           {"mi_samples", options.mi_samples},
                           {"sparse_prediction", options.sparse_prediction},
                           {"lasso_alphas", options.lasso_alphas},
+                          {"lasso_weights", options.lasso_weights},
                           {"clustering", options.clustering},
                           {"cluster_tau", options.cluster_tau},
                           {"cluster_alpha", options.cluster_alpha},
@@ -303,8 +304,18 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
                 if (options.sparse_prediction) {
                     SparsePredictionOptions sopt;
                     if (!options.lasso_alphas.empty()) sopt.alphas = options.lasso_alphas;
+                    sopt.keep_weights = options.lasso_weights;
                     const SparsePredictionResult sp = sparse_prediction(stats, int(a), int(b), sopt);
                     pj["sparse_prediction"] = sparse_prediction_to_json(sp, net_names[a], net_names[b]);
+                    if (options.lasso_weights) {
+                        // alphas x targets (units of a) x predictors (units of b), standardised units.
+                        std::vector<float> w;
+                        w.reserve(sp.weights.size() * size_t(sp.targets * sp.predictors));
+                        for (const auto& per_alpha : sp.weights) w.insert(w.end(), per_alpha.begin(), per_alpha.end());
+                        write_npy((staged.path() / (stem + ".lasso_weights.npy")).string(), w.data(),
+                                  {index_t(sp.weights.size()), sp.targets, sp.predictors});
+                        files["lasso_weights"] = stem + ".lasso_weights.npy";
+                    }
                 }
                 if (options.clustering) {
                     ClusteringOptions copt;

@@ -129,9 +129,12 @@ int main(void) {
     CHECK(cvg_options_set_string(o, CVG_OPT_LAYERS, "relu") == CVG_OK);
     CHECK(cvg_options_set_int(o, CVG_OPT_MUTUAL_INFORMATION, 0) == CVG_OK);
     CHECK(cvg_options_set_int(o, CVG_OPT_CLUSTERING, 0) == CVG_OK);
+    CHECK(!exists(WORK "/out/fc/net1~net2.lasso_weights.npy"));
+    CHECK(cvg_options_set_int(o, CVG_OPT_LASSO_KEEP_WEIGHTS, 1) == CVG_OK);
     CHECK(cvg_compare(inputs, 2, WORK "/out", o) == CVG_OK);
     CHECK(exists(WORK "/out/relu/net1~net2.corr.npy") && !exists(WORK "/out/fc"));
     CHECK(!exists(WORK "/out/relu/net1~net2.mi.npy"));
+    CHECK(exists(WORK "/out/relu/net1~net2.lasso_weights.npy"));
 
     /* a layer some net lacks */
     CHECK(cvg_options_set_string(o, CVG_OPT_LAYERS, "conv9") == CVG_OK);

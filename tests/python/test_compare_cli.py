@@ -319,3 +319,25 @@ def test_real_activations_match_numpy_float64(tmp_path):
             if p == q:
                 np.fill_diagonal(ref, np.where(x.std(0) == 0, 0.0, 1.0))
             np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6, err_msg=f"{layer} {p}~{q}")
+
+
+def test_lasso_weights_export_matches_sklearn(tmp_path):
+    from sklearn.linear_model import Lasso
+    a, b, a_path, b_path = make_nets(tmp_path)
+    out = tmp_path / "out"
+    run_cli("compare", a_path, b_path, "--out", out, "--layers", "fc6", "--no-mi", "--no-clusters",
+            "--lasso-alphas", "0.1,0.02", "--lasso-weights")
+    summary = json.loads((out / "summary.json").read_text())
+    w = np.load(out / "fc6" / "neta~netb.lasso_weights.npy")
+    assert w.shape == (2, 12, 12) and w.dtype == np.float32
+    assert summary["layers"]["fc6"]["files"]["neta~netb"]["lasso_weights"] == "fc6/neta~netb.lasso_weights.npy"
+    x = b["fc6"].astype(np.float32).astype(np.float64)
+    y = a["fc6"].astype(np.float64)
+    xs = (x - x.mean(0)) / x.std(0)
+    ys = (y - y.mean(0)) / y.std(0)
+    sp = summary["layers"]["fc6"]["pairs"]["neta~netb"]["sparse_prediction"]
+    for k, alpha in enumerate((0.1, 0.02)):
+        for u in (0, 7):
+            ref = Lasso(alpha=alpha, tol=1e-10, max_iter=100000).fit(xs, ys[:, u]).coef_
+            np.testing.assert_allclose(w[k, u], ref, atol=1e-4)
+        assert sp["nonzero"][k][7] == int(np.count_nonzero(w[k, 7]))

@@ -30,6 +30,7 @@ struct CompareOptions {
     index_t mi_samples = 60000;
     bool sparse_prediction = true;     // Sec. 4 / reviews (issue 5)
     std::vector<double> lasso_alphas;  // empty: library default path
+    bool lasso_weights = false;        // also write <layer>/<a>~<b>.lasso_weights.npy
     bool clustering = true;            // Sec. 4.1-4.3 (issue 5)
     double cluster_tau = 0.2;
     double cluster_alpha = 0.025;
