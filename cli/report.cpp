@@ -14,13 +14,11 @@
 // \u0026, so no name can close the <script> element.
 #include "report.hpp"
 
-#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -28,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "convergent/atomic_file.hpp"
 #include "convergent/error.hpp"
 
 #ifdef CONVERGENT_HAVE_VIEWER
@@ -39,6 +38,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using convergent::AtomicFile;
 using convergent::Error;
 using convergent::ErrorCode;
 
@@ -222,14 +222,6 @@ std::vector<std::string> referenced_files(const nlohmann::json& summary, const f
     return paths;
 }
 
-std::string temp_name_for(const fs::path& out) {
-    std::random_device rd;
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    std::ostringstream name;
-    name << "." << out.filename().string() << ".tmp-" << std::hex << (std::uint64_t(rd()) ^ std::uint64_t(stamp));
-    return (out.parent_path() / name.str()).string();
-}
-
 // The viewer page built by wasm_viewer/ and linked in as bytes.
 std::string viewer_page() {
 #ifdef CONVERGENT_HAVE_VIEWER
@@ -275,59 +267,50 @@ int run(const Options& o) {
     std::vector<std::string> warnings;
     const std::vector<std::string> paths = referenced_files(summary, o.dir, warnings);
 
-    const std::string tmp = temp_name_for(o.out);
-    try {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) throw Error(ErrorCode::Io, "cannot write '" + tmp + "' (is the directory of '" + o.out.string() + "' writable?)");
-        out.write(page.data(), std::streamsize(marker));
-        out << "<script type=\"application/json\" id=\"convergent-data\">"
-            << "{\"format\":\"convergent-report\",\"version\":1,\"summary\":\"";
-        std::string encoded;
-        append_base64(encoded, summary_text);
-        out << encoded << "\",\"files\":{";
-        nlohmann::json omitted = nlohmann::json::object();
-        size_t embedded = 0;
-        for (const std::string& p : paths) {
-            const fs::path file = o.dir / p;
-            std::error_code ec;
-            if (!fs::is_regular_file(file, ec)) {
-                warnings.push_back("'" + p + "' is referenced by summary.json but missing from the results directory");
-                continue;
-            }
-            const std::uint64_t size = fs::file_size(file, ec);
-            if (ec) throw Error(ErrorCode::Io, "cannot stat '" + file.string() + "': " + ec.message());
-            if (size > o.max_file_bytes) {
-                std::ostringstream why;
-                why.precision(3);
-                why << double(size) / (1 << 20) << " MiB is more than --max-file-mb " << double(o.max_file_bytes) / (1 << 20);
-                omitted[p] = why.str();
-                continue;
-            }
-            encoded.clear();
-            append_base64(encoded, read_file(file));
-            out << (embedded ? "," : "") << script_safe_json(p) << ":\"" << encoded << "\"";
-            ++embedded;
+    AtomicFile file(o.out.string());
+    std::ostream& out = file.stream();
+    out.write(page.data(), std::streamsize(marker));
+    out << "<script type=\"application/json\" id=\"convergent-data\">"
+        << "{\"format\":\"convergent-report\",\"version\":1,\"summary\":\"";
+    std::string encoded;
+    append_base64(encoded, summary_text);
+    out << encoded << "\",\"files\":{";
+    nlohmann::json omitted = nlohmann::json::object();
+    size_t embedded = 0;
+    for (const std::string& p : paths) {
+        const fs::path path = o.dir / p;
+        std::error_code ec;
+        if (!fs::is_regular_file(path, ec)) {
+            warnings.push_back("'" + p + "' is referenced by summary.json but missing from the results directory");
+            continue;
         }
-        out << "},\"omitted\":" << script_safe_json(omitted) << ",\"warnings\":" << script_safe_json(warnings)
-            << "}</script>";
-        out.write(page.data() + marker + std::strlen(kDataMarker),
-                  std::streamsize(page.size() - marker - std::strlen(kDataMarker)));
-        out.close();
-        if (!out) throw Error(ErrorCode::Io, "error while writing '" + tmp + "' (disk full?)");
-        fs::rename(tmp, o.out);
-        for (const std::string& w : warnings) std::cerr << "convergent report: warning: " << w << "\n";
-        for (auto it = omitted.begin(); it != omitted.end(); ++it)
-            std::cerr << "convergent report: warning: left out '" << it.key() << "': " << it.value().get<std::string>() << "\n";
-        std::ostringstream size_text;
-        size_text.precision(3);
-        size_text << double(fs::file_size(o.out)) / (1 << 20);
-        std::cout << "convergent report: wrote " << o.out.string() << " (" << embedded << " matrices embedded, "
-                  << size_text.str() << " MiB)\n";
-    } catch (...) {
-        std::error_code ignored;
-        fs::remove(tmp, ignored);
-        throw;
+        const std::uint64_t size = fs::file_size(path, ec);
+        if (ec) throw Error(ErrorCode::Io, "cannot stat '" + path.string() + "': " + ec.message());
+        if (size > o.max_file_bytes) {
+            std::ostringstream why;
+            why.precision(3);
+            why << double(size) / (1 << 20) << " MiB is more than --max-file-mb " << double(o.max_file_bytes) / (1 << 20);
+            omitted[p] = why.str();
+            continue;
+        }
+        encoded.clear();
+        append_base64(encoded, read_file(path));
+        out << (embedded ? "," : "") << script_safe_json(p) << ":\"" << encoded << "\"";
+        ++embedded;
     }
+    out << "},\"omitted\":" << script_safe_json(omitted) << ",\"warnings\":" << script_safe_json(warnings)
+        << "}</script>";
+    out.write(page.data() + marker + std::strlen(kDataMarker),
+              std::streamsize(page.size() - marker - std::strlen(kDataMarker)));
+    file.commit();
+    for (const std::string& w : warnings) std::cerr << "convergent report: warning: " << w << "\n";
+    for (auto it = omitted.begin(); it != omitted.end(); ++it)
+        std::cerr << "convergent report: warning: left out '" << it.key() << "': " << it.value().get<std::string>() << "\n";
+    std::ostringstream size_text;
+    size_text.precision(3);
+    size_text << double(fs::file_size(o.out)) / (1 << 20);
+    std::cout << "convergent report: wrote " << o.out.string() << " (" << embedded << " matrices embedded, "
+              << size_text.str() << " MiB)\n";
     return 0;
 }
 

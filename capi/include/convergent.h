@@ -250,8 +250,8 @@ CVG_API int cvg_stats_correlation(const cvg_stats *stats, int32_t net_a, int32_t
  * finalised). */
 CVG_API int cvg_stats_dead_units(const cvg_stats *stats, int32_t net, int64_t *count, int64_t *out);
 
-/* Serialises the accumulated moments to / from a file (written to path.tmp,
- * then renamed). cvg_stats_load creates a new handle. Errors:
+/* Serialises the accumulated moments to / from a file (written to a
+ * temporary sibling, then renamed; nothing is left behind on failure). cvg_stats_load creates a new handle. Errors:
  * CVG_E_INVALID_ARG (out/stats NULL or not live, path NULL, a partially
  * pushed batch, unknown backend), CVG_E_IO (cannot open/write/rename),
  * CVG_E_BAD_DATA (not an accumulator file, truncated), CVG_E_UNSUPPORTED

@@ -95,15 +95,6 @@ void check_matrix(const void* data, int64_t rows, int64_t cols, int64_t ld, int3
                 std::to_string(min_ld > 1 ? min_ld : 1));
 }
 
-void require_finite(const double* data, int64_t rows, int64_t cols, int64_t ld, int32_t layout,
-                    const char* name) {
-    for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < cols; ++j)
-            CVG_REQUIRE(std::isfinite(element(data, i, j, ld, layout)), BadData,
-                        std::string(name) + ": non-finite value at row " + std::to_string(i) +
-                            ", column " + std::to_string(j));
-}
-
 }  // namespace capi
 }  // namespace convergent
 

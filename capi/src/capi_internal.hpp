@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cmath>
 #include <exception>
 #include <memory>
 #include <new>
@@ -134,8 +135,13 @@ void fill_sized(const std::vector<In>& source, int64_t* count, Out* out, int64_t
 }
 
 // Throws BadData when a caller matrix holds NaN/Inf.
-void require_finite(const double* data, int64_t rows, int64_t cols, int64_t ld, int32_t layout,
-                    const char* name);
+template <typename T>
+void require_finite(const T* data, int64_t rows, int64_t cols, int64_t ld, int32_t layout, const std::string& name) {
+    for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j)
+            CVG_REQUIRE(std::isfinite(element(data, i, j, ld, layout)), BadData,
+                        name + ": non-finite value at row " + std::to_string(i) + ", column " + std::to_string(j));
+}
 
 }  // namespace capi
 }  // namespace convergent

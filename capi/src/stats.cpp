@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "capi_internal.hpp"
+#include "convergent/atomic_file.hpp"
 #include "convergent/statistics.hpp"
 
 using namespace convergent;
@@ -122,12 +123,7 @@ int cvg_stats_push(cvg_stats* stats, int32_t net, const float* data, int64_t row
                 "net " + std::to_string(net) + " pushed " + std::to_string(rows) +
                     " rows but this batch has " + std::to_string(stats->batch_rows) +
                     ": every net must push the same samples");
-        auto at = [&](index_t r, index_t c) { return layout == CVG_ROW_MAJOR ? data[r * ld + c] : data[c * ld + r]; };
-        for (index_t r = 0; r < rows; ++r)
-            for (index_t c = 0; c < units; ++c)
-                CVG_REQUIRE(std::isfinite(at(r, c)), BadData,
-                            "net " + std::to_string(net) + ": non-finite value at row " +
-                                std::to_string(r) + ", unit " + std::to_string(c));
+        capi::require_finite(data, rows, units, ld, layout, "data of net " + std::to_string(net));
         if (stats->batch_rows == 0) {
             stats->batch_rows = rows;
             stats->pending.assign(size_t(rows * stats->acc.width()), 0.0f);
@@ -135,7 +131,8 @@ int cvg_stats_push(cvg_stats* stats, int32_t net, const float* data, int64_t row
         const index_t width = stats->acc.width();
         const index_t off = offset_of(stats, net);
         for (index_t r = 0; r < rows; ++r)
-            for (index_t c = 0; c < units; ++c) stats->pending[size_t(r * width + off + c)] = at(r, c);
+            for (index_t c = 0; c < units; ++c)
+                stats->pending[size_t(r * width + off + c)] = capi::element(data, r, c, ld, layout);
         stats->pending_rows[size_t(net)] = rows;
         flush_if_complete(stats);
     });
@@ -196,11 +193,8 @@ int cvg_stats_correlation(const cvg_stats* stats, int32_t net_a, int32_t net_b, 
         check_net(stats, net_a, "net_a");
         check_net(stats, net_b, "net_b");
         const index_t rows = stats->units[size_t(net_a)], cols = stats->units[size_t(net_b)];
-        capi::check_matrix(out, rows, cols, ld, layout, "out");
         const std::vector<double> block = finalized(stats).correlation_block(net_a, net_b);
-        for (index_t i = 0; i < rows; ++i)
-            for (index_t j = 0; j < cols; ++j)
-                (layout == CVG_ROW_MAJOR ? out[i * ld + j] : out[j * ld + i]) = block[size_t(i * cols + j)];
+        capi::write_matrix(block.data(), rows, cols, out, ld, layout, "out");
     });
 }
 
@@ -220,19 +214,9 @@ int cvg_stats_save(const cvg_stats* stats, const char* path) {
         check_handle(stats);
         CVG_ARG(path != nullptr, "path is NULL");
         require_no_pending(stats);
-        const std::string tmp = std::string(path) + ".tmp";
-        try {
-            std::ofstream f(tmp, std::ios::binary);
-            CVG_REQUIRE(f.good(), Io, std::string("cannot write '") + path + "'");
-            stats->acc.save(f);
-            // The tail of the data is only written by the flush on close.
-            f.close();
-            CVG_REQUIRE(!f.fail(), Io, std::string("error while writing '") + path + "' (disk full?)");
-            CVG_REQUIRE(std::rename(tmp.c_str(), path) == 0, Io, std::string("cannot rename onto '") + path + "'");
-        } catch (...) {
-            std::remove(tmp.c_str());  // no half-written file left behind
-            throw;
-        }
+        AtomicFile file(path);
+        stats->acc.save(file.stream());
+        file.commit();
     });
 }
 

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <set>
 
+#include "convergent/atomic_file.hpp"
 #include "convergent/matching.hpp"
 #include "convergent/mean_activation.hpp"
 #include "convergent/mutual_information.hpp"
@@ -338,7 +339,7 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
         summary["layers"][layer] = lj;
     }
 
-    write_text_file(staged.path() / "summary.json", summary.dump(1) + "\n");
+    write_text_file((staged.path() / "summary.json").string(), summary.dump(1) + "\n");
     staged.commit();
     return summary;
 }

@@ -78,18 +78,4 @@ void StagedDirectory::commit() {
     committed_ = true;
 }
 
-void write_text_file(const fs::path& path, const std::string& text) {
-    const fs::path tmp = path.string() + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary);
-        CVG_REQUIRE(out.good(), Io, "cannot write '" + path.string() + "'");
-        out << text;
-        out.flush();
-        CVG_REQUIRE(out.good(), Io, "error while writing '" + path.string() + "'");
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    CVG_REQUIRE(!ec, Io, "cannot rename onto '" + path.string() + "': " + ec.message());
-}
-
 }  // namespace convergent

@@ -27,7 +27,4 @@ private:
     bool committed_ = false;
 };
 
-// Writes text to path via path.tmp + rename.
-void write_text_file(const std::filesystem::path& path, const std::string& text);
-
 }  // namespace convergent
