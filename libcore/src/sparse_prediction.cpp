@@ -132,9 +132,8 @@ double lasso_covariance_descent(const double* R, const double* r, index_t p, dou
 
 SparsePredictionResult sparse_prediction(const LayerStatistics& stats, int target_net,
                                          int predictor_net, const SparsePredictionOptions& options) {
-    const int nets = int(stats.block_widths.size());
-    CVG_REQUIRE(target_net >= 0 && target_net < nets && predictor_net >= 0 && predictor_net < nets,
-                InvalidArgument, "sparse_prediction: net index out of range");
+    stats.check_net(target_net, "sparse_prediction: target_net");
+    stats.check_net(predictor_net, "sparse_prediction: predictor_net");
     CVG_REQUIRE(target_net != predictor_net, InvalidArgument,
                 "sparse_prediction: targets and predictors must be different nets");
     CVG_REQUIRE(!options.alphas.empty(), InvalidArgument, "sparse_prediction: no alphas given");

@@ -195,9 +195,9 @@ index_t eigengap_suggestion(const std::vector<double>& values, index_t min_k) {
 }
 
 std::vector<double> combined_similarity_graph(const LayerStatistics& stats, int net_a, int net_b, double tau) {
-    const int nets = int(stats.block_widths.size());
-    CVG_REQUIRE(net_a >= 0 && net_a < nets && net_b >= 0 && net_b < nets && net_a != net_b,
-                InvalidArgument, "spectral clustering: need two different nets in range");
+    stats.check_net(net_a, "spectral clustering: net_a");
+    stats.check_net(net_b, "spectral clustering: net_b");
+    CVG_REQUIRE(net_a != net_b, InvalidArgument, "spectral clustering: need two different nets");
     CVG_REQUIRE(tau >= 0.0 && std::isfinite(tau), InvalidArgument,
                 "spectral clustering: tau must be finite and >= 0");
     const index_t sa = stats.block_widths[size_t(net_a)], sb = stats.block_widths[size_t(net_b)];
@@ -327,9 +327,10 @@ index_t paper_cluster_k(index_t units_a, index_t units_b) {
 
 ClusteringResult spectral_clustering(const Backend& backend, const LayerStatistics& stats, int net_a,
                                      int net_b, const ClusteringOptions& requested) {
+    stats.check_net(net_a, "spectral clustering: net_a");
+    stats.check_net(net_b, "spectral clustering: net_b");
     ClusteringOptions options = requested;
-    if (options.k < 0 && net_a >= 0 && net_b >= 0 && size_t(net_a) < stats.block_widths.size() &&
-        size_t(net_b) < stats.block_widths.size())
+    if (options.k < 0)
         options.k = paper_cluster_k(stats.block_widths[size_t(net_a)], stats.block_widths[size_t(net_b)]);
     CVG_REQUIRE(options.alpha > 0.0 && options.k >= 0 && options.n_init > 0 && options.kmeans_max_iter > 0 &&
                     options.split_k >= 0 && options.split_k != 1 && options.min_leaf_size >= 1 &&

@@ -149,9 +149,8 @@ LayerStatistics finalize_statistics(const MomentAccumulator& acc) {
 
 namespace {
 std::vector<double> block_of(const LayerStatistics& s, const std::vector<double>& full, int a, int b) {
-    CVG_REQUIRE(a >= 0 && b >= 0 && size_t(a) < s.block_widths.size() &&
-                    size_t(b) < s.block_widths.size(),
-                InvalidArgument, "net index out of range");
+    s.check_net(a, "net_a");
+    s.check_net(b, "net_b");
     const index_t t = s.width();
     const index_t ra = s.block_widths[size_t(a)], cb = s.block_widths[size_t(b)];
     const index_t oa = s.block_offsets[size_t(a)], ob = s.block_offsets[size_t(b)];
@@ -161,6 +160,12 @@ std::vector<double> block_of(const LayerStatistics& s, const std::vector<double>
     return out;
 }
 }  // namespace
+
+void LayerStatistics::check_net(int net, const char* what) const {
+    CVG_REQUIRE(net >= 0 && net < nets(), InvalidArgument,
+                std::string(what) + " = " + std::to_string(net) + ": net index out of range [0, " +
+                    std::to_string(nets()) + ")");
+}
 
 std::vector<double> LayerStatistics::correlation_block(int net_a, int net_b) const {
     return block_of(*this, correlation, net_a, net_b);
@@ -177,7 +182,7 @@ std::vector<double> LayerStatistics::covariance_block(int net_a, int net_b) cons
 }
 
 std::vector<index_t> LayerStatistics::dead_units(int net) const {
-    CVG_REQUIRE(net >= 0 && size_t(net) < block_widths.size(), InvalidArgument, "net index out of range");
+    check_net(net, "net");
     std::vector<index_t> out;
     const index_t off = block_offsets[size_t(net)];
     for (index_t i = 0; i < block_widths[size_t(net)]; ++i)

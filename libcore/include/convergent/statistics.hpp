@@ -66,6 +66,9 @@ struct LayerStatistics {
     std::vector<std::uint8_t> dead;  // per unit: zero variance
 
     index_t width() const { return index_t(mean.size()); }
+    int nets() const { return int(block_widths.size()); }
+    // Throws InvalidArgument naming `what` unless 0 <= net < nets().
+    void check_net(int net, const char* what) const;
     // Copies the (net_a, net_b) block of the correlation matrix, row-major
     // units(net_a) x units(net_b). net_a == net_b gives the within-net matrix.
     std::vector<double> correlation_block(int net_a, int net_b) const;
