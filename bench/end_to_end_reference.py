@@ -26,6 +26,10 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+from binning_reference import numpy_binning  # noqa: E402  (the paper's binning, numpy only)
+
 ALPHAS = [0.3, 0.1, 0.05, 0.03, 0.02, 0.01, 0.005]
 
 
@@ -35,18 +39,6 @@ def samples_of(a):
         n, c, h, w = a.shape
         a = a.transpose(0, 2, 3, 1).reshape(n * h * w, c)
     return a
-
-
-def bin_codes(x, bins=20, zero=1e-6):
-    codes = np.zeros(x.shape, dtype=np.int64)
-    for u in range(x.shape[1]):
-        v = x[:, u]
-        pos = v[v > zero]
-        if pos.size == 0:
-            continue
-        edges = np.quantile(pos, np.arange(1, bins) / bins)
-        codes[:, u] = np.where(v <= zero, 0, np.searchsorted(edges, v, side="left") + 1)
-    return codes
 
 
 def mi_matrix(ca, cb, nb):
@@ -83,7 +75,7 @@ def reference_pipeline(paths, mi_samples=60000, seed=0):
             corr = np.nan_to_num(np.corrcoef(x, rowvar=False))
         n = x.shape[0]
         rows = np.sort(rng.choice(n, size=min(n, mi_samples), replace=False))
-        codes = [bin_codes(xi[rows]) for xi in xs]
+        codes = [numpy_binning(xi[rows], 20)[0].T.astype(np.int64) for xi in xs]
         for i in range(len(xs)):
             for j in range(i, len(xs)):
                 mi = mi_matrix(codes[i], codes[j], 21)
