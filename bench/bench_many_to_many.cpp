@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "convergent/summary_json.hpp"
 #include "convergent/backend.hpp"
 #include "convergent/sparse_prediction.hpp"
 #include "convergent/spectral_clustering.hpp"

@@ -25,9 +25,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "convergent/matching.hpp"
+#include "convergent/backend.hpp"
+#include "convergent/jonker_volgenant.hpp"
 #ifdef CONVERGENT_BENCH_THRUST_OMP
-#include "convergent/thrust_omp_auction.hpp"
+#include "thrust_omp_auction.hpp"
 #endif
 
 using namespace convergent;

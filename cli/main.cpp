@@ -1,91 +1,48 @@
 // The `convergent` command.
 //   convergent compare NET NET [NET...] --out DIR [options]
 //   convergent report DIR [--out FILE]
+//   convergent options [--json]
 //   convergent version
+//
+// compare's flags, help text and ranges come from the option table
+// (convergent/options.hpp); CLI11 parses them.
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "convergent/backend.hpp"
 #include "convergent/compare.hpp"
+#include "convergent/options.hpp"
 #include "report.hpp"
+#include "signals.hpp"
 
 using namespace convergent;
 
 namespace {
 
 const char* kUsage = R"(usage:
-  convergent compare NET NET [NET...] --out DIR [options]
-  convergent report DIR [--out FILE]
+  convergent compare NET NET [NET...] --out DIR [options]   (convergent compare --help)
+  convergent report DIR [--out FILE]                        (convergent report --help)
+  convergent options [--json]                               every compare option, its C key and range
   convergent version
 
 A NET is a directory of <layer>.npy files or an .npz archive with one array
-per layer; its name is the basename. Layers are (N, C) or (N, C, H, W).
-
-compare options:
-  --out DIR              output directory (written atomically; must be empty or new)
-  --overwrite            replace an existing output directory
-  --layers a,b,...       only these layers (default: all; every net must have them)
-  --backend auto|cpu|cuda  (default auto: cuda when available; the result says which ran)
-  --channels-last        conv layers are (N, H, W, C)
-  --chunk-rows N         samples per streamed chunk (default 16384)
-  --seed N               seed for sampling and k-means (default 0)
-  --no-matching          skip correlation semi-matching / matching (Sec. 3.1)
-  --no-mi                skip mutual information (Sec. 3.2)
-  --mi-bins N            percentile bins besides the <=1e-6 bin (default 20)
-  --mi-samples N         samples for the histograms (default 60000)
-  --no-sparse            skip sparse prediction (Sec. 4)
-  --lasso-alphas a,b,... L1 strengths of the sparse-prediction path
-  --lasso-weights        also write <layer>/<a>~<b>.lasso_weights.npy (alphas x units a x units b)
-  --no-clusters          skip spectral clustering (Sec. 4)
-  --cluster-k K          initial clusters (default: 0.4 x units per net, the paper's
-                         ratio; 0: the eigengap suggestion)
-  --cluster-tau T        edge threshold (default 0.2)
-  --cluster-alpha A      leaf size parameter (default 0.025)
-  --no-mean-activation   skip the sorted mean-activation comparison
-  --quiet                no progress or summary on the terminal
+per layer, named by its basename; NAME=NET names it. Layers are (N, C) or
+(N, C, H, W).
 )";
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
-
-std::vector<std::string> split_commas(const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ','))
-        if (!item.empty()) out.push_back(item);
-    return out;
-}
-
-long long parse_int(const std::string& flag, const std::string& v, long long min_value,
-                    long long max_value = INT_MAX) {
-    char* end = nullptr;
-    errno = 0;
-    const long long x = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || errno == ERANGE || x < min_value || x > max_value)
-        throw UsageError(flag + " expects an integer in " + std::to_string(min_value) + ".." +
-                         std::to_string(max_value) + ", got '" + v + "'");
-    return x;
-}
-
-double parse_double(const std::string& flag, const std::string& v) {
-    char* end = nullptr;
-    const double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !std::isfinite(x))
-        throw UsageError(flag + " expects a number, got '" + v + "'");
-    return x;
-}
 
 // Progress bar on stderr, only when it is a terminal.
 class ProgressBar {
@@ -131,47 +88,80 @@ void print_table1(const nlohmann::json& summary) {
             const auto& c = pj["correlation"];
             auto number = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : NAN; };
             std::printf("%-10s %-20s %13.3f %9.3f %7.1f%%\n", layer.c_str(), pair.c_str(),
-                        number(c["semi_matching_mean"]), number(c["matching_mean"]),
-                        100.0 * number(c["overlap_ratio"]));
+                        number(c["semi_matching_mean"]), number(c["matching_mean"]), 100.0 * number(c["overlap_ratio"]));
         }
     }
 }
 
-int compare_main(const std::vector<std::string>& args) {
+// Sets an option from the command line; a rejected value names the flag.
+template <typename Value>
+void set_from_flag(CompareOptions& options, const OptionSpec& s, const char* flag, const Value& value) {
+    try {
+        set_option(options, s, value);
+    } catch (const Error& e) {
+        throw UsageError(std::string(flag) + ": " + e.what());
+    }
+}
+
+// One CLI flag per row of the option table: the parsed text goes through
+// set_option, which checks the range.
+void add_table_options(CLI::App& app, CompareOptions& options) {
+    const CompareOptions defaults;
+    for (const OptionSpec& spec : option_table()) {
+        const OptionSpec* s = &spec;
+        std::string help = s->help;
+        if (s->type == OptionType::Flag) {
+            const bool negative = std::string(s->flag).rfind("--no-", 0) == 0;
+            app.add_flag_callback(
+                   s->flag, [&options, s, negative] { set_from_flag(options, *s, s->flag, std::int64_t(negative ? 0 : 1)); }, help)
+                ->group(s->step);
+            continue;
+        }
+        const std::string def = option_text(defaults, *s);
+        if (!def.empty()) help += " (default: " + def + ")";
+        const char* type = s->type == OptionType::Real       ? "X"
+                           : s->type == OptionType::RealList ? "X,..."
+                           : s->type == OptionType::NameList ? "NAME,..."
+                           : s->type == OptionType::Choice   ? s->choices
+                                                             : "N";
+        app.add_option_function<std::string>(
+               s->flag, [&options, s](const std::string& v) { set_from_flag(options, *s, s->flag, v); }, help)
+            ->type_name(type)
+            ->group(s->step)
+            ->allow_extra_args(false);
+        if (s->alias) {
+            app.add_flag_callback(
+                   s->alias,
+                   [&options, s] {
+                       const std::string choices = s->choices;
+                       set_from_flag(options, *s, s->alias, choices.substr(choices.rfind('|') + 1));
+                   },
+                   std::string("same as ") + s->flag + " " + std::string(s->choices).substr(std::string(s->choices).rfind('|') + 1))
+                ->group(s->step);
+        }
+    }
+}
+
+int compare_main(int argc, char** argv) {
+    CLI::App app{"Compares the units of two or more nets on the same inputs (Li et al., Convergent Learning).",
+                 "convergent compare"};
+    app.set_help_flag("-h,--help", "print this help and exit");
     std::vector<std::string> inputs;
     std::string out;
     bool quiet = false;
-    CompareOptions opt;
-    for (size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        auto value = [&]() -> const std::string& {
-            if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
-            return args[++i];
-        };
-        if (a == "--out") out = value();
-        else if (a == "--overwrite") opt.overwrite = true;
-        else if (a == "--layers") opt.layers = split_commas(value());
-        else if (a == "--backend") opt.backend = parse_backend_kind(value());
-        else if (a == "--channels-last") opt.layout.channels_last = true;
-        else if (a == "--chunk-rows") opt.chunk_rows = parse_int(a, value(), 1, INT_MAX);
-        else if (a == "--seed") opt.seed = std::uint64_t(parse_int(a, value(), 0, LLONG_MAX));
-        else if (a == "--no-matching") opt.correlation_matching = false;
-        else if (a == "--no-mi") opt.mutual_information = false;
-        else if (a == "--mi-bins") opt.mi_bins = int(parse_int(a, value(), 1, 254));
-        else if (a == "--mi-samples") opt.mi_samples = parse_int(a, value(), 2);  // <= INT_MAX
-        else if (a == "--no-sparse") opt.sparse_prediction = false;
-        else if (a == "--lasso-alphas") {
-            opt.lasso_alphas.clear();
-            for (const auto& s : split_commas(value())) opt.lasso_alphas.push_back(parse_double(a, s));
-        } else if (a == "--lasso-weights") opt.lasso_weights = true;
-        else if (a == "--no-clusters") opt.clustering = false;
-        else if (a == "--cluster-k") opt.cluster_k = int(parse_int(a, value(), 0));
-        else if (a == "--cluster-tau") opt.cluster_tau = parse_double(a, value());
-        else if (a == "--cluster-alpha") opt.cluster_alpha = parse_double(a, value());
-        else if (a == "--no-mean-activation") opt.mean_activation = false;
-        else if (a == "--quiet") quiet = true;
-        else if (!a.empty() && a[0] == '-') throw UsageError("unknown option " + a);
-        else inputs.push_back(a);
+    CompareOptions options;
+    app.add_option("nets", inputs,
+                   "two or more nets: a directory of <layer>.npy files or an .npz archive, optionally NAME=PATH")
+        ->type_name("NET");
+    app.add_option("--out", out, "output directory (written atomically; must be empty or new)")->type_name("DIR");
+    app.add_flag("-q,--quiet", quiet, "no progress or summary on the terminal");
+    add_table_options(app, options);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        throw UsageError(e.what());
     }
     if (inputs.size() < 2) throw UsageError("compare needs at least two nets");
     if (out.empty()) throw UsageError("compare needs --out DIR");
@@ -179,7 +169,7 @@ int compare_main(const std::vector<std::string>& args) {
     ProgressBar bar(!quiet);
     const auto t0 = std::chrono::steady_clock::now();
     const nlohmann::json summary =
-        run_compare(inputs, out, opt, [&](const std::string& l, double f) { bar.update(l, f); });
+        run_compare(inputs, out, options, [&](const std::string& l, double f) { bar.update(l, f); });
     bar.finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!quiet) {
@@ -189,9 +179,20 @@ int compare_main(const std::vector<std::string>& args) {
     return 0;
 }
 
-}  // namespace
+int options_main(const std::vector<std::string>& args) {
+    if (!args.empty() && args[0] == "--json") {
+        std::printf("%s\n", option_table_json().dump(1).c_str());
+        return 0;
+    }
+    if (!args.empty()) throw UsageError("options takes only --json");
+    for (const nlohmann::json& o : option_table_json())
+        std::printf("%-32s %-28s %-16s %s\n", o["flag"].get<std::string>().c_str(),
+                    o["c_name"].get<std::string>().c_str(), o["step"].get<std::string>().c_str(),
+                    o["range"].get<std::string>().c_str());
+    return 0;
+}
 
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {  // EFBIG errors instead of a SIGXFSZ kill
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::fputs(kUsage, args.empty() ? stderr : stdout);
@@ -200,8 +201,9 @@ int main(int argc, char** argv) {
     const std::string command = args[0];
     args.erase(args.begin());
     try {
-        if (command == "compare") return compare_main(args);
+        if (command == "compare") return compare_main(argc - 1, argv + 1);
         if (command == "report") return report_main(args);
+        if (command == "options") return options_main(args);
         if (command == "version" || command == "--version") {
             std::printf("convergent %s (cuda backend: %s)\n", CONVERGENT_VERSION_STRING,
                         cuda_compiled_in() ? "compiled in" : "not compiled in");
@@ -214,8 +216,24 @@ int main(int argc, char** argv) {
     } catch (const Error& e) {
         std::fprintf(stderr, "convergent: error: %s\n", e.what());
         return 1;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "convergent: error: out of memory\n");
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "convergent: internal error: %s\n", e.what());
         return 1;
     }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    convergent::cli::ignore_file_size_signal();  // EFBIG errors instead of a SIGXFSZ kill
+    const int status = run_main(argc, argv);
+    // OpenBLAS worker threads that could not map their buffer under an
+    // address-space limit retry forever, and OpenBLAS's exit handler joins
+    // them. Everything is written and closed by now, so skip the library
+    // destructors.
+    std::fflush(nullptr);
+    std::_Exit(status);
 }

@@ -12,8 +12,23 @@
 // Everything that comes from the results is base64 except the file names,
 // which are JSON strings with '<', '>' and '&' written as \u003c, \u003e,
 // \u0026, so no name can close the <script> element.
+//
+// Only files inside DIR are embedded: names are checked as text (relative,
+// no "..") and every component is opened relative to its parent with
+// O_NOFOLLOW, so a symbolic link (to a file or a directory) cannot pull a
+// file from elsewhere into a page that may be shared.
+//
+// The page's Content-Security-Policy allows exactly its own inline scripts
+// and stylesheet: their SHA-256 hashes replace the 'convergent-script-hashes'
+// and 'convergent-style-hashes' placeholders of wasm_viewer/shell/viewer.html
+// when the report is written (a page without them runs no script at all).
 #include "report.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -22,12 +37,14 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "convergent/atomic_file.hpp"
 #include "convergent/error.hpp"
+#include "sha256.hpp"
 
 #ifdef CONVERGENT_HAVE_VIEWER
 extern "C" const unsigned char convergent_viewer_html[];
@@ -56,14 +73,121 @@ struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorCode::Io, "cannot read '" + path.string() + "'");
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    if (in.bad()) throw Error(ErrorCode::Io, "error while reading '" + path.string() + "'");
-    return buffer.str();
-}
+class FileDescriptor {
+public:
+    explicit FileDescriptor(int fd = -1) : fd_(fd) {}
+    ~FileDescriptor() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    FileDescriptor(FileDescriptor&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+    FileDescriptor& operator=(FileDescriptor&& other) noexcept {
+        std::swap(fd_, other.fd_);
+        return *this;
+    }
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+
+private:
+    int fd_;
+};
+
+std::string system_error_text(int error) { return std::strerror(error); }
+
+// A file of the results directory, opened without leaving it.
+struct ResultFile {
+    enum Status { Opened, Missing, NotRegular } status = Missing;
+    FileDescriptor fd;
+    std::uint64_t size = 0;
+};
+
+// The results directory DIR (itself reached the way the user named it, links
+// included). open() walks a relative name one component at a time with
+// openat(O_NOFOLLOW), so a file is only read when its real path is under DIR.
+class ResultsDirectory {
+public:
+    explicit ResultsDirectory(const fs::path& dir)
+        : dir_(dir), fd_(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+        if (!fd_) {
+            const int error = errno;
+            throw Error(ErrorCode::Io, "cannot open the results directory '" + dir.string() + "': " + system_error_text(error));
+        }
+    }
+
+    // Throws Error(Io) naming the file when a component is a symbolic link.
+    ResultFile open(const std::string& relative) const {
+        ResultFile result;
+        std::vector<std::string> parts;
+        for (const fs::path& part : fs::path(relative))
+            if (!part.empty() && part != ".") parts.push_back(part.string());
+        if (parts.empty()) return result;
+        FileDescriptor parent;
+        int parent_fd = fd_.get();
+        std::string walked;
+        for (size_t i = 0; i < parts.size(); ++i) {
+            const bool last = i + 1 == parts.size();
+            walked += (i ? "/" : "") + parts[i];
+            const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | (last ? O_NONBLOCK : O_DIRECTORY);
+            FileDescriptor next(::openat(parent_fd, parts[i].c_str(), flags));
+            if (!next) {
+                const int error = errno;
+                struct stat link {};
+                if (::fstatat(parent_fd, parts[i].c_str(), &link, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(link.st_mode))
+                    throw Error(ErrorCode::Io, "refusing to embed '" + relative + "': " +
+                                                   (last ? std::string("it") : "'" + walked + "'") +
+                                                   " is a symbolic link (only files inside '" + dir_.string() +
+                                                   "' are embedded)");
+                if (error == ENOENT) return result;
+                if (error == ENOTDIR) {
+                    result.status = ResultFile::NotRegular;
+                    return result;
+                }
+                throw Error(ErrorCode::Io, "cannot open '" + (dir_ / walked).string() + "': " + system_error_text(error));
+            }
+            if (last) {
+                struct stat info {};
+                if (::fstat(next.get(), &info) != 0) {
+                    const int error = errno;
+                    throw Error(ErrorCode::Io, "cannot stat '" + (dir_ / relative).string() + "': " + system_error_text(error));
+                }
+                if (!S_ISREG(info.st_mode)) {
+                    result.status = ResultFile::NotRegular;
+                    return result;
+                }
+                result.status = ResultFile::Opened;
+                result.size = std::uint64_t(info.st_size);
+                result.fd = std::move(next);
+                return result;
+            }
+            parent = std::move(next);
+            parent_fd = parent.get();
+        }
+        return result;
+    }
+
+    // The whole content of an opened file.
+    std::string read(const ResultFile& file, const std::string& relative) const {
+        std::string bytes;
+        bytes.reserve(size_t(file.size));
+        char chunk[1 << 16];
+        for (;;) {
+            const ssize_t n = ::read(file.fd.get(), chunk, sizeof chunk);
+            if (n == 0) break;
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                const int error = errno;
+                throw Error(ErrorCode::Io, "error while reading '" + (dir_ / relative).string() + "': " + system_error_text(error));
+            }
+            bytes.append(chunk, size_t(n));
+        }
+        return bytes;
+    }
+
+    const fs::path& path() const { return dir_; }
+
+private:
+    fs::path dir_;
+    FileDescriptor fd_;
+};
 
 void append_base64(std::string& out, const std::string& bytes) {
     static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -216,10 +340,70 @@ std::vector<std::string> referenced_files(const nlohmann::json& summary, const f
                 for (const char* kind : {"corr", "corr_matched", "mi", "mi_matched"}) {
                     if (page_rebuilds(layer.value(), nets[a] + "~" + nets[b], kind)) continue;
                     const std::string p = layer.key() + "/" + nets[a] + "~" + nets[b] + "." + kind + ".npy";
-                    if (is_safe_relative_path(p) && fs::is_regular_file(dir / p)) add(p);
+                    // Links are added too (symlink_status): open() then refuses them by name.
+                    std::error_code ec;
+                    if (is_safe_relative_path(p) && fs::exists(fs::symlink_status(dir / p, ec))) add(p);
                 }
     }
     return paths;
+}
+
+std::string base64(const std::string& bytes) {
+    std::string out;
+    append_base64(out, bytes);
+    return out;
+}
+
+// The text of every <tag>...</tag> element (exactly "<tag>", no attributes)
+// of the page template, as the HTML parser hands it to the CSP check: line
+// breaks normalised to "\n".
+std::vector<std::string> inline_blocks(const std::string& page, const std::string& tag) {
+    const std::string open = "<" + tag + ">", close = "</" + tag + ">";
+    std::vector<std::string> blocks;
+    for (size_t at = page.find(open); at != std::string::npos; at = page.find(open, at)) {
+        const size_t start = at + open.size();
+        const size_t end = page.find(close, start);
+        if (end == std::string::npos) throw Error(ErrorCode::Internal, "the embedded viewer has an unclosed <" + tag + "> (build problem)");
+        std::string text;
+        text.reserve(end - start);
+        for (size_t i = start; i < end; ++i) {
+            if (page[i] == '\r') {
+                text += '\n';
+                if (i + 1 < end && page[i + 1] == '\n') ++i;
+            } else {
+                text += page[i];
+            }
+        }
+        blocks.push_back(std::move(text));
+        at = end + close.size();
+    }
+    return blocks;
+}
+
+std::string hash_sources(const std::vector<std::string>& blocks) {
+    std::string sources;
+    for (const std::string& block : blocks) {
+        const auto digest = convergent::cli::sha256(block);
+        sources += (sources.empty() ? "'sha256-" : " 'sha256-") +
+                   base64(std::string(reinterpret_cast<const char*>(digest.data()), digest.size())) + "'";
+    }
+    return sources.empty() ? "'none'" : sources;
+}
+
+// Fills the page's Content-Security-Policy with the hashes of its own inline
+// scripts and stylesheet, so that nothing else (no injected markup, no
+// inline handler) can run; the data block is JSON, which CSP does not run.
+std::string with_content_security_policy(std::string page) {
+    const std::string script_sources = hash_sources(inline_blocks(page, "script"));
+    const std::string style_sources = hash_sources(inline_blocks(page, "style"));
+    for (const auto& [placeholder, sources] : {std::pair<std::string, std::string>{"'convergent-script-hashes'", script_sources},
+                                               {"'convergent-style-hashes'", style_sources}}) {
+        const size_t at = page.find(placeholder);
+        if (at == std::string::npos || page.find(placeholder, at + 1) != std::string::npos)
+            throw Error(ErrorCode::Internal, "the embedded viewer has no single " + placeholder + " placeholder (build problem)");
+        page.replace(at, placeholder.size(), sources);
+    }
+    return page;
 }
 
 // The viewer page built by wasm_viewer/ and linked in as bytes.
@@ -234,13 +418,15 @@ std::string viewer_page() {
 }
 
 int run(const Options& o) {
-    const std::string page = viewer_page();
+    const std::string page = with_content_security_policy(viewer_page());
     const fs::path summary_path = o.dir / "summary.json";
     if (!fs::is_directory(o.dir)) throw Error(ErrorCode::Io, "'" + o.dir.string() + "' is not a directory");
-    if (!fs::is_regular_file(summary_path))
+    const ResultsDirectory results(o.dir);
+    const ResultFile summary_file = results.open("summary.json");
+    if (summary_file.status != ResultFile::Opened)
         throw Error(ErrorCode::Io, "'" + summary_path.string() + "' not found: is '" + o.dir.string() +
                                        "' the --out directory of `convergent compare`?");
-    const std::string summary_text = read_file(summary_path);
+    const std::string summary_text = results.read(summary_file, "summary.json");
     nlohmann::json summary;
     try {
         summary = nlohmann::json::parse(summary_text);
@@ -278,14 +464,16 @@ int run(const Options& o) {
     nlohmann::json omitted = nlohmann::json::object();
     size_t embedded = 0;
     for (const std::string& p : paths) {
-        const fs::path path = o.dir / p;
-        std::error_code ec;
-        if (!fs::is_regular_file(path, ec)) {
+        const ResultFile matrix = results.open(p);
+        if (matrix.status == ResultFile::Missing) {
             warnings.push_back("'" + p + "' is referenced by summary.json but missing from the results directory");
             continue;
         }
-        const std::uint64_t size = fs::file_size(path, ec);
-        if (ec) throw Error(ErrorCode::Io, "cannot stat '" + path.string() + "': " + ec.message());
+        if (matrix.status == ResultFile::NotRegular) {
+            warnings.push_back("'" + p + "' is referenced by summary.json but is not a regular file");
+            continue;
+        }
+        const std::uint64_t size = matrix.size;
         if (size > o.max_file_bytes) {
             std::ostringstream why;
             why.precision(3);
@@ -294,7 +482,7 @@ int run(const Options& o) {
             continue;
         }
         encoded.clear();
-        append_base64(encoded, read_file(path));
+        append_base64(encoded, results.read(matrix, p));
         out << (embedded ? "," : "") << script_safe_json(p) << ":\"" << encoded << "\"";
         ++embedded;
     }

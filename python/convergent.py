@@ -14,6 +14,13 @@ unmatched row of a max-weight matching.
         st.push(0, a); st.push(1, b); st.finalize()
         corr = st.correlation(0, 1)
     m = cvg.max_weight_matching(corr)
+
+Every `backend=` argument takes "auto" / "cpu" / "cuda" (a process-wide
+default backend instance is used) or a Context (one backend instance the
+caller creates once and reuses, e.g. one CUDA context for many calls):
+
+    with cvg.Context("cuda") as gpu:
+        m = cvg.max_weight_matching(corr, backend=gpu)
 """
 from __future__ import annotations
 
@@ -31,16 +38,21 @@ ROW_MAJOR, COL_MAJOR = 0, 1
 BACKENDS = {"auto": 0, "cpu": 1, "cuda": 2}
 FEATURE_CUDA = 1
 
-# CVG_OPT_* keys by the Python name used in Options(**kwargs) / compare(...).
+# CVG_OPT_* keys by option name: the "name" column of the option table
+# (libcore/src/options.cpp; `convergent options --json`), which
+# tests/python/test_option_table.py checks this against.
 OPTION_KEYS = {
-    "backend": 1, "seed": 2, "chunk_rows": 3, "channels_last": 4, "layers": 5, "overwrite": 6,
-    "matching": 7, "mutual_information": 8, "sparse_prediction": 9, "clustering": 10,
+    "backend": 1, "seed": 2, "chunk_rows": 3, "layout": 4, "layers": 5, "overwrite": 6,
+    "correlation_matching": 7, "mutual_information": 8, "sparse_prediction": 9, "clustering": 10,
     "mean_activation": 11, "mi_bins": 12, "mi_samples": 13, "mi_zero_threshold": 14,
-    "lasso_alphas": 15, "lasso_tol": 16, "lasso_max_iter": 17, "lasso_keep_weights": 18,
+    "lasso_alphas": 15, "lasso_tol": 16, "lasso_max_iter": 17, "lasso_weights": 18,
     "cluster_tau": 19, "cluster_alpha": 20, "cluster_k": 21, "kmeans_n_init": 22,
     "cluster_hierarchical": 23, "cluster_split_k": 24, "cluster_eigengap_candidates": 25,
-    "cluster_normalize_rows": 26,
+    "cluster_normalize_rows": 26, "max_memory_mb": 27,
 }
+# Names of version 0.1, still accepted.
+OPTION_ALIASES = {"channels_last": "layout", "matching": "correlation_matching",
+                  "lasso_keep_weights": "lasso_weights"}
 _DOUBLE_KEYS = {"mi_zero_threshold", "lasso_tol", "cluster_tau", "cluster_alpha"}
 _STRING_KEYS = {"layers", "lasso_alphas"}
 _ERROR_NAMES = {
@@ -83,6 +95,21 @@ _SIGNATURES = {
     "cvg_features": (_i32, []),
     "cvg_cuda_device_available": (_i32, []),
     "cvg_last_error": (_c.c_char_p, []),
+    "cvg_context_create": (_c.c_int, [_P(_p), _i32]),
+    "cvg_context_destroy": (None, [_p]),
+    "cvg_context_backend": (_c.c_int, [_p, _P(_i32)]),
+    "cvg_context_description": (_c.c_int, [_p, _c.c_char_p, _i64, _P(_i64)]),
+    "cvg_stats_create_ctx": (_c.c_int, [_P(_p), _p, _i32, _P(_i64)]),
+    "cvg_stats_load_ctx": (_c.c_int, [_P(_p), _p, _c.c_char_p]),
+    "cvg_stats_mean_n": (_c.c_int, [_p, _i32, _P(_dbl), _i64]),
+    "cvg_stats_std_n": (_c.c_int, [_p, _i32, _P(_dbl), _i64]),
+    "cvg_stats_dead_units_n": (_c.c_int, [_p, _i32, _P(_i64), _P(_i64), _i64]),
+    "cvg_max_weight_matching_ctx": (_c.c_int, [_p, _P(_dbl), _i64, _i64, _i64, _i32, _P(_i64), _P(_dbl),
+                                               _P(_dbl), _P(_dbl), _P(_dbl), _P(_dbl)]),
+    "cvg_align_ctx": (_c.c_int, [_p, _P(_dbl), _i64, _i64, _i64, _i32, _P(_i64), _P(_i64), _P(_dbl),
+                                 _P(_i64), _P(_i64)]),
+    "cvg_mutual_information_ctx": (_c.c_int, [_p, _p, _p, _P(_dbl), _i64, _i32]),
+    "cvg_spectral_clustering_ctx": (_c.c_int, [_P(_p), _p, _p, _i32, _i32, _p]),
     "cvg_options_create": (_c.c_int, [_P(_p)]),
     "cvg_options_destroy": (None, [_p]),
     "cvg_options_set_int": (_c.c_int, [_p, _i32, _i64]),
@@ -230,6 +257,35 @@ class _Handle:
             pass
 
 
+class Context(_Handle):
+    """cvg_context: one backend instance ("auto", "cpu" or "cuda"), created
+    once and passed as `backend=` to Stats, Stats.load, max_weight_matching,
+    align, mutual_information and Stats.spectral_clustering(context=...).
+    Safe to share between threads. Handles created from it keep the backend
+    alive, so it may be closed before them."""
+
+    _destroy = _lib.cvg_context_destroy
+
+    def __init__(self, backend="auto"):
+        super().__init__()
+        _lib.cvg_context_create(_c.byref(self._h), _backend(backend))
+
+    @property
+    def backend(self) -> str:
+        """The backend it resolved to: "cpu" or "cuda"."""
+        out = _i32()
+        _lib.cvg_context_backend(self._h, _c.byref(out))
+        return {v: k for k, v in BACKENDS.items()}[out.value]
+
+    @property
+    def description(self) -> str:
+        length = _i64()
+        _lib.cvg_context_description(self._h, None, 0, _c.byref(length))
+        buf = _c.create_string_buffer(length.value + 1)
+        _lib.cvg_context_description(self._h, buf, length.value + 1, _c.byref(length))
+        return buf.value.decode("utf-8", "replace")
+
+
 class Options(_Handle):
     """cvg_options; keyword arguments are option names of OPTION_KEYS."""
 
@@ -242,6 +298,7 @@ class Options(_Handle):
             self.set(name, value)
 
     def set(self, name: str, value) -> "Options":
+        name = OPTION_ALIASES.get(name, name)
         if name not in OPTION_KEYS:
             raise KeyError(f"unknown option {name!r}")
         key = OPTION_KEYS[name]
@@ -256,6 +313,7 @@ class Options(_Handle):
         return self
 
     def get(self, name: str):
+        name = OPTION_ALIASES.get(name, name)
         key = OPTION_KEYS[name]
         if name in _STRING_KEYS:
             length = _i64()
@@ -290,13 +348,19 @@ class Stats(_Handle):
     def __init__(self, units: Sequence[int], backend="cpu"):
         super().__init__()
         u = np.ascontiguousarray(units, dtype=np.int64)
-        _lib.cvg_stats_create(_c.byref(self._h), len(u), _ptr(u, _i64), _backend(backend))
+        if isinstance(backend, Context):
+            _lib.cvg_stats_create_ctx(_c.byref(self._h), backend.handle, len(u), _ptr(u, _i64))
+        else:
+            _lib.cvg_stats_create(_c.byref(self._h), len(u), _ptr(u, _i64), _backend(backend))
 
     @classmethod
     def load(cls, path: str, backend="cpu") -> "Stats":
         self = cls.__new__(cls)
         _Handle.__init__(self)
-        _lib.cvg_stats_load(_c.byref(self._h), os.fsencode(path), _backend(backend))
+        if isinstance(backend, Context):
+            _lib.cvg_stats_load_ctx(_c.byref(self._h), backend.handle, os.fsencode(path))
+        else:
+            _lib.cvg_stats_load(_c.byref(self._h), os.fsencode(path), _backend(backend))
         return self
 
     @property
@@ -336,14 +400,14 @@ class Stats(_Handle):
 
     def _vector(self, fn, net):
         out = np.empty(self.units(net), dtype=np.float64)
-        fn(self._h, net, _ptr(out, _dbl))
+        fn(self._h, net, _ptr(out, _dbl), out.size)
         return out
 
     def mean(self, net: int) -> np.ndarray:
-        return self._vector(_lib.cvg_stats_mean, net)
+        return self._vector(_lib.cvg_stats_mean_n, net)
 
     def std(self, net: int) -> np.ndarray:
-        return self._vector(_lib.cvg_stats_std, net)
+        return self._vector(_lib.cvg_stats_std_n, net)
 
     def correlation(self, net_a: int, net_b: int) -> np.ndarray:
         out = np.empty((self.units(net_a), self.units(net_b)), dtype=np.float64)
@@ -351,11 +415,7 @@ class Stats(_Handle):
         return out
 
     def dead_units(self, net: int) -> np.ndarray:
-        count = _i64()
-        _lib.cvg_stats_dead_units(self._h, net, _c.byref(count), None)
-        out = np.empty(count.value, dtype=np.int64)
-        _lib.cvg_stats_dead_units(self._h, net, _c.byref(count), _ptr(out, _i64))
-        return out
+        return _sized(_lib.cvg_stats_dead_units_n, self._h, net)
 
     def save(self, path: str) -> None:
         _lib.cvg_stats_save(self._h, os.fsencode(path))
@@ -393,10 +453,14 @@ class Stats(_Handle):
         finally:
             _lib.cvg_sparse_destroy(sp)
 
-    def spectral_clustering(self, net_a: int, net_b: int, options=None) -> dict:
+    def spectral_clustering(self, net_a: int, net_b: int, options=None, context: Optional[Context] = None) -> dict:
+        """context: run the eigensolves on this Context instead of the stats' backend."""
         keep, opts = _options_handle(options)
         cl = _p()
-        _lib.cvg_spectral_clustering(_c.byref(cl), self._h, net_a, net_b, opts)
+        if context is not None:
+            _lib.cvg_spectral_clustering_ctx(_c.byref(cl), context.handle, self._h, net_a, net_b, opts)
+        else:
+            _lib.cvg_spectral_clustering(_c.byref(cl), self._h, net_a, net_b, opts)
         try:
             return _clustering_dict(cl)
         finally:
@@ -478,9 +542,12 @@ def max_weight_matching(similarity, backend="cpu") -> dict:
     column = np.empty(rows, dtype=np.int64)
     value = np.empty(rows, dtype=np.float64)
     mean, primal, dual, gap = _dbl(), _dbl(), _dbl(), _dbl()
-    _lib.cvg_max_weight_matching(_ptr(arr, _dbl), rows, arr.shape[1], ld, layout, _backend(backend),
-                                 _ptr(column, _i64), _ptr(value, _dbl), _c.byref(mean), _c.byref(primal),
-                                 _c.byref(dual), _c.byref(gap))
+    outputs = (_ptr(column, _i64), _ptr(value, _dbl), _c.byref(mean), _c.byref(primal), _c.byref(dual),
+               _c.byref(gap))
+    if isinstance(backend, Context):
+        _lib.cvg_max_weight_matching_ctx(backend.handle, _ptr(arr, _dbl), rows, arr.shape[1], ld, layout, *outputs)
+    else:
+        _lib.cvg_max_weight_matching(_ptr(arr, _dbl), rows, arr.shape[1], ld, layout, _backend(backend), *outputs)
     return {"column": column, "value": value, "mean": mean.value, "primal": primal.value,
             "dual_bound": dual.value, "gap": gap.value}
 
@@ -492,8 +559,11 @@ def align(similarity, backend="cpu") -> dict:
     semi, match, fig3 = (np.empty(rows, dtype=np.int64) for _ in range(3))
     order = np.empty(cols, dtype=np.int64)
     overlap = _dbl()
-    _lib.cvg_align(_ptr(arr, _dbl), rows, cols, ld, layout, _backend(backend), _ptr(semi, _i64),
-                   _ptr(match, _i64), _c.byref(overlap), _ptr(fig3, _i64), _ptr(order, _i64))
+    outputs = (_ptr(semi, _i64), _ptr(match, _i64), _c.byref(overlap), _ptr(fig3, _i64), _ptr(order, _i64))
+    if isinstance(backend, Context):
+        _lib.cvg_align_ctx(backend.handle, _ptr(arr, _dbl), rows, cols, ld, layout, *outputs)
+    else:
+        _lib.cvg_align(_ptr(arr, _dbl), rows, cols, ld, layout, _backend(backend), *outputs)
     return {"semi_column": semi, "matching_column": match, "overlap_ratio": overlap.value,
             "fig3_order": fig3, "matched_order": order}
 
@@ -535,8 +605,11 @@ class Binned(_Handle):
 def mutual_information(a: Binned, b: Binned, backend="cpu") -> np.ndarray:
     """All-pairs plug-in MI (nats), a.units x b.units."""
     out = np.empty((a.shape[0], b.shape[0]), dtype=np.float64)
-    _lib.cvg_mutual_information(a.handle, b.handle, _backend(backend), _ptr(out, _dbl), max(out.shape[1], 1),
-                                ROW_MAJOR)
+    ld = max(out.shape[1], 1)
+    if isinstance(backend, Context):
+        _lib.cvg_mutual_information_ctx(backend.handle, a.handle, b.handle, _ptr(out, _dbl), ld, ROW_MAJOR)
+    else:
+        _lib.cvg_mutual_information(a.handle, b.handle, _backend(backend), _ptr(out, _dbl), ld, ROW_MAJOR)
     return out
 
 

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "convergent/summary_json.hpp"
 #include "convergent/backend.hpp"
+#include "convergent/jonker_volgenant.hpp"
 #include "convergent/matching.hpp"
 
 using namespace convergent;

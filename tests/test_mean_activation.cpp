@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "convergent/summary_json.hpp"
 #include "convergent/mean_activation.hpp"
 
 using namespace convergent;

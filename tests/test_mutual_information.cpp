@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "convergent/mutual_information.hpp"
+#include "mutual_information_internal.hpp"
 
 using namespace convergent;
 

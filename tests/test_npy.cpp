@@ -172,6 +172,59 @@ TEST(Npy, HeaderDictIsParsedRobustly) {
     EXPECT_EQ(f, 0.0f);
 }
 
+// The format unit on bytes in memory, without a file: what the report
+// viewer's WebAssembly build runs (parse_npy_header + convert_to_float).
+TEST(NpyFormat, InMemoryStreamsDecodeWithoutAFile) {
+    // Big-endian float64 in Fortran order, version 2.0: storage order is
+    // column-major, so element k of the stream is (k % 2, k / 2) of a 2 x 3.
+    const double values[6] = {1.5, -2.25, 1e300, -0.0, 3.0, 1.0 / 3.0};
+    std::string data;
+    for (double v : values) {
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, 8);
+        for (int b = 7; b >= 0; --b) data += char((bits >> (8 * b)) & 0xff);
+    }
+    const std::string bytes = npy_bytes("{'descr': '>f8', 'fortran_order': True, 'shape': (2, 3), }", data, 2);
+    const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
+    const convergent::NpyHeader h = convergent::parse_npy_header(p, bytes.size(), bytes.size(), "mem");
+    EXPECT_EQ(convergent::npy_detail::header_end(p, bytes.size(), "mem"), h.data_offset);
+    EXPECT_EQ(h.data_offset, bytes.size() - 48);
+    EXPECT_TRUE(h.big_endian);
+    EXPECT_TRUE(h.fortran_order);
+    EXPECT_EQ(int(h.dtype), int(convergent::NpyDtype::Float64));
+    std::vector<float> out(6, 7.0f);
+    convergent::npy_detail::convert_to_float(p + h.data_offset, 6, h, out.data());
+    for (int k = 0; k < 6; ++k) EXPECT_TRUE(same_value(out[size_t(k)], float(values[k]))) << k;
+    EXPECT_TRUE(std::signbit(out[3]));
+
+    // Little-endian float16, C order, 1-D: 0x3c00 = 1, 0xc000 = -2, 0x0001 = 2^-24.
+    const std::string half = std::string("\x00\x3c\x00\xc0\x01\x00", 6);
+    const std::string hb = npy_bytes("{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }", half);
+    const auto* hp = reinterpret_cast<const std::uint8_t*>(hb.data());
+    const convergent::NpyHeader hh = convergent::parse_npy_header(hp, hb.size(), hb.size(), "mem16");
+    ASSERT_EQ(hh.shape, std::vector<index_t>{3});
+    float h3[3];
+    convergent::npy_detail::convert_to_float(hp + hh.data_offset, 3, hh, h3);
+    EXPECT_EQ(h3[0], 1.0f);
+    EXPECT_EQ(h3[1], -2.0f);
+    EXPECT_EQ(h3[2], std::ldexp(1.0f, -24));
+
+    // One element short of the claimed shape: refused before any decoding,
+    // naming the stream and both byte counts.
+    expect_error([&] { convergent::parse_npy_header(hp, hb.size() - 1, hb.size() - 1, "mem16"); },
+                 ErrorCode::BadData, {"mem16", "truncated data", "needs 6 bytes", "only 5 bytes"});
+    // A version 2.0 length field needs 12 bytes.
+    expect_error([&] { convergent::npy_detail::header_end(p, 10, "mem"); }, ErrorCode::BadData,
+                 {"mem", "truncated .npy header (10 bytes)"});
+}
+
+TEST(NpyFormat, ShapeStringIsPythonsTupleSyntax) {
+    using convergent::npy_detail::shape_string;
+    EXPECT_EQ(shape_string({}), "()");
+    EXPECT_EQ(shape_string({5}), "(5,)");
+    EXPECT_EQ(shape_string({2, 0, 3}), "(2, 0, 3)");
+}
+
 TEST(Npy, BadMagicIsBadData) {
     TempDir dir;
     const std::string path = dir.file("magic.npy");
@@ -180,7 +233,7 @@ TEST(Npy, BadMagicIsBadData) {
     write_bytes(path, bytes);
     expect_error([&] { convergent::open_npy(path, "arr"); }, ErrorCode::BadData, {path, "'arr'", "bad magic"});
     write_bytes(path, "");
-    expect_error([&] { convergent::open_npy(path, "arr"); }, ErrorCode::BadData, {path, "not an .npy file"});
+    expect_error([&] { convergent::open_npy(path, "arr"); }, ErrorCode::BadData, {path, "not a .npy file"});
 }
 
 TEST(Npy, BadHeadersAreBadData) {

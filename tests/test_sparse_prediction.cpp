@@ -4,9 +4,11 @@
 #include <random>
 #include <vector>
 
+#include "convergent/summary_json.hpp"
 #include "convergent/sparse_prediction.hpp"
 #include "convergent/statistics.hpp"
 #include "statistics_test_support.hpp"
+#include "sparse_prediction_internal.hpp"
 
 using namespace convergent;
 

@@ -6,6 +6,7 @@
 #include <set>
 #include <vector>
 
+#include "convergent/summary_json.hpp"
 #include "convergent/spectral_clustering.hpp"
 #include "convergent/statistics.hpp"
 #include "statistics_test_support.hpp"

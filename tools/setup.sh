@@ -6,10 +6,11 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache git
   libeigen3-dev libopenblas-dev liblapacke-dev libzip-dev nlohmann-json3-dev
-  googletest libgtest-dev gfortran
+  googletest libgtest-dev gfortran libcli11-dev
   python3 python3-numpy python3-scipy python3-sklearn python3-pytest
   python3-torch
   emscripten chromium
+  clang libclang-rt-14-dev libomp-14-dev llvm-14  # tools/fuzz.sh: libFuzzer + sanitizer runtimes, OpenMP, llvm-symbolizer
 )
 
 missing=()

@@ -32,7 +32,8 @@ module convergent
        CVG_OPT_LASSO_MAX_ITER = 17, CVG_OPT_LASSO_KEEP_WEIGHTS = 18, CVG_OPT_CLUSTER_TAU = 19, &
        CVG_OPT_CLUSTER_ALPHA = 20, CVG_OPT_CLUSTER_K = 21, CVG_OPT_KMEANS_N_INIT = 22, &
        CVG_OPT_CLUSTER_HIERARCHICAL = 23, CVG_OPT_CLUSTER_SPLIT_K = 24, &
-       CVG_OPT_CLUSTER_EIGENGAP_CANDIDATES = 25, CVG_OPT_CLUSTER_NORMALIZE_ROWS = 26
+       CVG_OPT_CLUSTER_EIGENGAP_CANDIDATES = 25, CVG_OPT_CLUSTER_NORMALIZE_ROWS = 26, &
+       CVG_OPT_MAX_MEMORY_MB = 27
 
   interface
     ! ---- library
@@ -60,6 +61,33 @@ module convergent
       import :: c_ptr, c_size_t
       type(c_ptr), value :: s
       integer(c_size_t) :: r
+    end function
+
+    ! ---- backend contexts: one backend instance passed to the *_ctx calls
+    function cvg_context_create(out, backend) bind(C, name="cvg_context_create") result(r)
+      import :: c_ptr, c_int, c_int32_t
+      type(c_ptr), intent(out) :: out
+      integer(c_int32_t), value :: backend
+      integer(c_int) :: r
+    end function
+    subroutine cvg_context_destroy(ctx) bind(C, name="cvg_context_destroy")
+      import :: c_ptr
+      type(c_ptr), value :: ctx
+    end subroutine
+    function cvg_context_backend(ctx, out) bind(C, name="cvg_context_backend") result(r)
+      import :: c_ptr, c_int, c_int32_t
+      type(c_ptr), value :: ctx
+      integer(c_int32_t), intent(out) :: out
+      integer(c_int) :: r
+    end function
+    function cvg_context_description(ctx, buf, capacity, length) &
+         bind(C, name="cvg_context_description") result(r)
+      import :: c_ptr, c_int, c_int64_t, c_char
+      type(c_ptr), value :: ctx
+      character(kind=c_char), intent(out), optional :: buf(*)
+      integer(c_int64_t), value :: capacity
+      integer(c_int64_t), intent(out) :: length
+      integer(c_int) :: r
     end function
 
     ! ---- options
@@ -127,6 +155,14 @@ module convergent
       integer(c_int32_t), value :: backend
       integer(c_int) :: r
     end function
+    function cvg_stats_create_ctx(out, ctx, n_nets, units) bind(C, name="cvg_stats_create_ctx") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_int64_t
+      type(c_ptr), intent(out) :: out
+      type(c_ptr), value :: ctx
+      integer(c_int32_t), value :: n_nets
+      integer(c_int64_t), intent(in) :: units(*)
+      integer(c_int) :: r
+    end function
     subroutine cvg_stats_destroy(stats) bind(C, name="cvg_stats_destroy")
       import :: c_ptr
       type(c_ptr), value :: stats
@@ -174,6 +210,35 @@ module convergent
       integer(c_int64_t), intent(out) :: out
       integer(c_int) :: r
     end function
+    ! Capacity-checked: capacity = size(out); a smaller one than the net's
+    ! units is CVG_E_INVALID_ARG and nothing is written.
+    function cvg_stats_mean_n(stats, net, out, capacity) bind(C, name="cvg_stats_mean_n") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_int64_t, c_double
+      type(c_ptr), value :: stats
+      integer(c_int32_t), value :: net
+      real(c_double), intent(inout) :: out(*)
+      integer(c_int64_t), value :: capacity
+      integer(c_int) :: r
+    end function
+    function cvg_stats_std_n(stats, net, out, capacity) bind(C, name="cvg_stats_std_n") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_int64_t, c_double
+      type(c_ptr), value :: stats
+      integer(c_int32_t), value :: net
+      real(c_double), intent(inout) :: out(*)
+      integer(c_int64_t), value :: capacity
+      integer(c_int) :: r
+    end function
+    function cvg_stats_dead_units_n(stats, net, count, out, capacity) &
+         bind(C, name="cvg_stats_dead_units_n") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_int64_t
+      type(c_ptr), value :: stats
+      integer(c_int32_t), value :: net
+      integer(c_int64_t), intent(out) :: count
+      integer(c_int64_t), intent(inout), optional :: out(*)
+      integer(c_int64_t), value :: capacity
+      integer(c_int) :: r
+    end function
+    ! Deprecated (no capacity: out must hold units(net) values); prefer the _n forms.
     function cvg_stats_mean(stats, net, out) bind(C, name="cvg_stats_mean") result(r)
       import :: c_ptr, c_int, c_int32_t, c_double
       type(c_ptr), value :: stats
@@ -220,6 +285,14 @@ module convergent
       integer(c_int) :: r
     end function
 
+    function cvg_stats_load_ctx(out, ctx, path) bind(C, name="cvg_stats_load_ctx") result(r)
+      import :: c_ptr, c_int, c_char
+      type(c_ptr), intent(out) :: out
+      type(c_ptr), value :: ctx
+      character(kind=c_char), intent(in) :: path(*)
+      integer(c_int) :: r
+    end function
+
     ! ---- matching (Sec. 3.1)
     function cvg_semi_matching(similarity, rows, cols, ld, layout, column, value, mean) &
          bind(C, name="cvg_semi_matching") result(r)
@@ -247,6 +320,30 @@ module convergent
       real(c_double), intent(in) :: similarity(*)
       integer(c_int64_t), value :: rows, cols, ld
       integer(c_int32_t), value :: layout, backend
+      integer(c_int64_t), intent(out), optional :: semi_column(*), matching_column(*)
+      real(c_double), intent(out), optional :: overlap_ratio
+      integer(c_int64_t), intent(out), optional :: fig3_order(*), matched_order(*)
+      integer(c_int) :: r
+    end function
+
+    function cvg_max_weight_matching_ctx(ctx, similarity, rows, cols, ld, layout, column, value, mean, &
+         primal, dual_bound, gap) bind(C, name="cvg_max_weight_matching_ctx") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_int64_t, c_double
+      type(c_ptr), value :: ctx
+      real(c_double), intent(in) :: similarity(*)
+      integer(c_int64_t), value :: rows, cols, ld
+      integer(c_int32_t), value :: layout
+      integer(c_int64_t), intent(out) :: column(*)
+      real(c_double), intent(out), optional :: value(*), mean, primal, dual_bound, gap
+      integer(c_int) :: r
+    end function
+    function cvg_align_ctx(ctx, similarity, rows, cols, ld, layout, semi_column, matching_column, &
+         overlap_ratio, fig3_order, matched_order) bind(C, name="cvg_align_ctx") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_int64_t, c_double
+      type(c_ptr), value :: ctx
+      real(c_double), intent(in) :: similarity(*)
+      integer(c_int64_t), value :: rows, cols, ld
+      integer(c_int32_t), value :: layout
       integer(c_int64_t), intent(out), optional :: semi_column(*), matching_column(*)
       real(c_double), intent(out), optional :: overlap_ratio
       integer(c_int64_t), intent(out), optional :: fig3_order(*), matched_order(*)
@@ -301,6 +398,16 @@ module convergent
       import :: c_ptr, c_int, c_int32_t, c_int64_t, c_double
       type(c_ptr), value :: a, b
       integer(c_int32_t), value :: backend
+      real(c_double), intent(inout) :: out(*)
+      integer(c_int64_t), value :: ld
+      integer(c_int32_t), value :: layout
+      integer(c_int) :: r
+    end function
+
+    function cvg_mutual_information_ctx(ctx, a, b, out, ld, layout) &
+         bind(C, name="cvg_mutual_information_ctx") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_int64_t, c_double
+      type(c_ptr), value :: ctx, a, b
       real(c_double), intent(inout) :: out(*)
       integer(c_int64_t), value :: ld
       integer(c_int32_t), value :: layout
@@ -389,6 +496,15 @@ module convergent
       import :: c_ptr, c_int, c_int32_t
       type(c_ptr), intent(out) :: out
       type(c_ptr), value :: stats
+      integer(c_int32_t), value :: net_a, net_b
+      type(c_ptr), value :: opts
+      integer(c_int) :: r
+    end function
+    function cvg_spectral_clustering_ctx(out, ctx, stats, net_a, net_b, opts) &
+         bind(C, name="cvg_spectral_clustering_ctx") result(r)
+      import :: c_ptr, c_int, c_int32_t
+      type(c_ptr), intent(out) :: out
+      type(c_ptr), value :: ctx, stats
       integer(c_int32_t), value :: net_a, net_b
       type(c_ptr), value :: opts
       integer(c_int) :: r
@@ -542,5 +658,26 @@ contains
   function cvg_version_string() result(s)
     character(len=:), allocatable :: s
     s = cvg_c_string(cvg_version())
+  end function
+
+  ! cvg_context_description() as a Fortran string ('' when ctx is not a live
+  ! context; cvg_error_message() then says why).
+  function cvg_context_description_string(ctx) result(s)
+    type(c_ptr), intent(in) :: ctx
+    character(len=:), allocatable :: s
+    character(kind=c_char), allocatable :: buf(:)
+    integer(c_int64_t) :: length, written
+    integer :: i
+    length = 0
+    written = 0
+    if (cvg_context_description(ctx, capacity=0_c_int64_t, length=length) /= CVG_OK) length = 0
+    allocate(buf(length + 1))
+    if (length > 0) then
+      if (cvg_context_description(ctx, buf, length + 1, written) /= CVG_OK) written = 0
+    end if
+    allocate(character(len=written) :: s)
+    do i = 1, int(written)
+      s(i:i) = buf(i)
+    end do
   end function
 end module convergent

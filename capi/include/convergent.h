@@ -30,7 +30,8 @@
  *    exception or abort does.
  *  - indices are 0-based everywhere (units, nets, clusters, alphas).
  *
- * Handles: cvg_stats, cvg_options, cvg_binned, cvg_sparse, cvg_clustering.
+ * Handles: cvg_context, cvg_stats, cvg_options, cvg_binned, cvg_sparse,
+ * cvg_clustering.
  * Every live handle is registered when created and unregistered by its
  * *_destroy; passing a handle that is not live (already destroyed, never
  * created, or a handle of another type) fails with CVG_E_INVALID_ARG and a
@@ -42,7 +43,9 @@
  * handles may be used from distinct threads at once. Functions that take a
  * handle as `const` may run concurrently on the same handle; a function that
  * takes it non-const (push, merge, finalize, set, destroy) needs exclusive
- * access to it. cvg_last_error() is per thread.
+ * access to it. cvg_last_error() is per thread. A cvg_context is the
+ * exception the other way round: the calls that use one take it as const and
+ * may share it across threads (see "Backend contexts").
  */
 #ifndef CONVERGENT_H
 #define CONVERGENT_H
@@ -107,6 +110,53 @@ CVG_API int32_t cvg_cuda_device_available(void);
  * succeeded. Never NULL; valid until the next convergent call on this thread. */
 CVG_API const char *cvg_last_error(void);
 
+/* ---- Backend contexts (FAISS StandardGpuResources, cuBLAS handles) --------
+ * A cvg_context holds one backend instance (for CUDA: the device context,
+ * stream, cuBLAS/cuSOLVER handles), created once and passed to the *_ctx
+ * variants of the calls that run backend kernels, so a caller does not pay
+ * for a backend per call:
+ *   cvg_stats_create_ctx / cvg_stats_load_ctx (the pushes run on it),
+ *   cvg_max_weight_matching_ctx, cvg_align_ctx, cvg_mutual_information_ctx,
+ *   cvg_spectral_clustering_ctx.
+ * A *_ctx call is its non-context twin with `int32_t backend` replaced by
+ * `const cvg_context *ctx` (placed first, after an output handle if any),
+ * and the same outputs, results and errors; a ctx that is NULL or not live is
+ * CVG_E_INVALID_ARG.
+ *
+ * The calls without a context (backend given as CVG_BACKEND_*) use a default
+ * instance per backend, created by the first call that needs it and shared by
+ * every such call in the process (never freed; CVG_BACKEND_AUTO picks CUDA or
+ * CPU on every call).
+ *
+ * Threads: a context may be used by any number of threads at once (the calls
+ * take it as const). The CPU backend is stateless, so CPU calls run fully in
+ * parallel; a CUDA context runs its kernels on one stream, so concurrent
+ * calls take turns on the device (create one context per thread for
+ * concurrent device work). cvg_context_destroy needs that no call using ctx
+ * is in flight. Handles created from a context (cvg_stats) keep the backend
+ * alive: the context may be destroyed before them.
+ */
+typedef struct cvg_context cvg_context;
+
+/* Creates a context for backend CVG_BACKEND_AUTO (CUDA when compiled in and
+ * a device is present, else CPU), _CPU or _CUDA; freed with
+ * cvg_context_destroy. Errors: CVG_E_INVALID_ARG (out NULL, unknown
+ * backend), CVG_E_UNSUPPORTED (CVG_BACKEND_CUDA in a build without the CUDA
+ * backend, or without a usable device; the message says which),
+ * CVG_E_DEVICE. */
+CVG_API int cvg_context_create(cvg_context **out, int32_t backend);
+/* Frees ctx; NULL and non-live handles are ignored. */
+CVG_API void cvg_context_destroy(cvg_context *ctx);
+/* The backend the context resolved to: CVG_BACKEND_CPU or CVG_BACKEND_CUDA
+ * (never AUTO). Errors: CVG_E_INVALID_ARG (ctx NULL/not live, out NULL). */
+CVG_API int cvg_context_backend(const cvg_context *ctx, int32_t *out);
+/* Human-readable description of what runs, e.g. "cpu (Eigen 3.4, ...)" or
+ * "cuda (NVIDIA H200, sm_90, ...)", NUL-terminated into buf[capacity]. Size
+ * query: *length receives its strlen; buf may be NULL; a buf too small for
+ * *length + 1 bytes is CVG_E_INVALID_ARG and nothing is written. Errors:
+ * CVG_E_INVALID_ARG (ctx NULL/not live, length NULL, capacity too small). */
+CVG_API int cvg_context_description(const cvg_context *ctx, char *buf, int64_t capacity, int64_t *length);
+
 /* ---- Options by key ------------------------------------------------------
  * One cvg_options holds every tunable of every analysis; a function reads the
  * keys it needs (listed per key below: C = cvg_compare, B = cvg_bin_units,
@@ -148,6 +198,7 @@ typedef struct cvg_options cvg_options;
 #define CVG_OPT_CLUSTER_SPLIT_K 24     /* INT  0 or >= 2, default 2 children per split (0 = by size) (K) */
 #define CVG_OPT_CLUSTER_EIGENGAP_CANDIDATES 25 /* INT >= 0, default 0 = max(2k, 64) (K) */
 #define CVG_OPT_CLUSTER_NORMALIZE_ROWS 26 /* FLAG default 0: Ng-Jordan-Weiss rows (K) */
+#define CVG_OPT_MAX_MEMORY_MB 27      /* INT  [0, 2^40], default 0 = 3/4 of physical memory: budget of one layer in cvg_compare, MiB (C) */
 
 /* Creates an options object holding the defaults. Owned by the caller, freed
  * with cvg_options_destroy; it may be destroyed right after the call that
@@ -197,6 +248,12 @@ typedef struct cvg_stats cvg_stats;
  * < 1, unknown backend), CVG_E_UNSUPPORTED (CVG_BACKEND_CUDA without a CUDA
  * build or device), CVG_E_DEVICE. */
 CVG_API int cvg_stats_create(cvg_stats **out, int32_t n_nets, const int64_t *units, int32_t backend);
+/* cvg_stats_create on the backend of ctx (pushes and the eigensolves of
+ * cvg_spectral_clustering on this accumulator run there). The accumulator
+ * keeps the backend alive; ctx may be destroyed first. Errors: as
+ * cvg_stats_create, with ctx NULL/not live instead of an unknown backend. */
+CVG_API int cvg_stats_create_ctx(cvg_stats **out, const cvg_context *ctx, int32_t n_nets,
+                                 const int64_t *units);
 /* Frees stats; NULL and non-live handles are ignored. */
 CVG_API void cvg_stats_destroy(cvg_stats *stats);
 /* Name of the backend that runs ("cpu" or "cuda"); static storage. "" for
@@ -231,9 +288,15 @@ CVG_API int cvg_stats_finalize(cvg_stats *stats);
 /* Samples accumulated so far. Errors: CVG_E_INVALID_ARG (stats NULL/not
  * live, out NULL). */
 CVG_API int cvg_stats_samples(const cvg_stats *stats, int64_t *out);
-/* Reads the mean / population std of net `net` into out[units[net]].
- * Errors: CVG_E_INVALID_ARG (stats NULL/not live, net out of range, out NULL,
- * not finalised since the last push/merge). */
+/* Reads the mean / population std of net `net` into out[capacity]; writes
+ * units[net] values. Errors: CVG_E_INVALID_ARG (stats NULL/not live, net out
+ * of range, out NULL, capacity < units[net] (then nothing is written), not
+ * finalised since the last push/merge). */
+CVG_API int cvg_stats_mean_n(const cvg_stats *stats, int32_t net, double *out, int64_t capacity);
+CVG_API int cvg_stats_std_n(const cvg_stats *stats, int32_t net, double *out, int64_t capacity);
+/* Deprecated, unsafe: as cvg_stats_mean_n / cvg_stats_std_n without a
+ * capacity, so an out shorter than units[net] is overrun. Kept for ABI
+ * stability; new code should call the _n variants. */
 CVG_API int cvg_stats_mean(const cvg_stats *stats, int32_t net, double *out);
 CVG_API int cvg_stats_std(const cvg_stats *stats, int32_t net, double *out);
 /* Reads the correlation block (net_a, net_b): units[net_a] x units[net_b],
@@ -243,11 +306,16 @@ CVG_API int cvg_stats_std(const cvg_stats *stats, int32_t net, double *out);
  * NULL, bad ld/layout, not finalised). */
 CVG_API int cvg_stats_correlation(const cvg_stats *stats, int32_t net_a, int32_t net_b, double *out,
                                   int64_t ld, int32_t layout);
-/* Number of dead units of net `net`; indices into out (size query: pass
- * out = NULL to get only the count; otherwise out must hold *count
- * elements: this older function takes no capacity). Errors:
- * CVG_E_INVALID_ARG (stats NULL/not live, net out of range, count NULL, not
- * finalised). */
+/* Dead units (zero variance) of net `net`, ascending; size query + fill:
+ * *count receives their number; with out == NULL that is all; otherwise
+ * capacity < *count is CVG_E_INVALID_ARG and nothing is written. Errors:
+ * CVG_E_INVALID_ARG (stats NULL/not live, net out of range, count NULL,
+ * capacity too small, not finalised). */
+CVG_API int cvg_stats_dead_units_n(const cvg_stats *stats, int32_t net, int64_t *count, int64_t *out,
+                                   int64_t capacity);
+/* Deprecated, unsafe: cvg_stats_dead_units_n without a capacity (out, when
+ * not NULL, must hold *count elements or is overrun). Kept for ABI
+ * stability. */
 CVG_API int cvg_stats_dead_units(const cvg_stats *stats, int32_t net, int64_t *count, int64_t *out);
 
 /* Serialises the accumulated moments to / from a file (written to a
@@ -258,6 +326,9 @@ CVG_API int cvg_stats_dead_units(const cvg_stats *stats, int32_t net, int64_t *c
  * (load with CVG_BACKEND_CUDA without a device). */
 CVG_API int cvg_stats_save(const cvg_stats *stats, const char *path);
 CVG_API int cvg_stats_load(cvg_stats **out, const char *path, int32_t backend);
+/* cvg_stats_load on the backend of ctx. Errors: as cvg_stats_load, with ctx
+ * NULL/not live instead of an unknown backend or a missing device. */
+CVG_API int cvg_stats_load_ctx(cvg_stats **out, const cvg_context *ctx, const char *path);
 
 /* ---- Matching (paper Sec. 3.1, Table 1, Fig. 3) --------------------------
  * On a caller similarity matrix (correlation, mutual information, ...) with
@@ -286,6 +357,13 @@ CVG_API int cvg_semi_matching(const double *similarity, int64_t rows, int64_t co
 CVG_API int cvg_max_weight_matching(const double *similarity, int64_t rows, int64_t cols, int64_t ld,
                                     int32_t layout, int32_t backend, int64_t *column, double *value,
                                     double *mean, double *primal, double *dual_bound, double *gap);
+/* cvg_max_weight_matching on the backend of ctx. Errors: as
+ * cvg_max_weight_matching, with ctx NULL/not live instead of an unknown or
+ * unavailable backend. */
+CVG_API int cvg_max_weight_matching_ctx(const cvg_context *ctx, const double *similarity, int64_t rows,
+                                        int64_t cols, int64_t ld, int32_t layout, int64_t *column,
+                                        double *value, double *mean, double *primal, double *dual_bound,
+                                        double *gap);
 
 /* Everything Sec. 3.1 derives from one matrix, every output optional:
  * semi_column[rows], matching_column[rows], overlap_ratio (Table 1 column 3:
@@ -297,6 +375,10 @@ CVG_API int cvg_max_weight_matching(const double *similarity, int64_t rows, int6
 CVG_API int cvg_align(const double *similarity, int64_t rows, int64_t cols, int64_t ld, int32_t layout,
                       int32_t backend, int64_t *semi_column, int64_t *matching_column,
                       double *overlap_ratio, int64_t *fig3_order, int64_t *matched_order);
+/* cvg_align on the backend of ctx (errors: as cvg_max_weight_matching_ctx). */
+CVG_API int cvg_align_ctx(const cvg_context *ctx, const double *similarity, int64_t rows, int64_t cols,
+                          int64_t ld, int32_t layout, int64_t *semi_column, int64_t *matching_column,
+                          double *overlap_ratio, int64_t *fig3_order, int64_t *matched_order);
 
 /* ---- Mutual information (paper Sec. 3.2, footnote 6) ----------------------
  * Bin each unit's values (one zero bin (-inf, 1e-6] + CVG_OPT_MI_BINS
@@ -342,6 +424,11 @@ CVG_API int cvg_binned_edges(const cvg_binned *binned, int64_t unit, int64_t *co
  * ld/layout, unknown backend), CVG_E_UNSUPPORTED, CVG_E_DEVICE. */
 CVG_API int cvg_mutual_information(const cvg_binned *a, const cvg_binned *b, int32_t backend,
                                    double *out, int64_t ld, int32_t layout);
+/* cvg_mutual_information on the backend of ctx. Errors: as
+ * cvg_mutual_information, with ctx NULL/not live instead of an unknown or
+ * unavailable backend. */
+CVG_API int cvg_mutual_information_ctx(const cvg_context *ctx, const cvg_binned *a, const cvg_binned *b,
+                                       double *out, int64_t ld, int32_t layout);
 
 /* ---- Sparse prediction (paper Sec. 4, L1 / lasso path) -------------------
  * Every unit of target_net predicted from all units of predictor_net by an
@@ -400,6 +487,11 @@ typedef struct cvg_clustering cvg_clustering;
  * range, net_a == net_b, stats not finalised), CVG_E_DEVICE. */
 CVG_API int cvg_spectral_clustering(cvg_clustering **out, const cvg_stats *stats, int32_t net_a,
                                     int32_t net_b, const cvg_options *opts);
+/* cvg_spectral_clustering with the eigensolves on the backend of ctx instead
+ * of the stats' backend. Errors: as cvg_spectral_clustering, plus
+ * CVG_E_INVALID_ARG for ctx NULL/not live. */
+CVG_API int cvg_spectral_clustering_ctx(cvg_clustering **out, const cvg_context *ctx, const cvg_stats *stats,
+                                        int32_t net_a, int32_t net_b, const cvg_options *opts);
 /* Frees clustering; NULL and non-live handles are ignored. */
 CVG_API void cvg_clustering_destroy(cvg_clustering *clustering);
 /* Number of clusters (tree nodes) / first-level k and the eigengap

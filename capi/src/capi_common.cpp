@@ -34,6 +34,7 @@ const char* handle_type_name(HandleKind kind) {
         case HandleKind::Binned: return "cvg_binned";
         case HandleKind::Sparse: return "cvg_sparse";
         case HandleKind::Clustering: return "cvg_clustering";
+        case HandleKind::Context: return "cvg_context";
     }
     return "handle";
 }

@@ -64,7 +64,7 @@ void check_matrix(const void* data, int64_t rows, int64_t cols, int64_t ld, int3
 // being dereferenced (best effort: an address reused by a new handle of the
 // same type looks live again). A mutex guards the set; the lookups are
 // negligible next to any analysis.
-enum class HandleKind { Stats, Options, Binned, Sparse, Clustering };
+enum class HandleKind { Stats, Options, Binned, Sparse, Clustering, Context };
 const char* handle_type_name(HandleKind kind);
 void register_handle(const void* handle, HandleKind kind);
 // Returns false (and sets the last error) when handle is not a live handle of kind.
@@ -148,8 +148,16 @@ void require_finite(const T* data, int64_t rows, int64_t cols, int64_t ld, int32
 
 // ---- Handle structs shared between translation units ------------------------
 
+// A backend instance created once and shared by every call that uses it
+// (FAISS StandardGpuResources): Backend ops are const and thread-safe, and
+// handles created from a context keep the instance alive after the context
+// is destroyed.
+struct cvg_context {
+    std::shared_ptr<const convergent::Backend> backend;
+};
+
 struct cvg_stats {
-    std::unique_ptr<convergent::Backend> backend;
+    std::shared_ptr<const convergent::Backend> backend;  // from a cvg_context or a default one
     std::vector<convergent::index_t> units;
     convergent::MomentAccumulator acc;
     // One pending batch: rows pushed so far per net, laid side by side.
@@ -161,20 +169,23 @@ struct cvg_stats {
 };
 
 struct cvg_options {
-    convergent::CompareOptions compare;  // everything cvg_compare reads
-    double mi_zero_threshold = 1e-6;
-    double lasso_tol = 1e-7;
-    int lasso_max_iter = 10000;
-    bool lasso_keep_weights = false;
-    int kmeans_n_init = 10;
-    bool cluster_hierarchical = true;
-    convergent::index_t cluster_split_k = 2;
-    convergent::index_t cluster_eigengap_candidates = 0;
-    bool cluster_normalize_rows = false;
+    convergent::CompareOptions compare;  // every option; keys and ranges: convergent::option_table()
 };
 
 namespace convergent {
 namespace capi {
+
+// The backend of a live context (throws InvalidArgument naming `name` when
+// ctx is NULL or not live).
+const std::shared_ptr<const Backend>& context_backend(const cvg_context* ctx, const char* name = "ctx");
+
+// The backend the calls without a context use for `backend` (CVG_BACKEND_*):
+// one instance per concrete backend, created on first use and shared by the
+// whole process (never destroyed, so no device call runs during static
+// destruction). AUTO resolves on every call (CUDA when registered and a
+// device is present, else CPU). Throws as make_backend does (unknown value:
+// InvalidArgument; CUDA unavailable: Unsupported; device failure: Device).
+std::shared_ptr<const Backend> default_backend(int32_t backend);
 
 // The options to use: *opts, or the defaults when opts is NULL (throws when
 // opts is not a live handle).

@@ -18,10 +18,7 @@ int cvg_compare(const char* const* inputs, int32_t n_inputs, const char* out_dir
         }
         CVG_ARG(out_dir != nullptr, "out_dir is NULL");
         CVG_ARG(out_dir[0] != '\0', "out_dir is empty");
-        const cvg_options& o = capi::options_or_defaults(opts);
-        CompareOptions compare = o.compare;
-        compare.lasso_weights = o.lasso_keep_weights != 0;  // also <layer>/<a>~<b>.lasso_weights.npy
-        run_compare(paths, out_dir, compare);
+        run_compare(paths, out_dir, capi::options_or_defaults(opts).compare);
     });
 }
 

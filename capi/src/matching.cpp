@@ -25,6 +25,30 @@ void copy_out(const std::vector<T>& v, T* out) {
     if (out) std::copy(v.begin(), v.end(), out);
 }
 
+// The bodies shared by the calls with a context and those with a backend id.
+void max_weight_matching_into(const Backend& backend, const std::vector<double>& s, int64_t rows,
+                              int64_t cols, int64_t* column, double* value, double* mean, double* primal,
+                              double* dual_bound, double* gap) {
+    const Matching m = max_weight_matching(backend, s.data(), rows, cols, cols);
+    copy_out(m.column, column);
+    copy_out(m.value, value);
+    if (mean) *mean = m.mean;
+    if (primal) *primal = m.certificate.primal;
+    if (dual_bound) *dual_bound = m.certificate.dual_bound;
+    if (gap) *gap = m.certificate.gap;
+}
+
+void align_into(const Backend& backend, const std::vector<double>& s, int64_t rows, int64_t cols,
+                int64_t* semi_column, int64_t* matching_column, double* overlap_ratio, int64_t* fig3_order,
+                int64_t* matched_order) {
+    const Alignment a = align(backend, s.data(), rows, cols);
+    copy_out(a.semi.column, semi_column);
+    copy_out(a.matching.column, matching_column);
+    if (overlap_ratio) *overlap_ratio = a.overlap_ratio;
+    copy_out(a.fig3_order, fig3_order);
+    copy_out(a.matched_order, matched_order);
+}
+
 }  // namespace
 
 extern "C" {
@@ -45,17 +69,22 @@ int cvg_max_weight_matching(const double* similarity, int64_t rows, int64_t cols
                             int32_t layout, int32_t backend, int64_t* column, double* value, double* mean,
                             double* primal, double* dual_bound, double* gap) {
     return capi::translate_exceptions("cvg_max_weight_matching", [&] {
-        const BackendKind kind = capi::backend_from_int(backend);
+        capi::backend_from_int(backend);  // an unknown id fails before the matrix is read
         const std::vector<double> s = similarity_matrix(similarity, rows, cols, ld, layout);
         CVG_ARG(column != nullptr || rows == 0, "column is NULL");
-        const std::unique_ptr<Backend> b = make_backend(kind);
-        const Matching m = max_weight_matching(*b, s.data(), rows, cols, cols);
-        copy_out(m.column, column);
-        copy_out(m.value, value);
-        if (mean) *mean = m.mean;
-        if (primal) *primal = m.certificate.primal;
-        if (dual_bound) *dual_bound = m.certificate.dual_bound;
-        if (gap) *gap = m.certificate.gap;
+        max_weight_matching_into(*capi::default_backend(backend), s, rows, cols, column, value, mean, primal,
+                                 dual_bound, gap);
+    });
+}
+
+int cvg_max_weight_matching_ctx(const cvg_context* ctx, const double* similarity, int64_t rows, int64_t cols,
+                                int64_t ld, int32_t layout, int64_t* column, double* value, double* mean,
+                                double* primal, double* dual_bound, double* gap) {
+    return capi::translate_exceptions("cvg_max_weight_matching_ctx", [&] {
+        const std::shared_ptr<const Backend>& b = capi::context_backend(ctx);
+        const std::vector<double> s = similarity_matrix(similarity, rows, cols, ld, layout);
+        CVG_ARG(column != nullptr || rows == 0, "column is NULL");
+        max_weight_matching_into(*b, s, rows, cols, column, value, mean, primal, dual_bound, gap);
     });
 }
 
@@ -63,15 +92,20 @@ int cvg_align(const double* similarity, int64_t rows, int64_t cols, int64_t ld, 
               int32_t backend, int64_t* semi_column, int64_t* matching_column, double* overlap_ratio,
               int64_t* fig3_order, int64_t* matched_order) {
     return capi::translate_exceptions("cvg_align", [&] {
-        const BackendKind kind = capi::backend_from_int(backend);
+        capi::backend_from_int(backend);
         const std::vector<double> s = similarity_matrix(similarity, rows, cols, ld, layout);
-        const std::unique_ptr<Backend> b = make_backend(kind);
-        const Alignment a = align(*b, s.data(), rows, cols);
-        copy_out(a.semi.column, semi_column);
-        copy_out(a.matching.column, matching_column);
-        if (overlap_ratio) *overlap_ratio = a.overlap_ratio;
-        copy_out(a.fig3_order, fig3_order);
-        copy_out(a.matched_order, matched_order);
+        align_into(*capi::default_backend(backend), s, rows, cols, semi_column, matching_column,
+                   overlap_ratio, fig3_order, matched_order);
+    });
+}
+
+int cvg_align_ctx(const cvg_context* ctx, const double* similarity, int64_t rows, int64_t cols, int64_t ld,
+                  int32_t layout, int64_t* semi_column, int64_t* matching_column, double* overlap_ratio,
+                  int64_t* fig3_order, int64_t* matched_order) {
+    return capi::translate_exceptions("cvg_align_ctx", [&] {
+        const std::shared_ptr<const Backend>& b = capi::context_backend(ctx);
+        const std::vector<double> s = similarity_matrix(similarity, rows, cols, ld, layout);
+        align_into(*b, s, rows, cols, semi_column, matching_column, overlap_ratio, fig3_order, matched_order);
     });
 }
 

@@ -1,23 +1,12 @@
 // C ABI: sorted mean activations (abstract, finding 3) on a finalised cvg_stats.
-// Everything goes through mean_activation_json, the one implementation the
+// Everything goes through mean_activation(), the one implementation the
 // pipeline writes, so the C numbers equal summary.json's.
-#include <cmath>
-#include <limits>
+#include <algorithm>
 
 #include "capi_internal.hpp"
 #include "convergent/mean_activation.hpp"
 
 using namespace convergent;
-
-namespace {
-
-std::vector<std::string> net_names(const LayerStatistics& st) {
-    std::vector<std::string> names;
-    for (size_t i = 0; i < st.block_widths.size(); ++i) names.push_back(std::to_string(i));
-    return names;
-}
-
-}  // namespace
 
 extern "C" {
 
@@ -26,11 +15,10 @@ int cvg_mean_activation_sorted(const cvg_stats* stats, int32_t net, double* out,
         const LayerStatistics& st = capi::finalized_statistics(stats);
         capi::check_net(stats, net, "net");
         CVG_ARG(out != nullptr, "out is NULL");
-        const nlohmann::json j = mean_activation_json(st, net_names(st));
-        const std::string key = std::to_string(net);
-        const std::vector<double> sorted = j.at("sorted_means").at(key).get<std::vector<double>>();
+        const MeanActivationResult r = mean_activation(st);
+        const std::vector<double>& sorted = r.sorted_means[size_t(net)];
         std::copy(sorted.begin(), sorted.end(), out);
-        if (spread) *spread = j.at("within_net_spread").at(key).get<double>();
+        if (spread) *spread = r.within_net_spread[size_t(net)];
     });
 }
 
@@ -44,9 +32,7 @@ int cvg_mean_activation_distance(const cvg_stats* stats, int32_t net_a, int32_t 
             *distance = 0.0;
             return;
         }
-        const int32_t lo = std::min(net_a, net_b), hi = std::max(net_a, net_b);
-        const nlohmann::json j = mean_activation_json(st, net_names(st));
-        *distance = j.at("between_net_distance").at(std::to_string(lo) + "~" + std::to_string(hi)).get<double>();
+        *distance = mean_activation(st).distance(net_a, net_b);
     });
 }
 
@@ -54,9 +40,7 @@ int cvg_mean_activation_ratio(const cvg_stats* stats, double* ratio) {
     return capi::translate_exceptions("cvg_mean_activation_ratio", [&] {
         const LayerStatistics& st = capi::finalized_statistics(stats);
         CVG_ARG(ratio != nullptr, "ratio is NULL");
-        const nlohmann::json j = mean_activation_json(st, net_names(st));
-        const nlohmann::json& r = j.at("distance_to_spread_ratio");
-        *ratio = r.is_null() ? std::numeric_limits<double>::quiet_NaN() : r.get<double>();
+        *ratio = mean_activation(st).distance_to_spread_ratio;
     });
 }
 

@@ -12,6 +12,26 @@ namespace {
 void check_binned(const cvg_binned* b, const char* name) {
     capi::require_live(b, capi::HandleKind::Binned, name);
 }
+
+void check_mutual_information_args(const cvg_binned* a, const cvg_binned* b, double* out, int64_t ld,
+                                   int32_t layout) {
+    check_binned(a, "a");
+    check_binned(b, "b");
+    const index_t rows = a->binned.units, cols = b->binned.units;
+    CVG_ARG(out != nullptr, "out is NULL");
+    capi::check_matrix(out, rows, cols, ld, layout, "out");
+    CVG_ARG(a->binned.samples == b->binned.samples,
+            "a has " + std::to_string(a->binned.samples) + " samples but b has " +
+                std::to_string(b->binned.samples) + ": bin the same sample rows of both nets");
+    CVG_ARG(a->binned.bins == b->binned.bins, "a has " + std::to_string(a->binned.bins) +
+                                                  " bins but b has " + std::to_string(b->binned.bins));
+}
+
+void mutual_information_into(const Backend& backend, const cvg_binned* a, const cvg_binned* b, double* out,
+                             int64_t ld, int32_t layout) {
+    const std::vector<double> mi = mutual_information_matrix(backend, a->binned, b->binned);
+    capi::write_matrix(mi.data(), a->binned.units, b->binned.units, out, ld, layout, "out");
+}
 }  // namespace
 
 extern "C" {
@@ -37,9 +57,7 @@ int cvg_bin_units(cvg_binned** out, const float* values, int64_t samples, int64_
                 "samples = " + std::to_string(samples) + " is outside [1, 2^31)");
         CVG_ARG(units >= 1, "units = " + std::to_string(units) + " must be >= 1");
         capi::check_matrix(values, samples, units, ld, layout, "values");
-        BinningOptions bopt;
-        bopt.bins = o.compare.mi_bins;
-        bopt.zero_threshold = o.mi_zero_threshold;
+        const BinningOptions bopt = binning_options(o.compare);
         auto handle = std::make_unique<cvg_binned>();
         if (layout == CVG_ROW_MAJOR) {
             handle->binned = bin_units(values, samples, units, ld, bopt);
@@ -90,20 +108,18 @@ int cvg_binned_edges(const cvg_binned* binned, int64_t unit, int64_t* count, dou
 int cvg_mutual_information(const cvg_binned* a, const cvg_binned* b, int32_t backend, double* out,
                            int64_t ld, int32_t layout) {
     return capi::translate_exceptions("cvg_mutual_information", [&] {
-        check_binned(a, "a");
-        check_binned(b, "b");
-        const BackendKind kind = capi::backend_from_int(backend);
-        const index_t rows = a->binned.units, cols = b->binned.units;
-        CVG_ARG(out != nullptr, "out is NULL");
-        capi::check_matrix(out, rows, cols, ld, layout, "out");
-        CVG_ARG(a->binned.samples == b->binned.samples,
-                "a has " + std::to_string(a->binned.samples) + " samples but b has " +
-                    std::to_string(b->binned.samples) + ": bin the same sample rows of both nets");
-        CVG_ARG(a->binned.bins == b->binned.bins, "a has " + std::to_string(a->binned.bins) +
-                                                      " bins but b has " + std::to_string(b->binned.bins));
-        const std::unique_ptr<Backend> backend_impl = make_backend(kind);
-        const std::vector<double> mi = mutual_information_matrix(*backend_impl, a->binned, b->binned);
-        capi::write_matrix(mi.data(), rows, cols, out, ld, layout, "out");
+        capi::backend_from_int(backend);  // an unknown id is an argument error before anything else
+        check_mutual_information_args(a, b, out, ld, layout);
+        mutual_information_into(*capi::default_backend(backend), a, b, out, ld, layout);
+    });
+}
+
+int cvg_mutual_information_ctx(const cvg_context* ctx, const cvg_binned* a, const cvg_binned* b, double* out,
+                               int64_t ld, int32_t layout) {
+    return capi::translate_exceptions("cvg_mutual_information_ctx", [&] {
+        const std::shared_ptr<const Backend>& backend = capi::context_backend(ctx);
+        check_mutual_information_args(a, b, out, ld, layout);
+        mutual_information_into(*backend, a, b, out, ld, layout);
     });
 }
 

@@ -55,11 +55,7 @@ int cvg_sparse_prediction(cvg_sparse** out, const cvg_stats* stats, int32_t targ
                                                  std::to_string(target_net) +
                                                  ": a net would predict each unit from itself");
         const cvg_options& o = capi::options_or_defaults(opts);
-        SparsePredictionOptions sopt;
-        if (!o.compare.lasso_alphas.empty()) sopt.alphas = o.compare.lasso_alphas;
-        sopt.tol = o.lasso_tol;
-        sopt.max_iter = o.lasso_max_iter;
-        sopt.keep_weights = o.lasso_keep_weights;
+        const SparsePredictionOptions sopt = sparse_prediction_options(o.compare);
         auto handle = std::make_unique<cvg_sparse>();
         handle->result = sparse_prediction(st, target_net, predictor_net, sopt);
         *out = capi::publish(std::move(handle), capi::HandleKind::Sparse);

@@ -21,6 +21,22 @@ const ClusterNode& node_of(const ClusteringResult& r, int64_t id) {
     return r.clusters[size_t(id)];
 }
 
+// Sec. 4 on the finalised statistics, the eigensolves on `backend`; the
+// result does not refer to stats.
+cvg_clustering* run_spectral_clustering(const Backend& backend, const cvg_stats* stats, int32_t net_a,
+                                        int32_t net_b, const cvg_options* opts) {
+    const LayerStatistics& st = capi::finalized_statistics(stats);
+    capi::check_net(stats, net_a, "net_a");
+    capi::check_net(stats, net_b, "net_b");
+    CVG_ARG(net_a != net_b, "net_a and net_b are both " + std::to_string(net_a) +
+                                ": spectral clustering aligns two different nets");
+    const cvg_options& o = capi::options_or_defaults(opts);
+    const ClusteringOptions copt = clustering_options(o.compare);
+    auto handle = std::make_unique<cvg_clustering>();
+    handle->result = spectral_clustering(backend, st, net_a, net_b, copt);
+    return capi::publish(std::move(handle), capi::HandleKind::Clustering);
+}
+
 }  // namespace
 
 extern "C" {
@@ -30,25 +46,18 @@ int cvg_spectral_clustering(cvg_clustering** out, const cvg_stats* stats, int32_
     return capi::translate_exceptions("cvg_spectral_clustering", [&] {
         CVG_ARG(out != nullptr, "out is NULL");
         *out = nullptr;
-        const LayerStatistics& st = capi::finalized_statistics(stats);
-        capi::check_net(stats, net_a, "net_a");
-        capi::check_net(stats, net_b, "net_b");
-        CVG_ARG(net_a != net_b, "net_a and net_b are both " + std::to_string(net_a) +
-                                    ": spectral clustering aligns two different nets");
-        const cvg_options& o = capi::options_or_defaults(opts);
-        ClusteringOptions copt;
-        copt.tau = o.compare.cluster_tau;
-        copt.alpha = o.compare.cluster_alpha;
-        copt.k = o.compare.cluster_k;
-        copt.seed = o.compare.seed;
-        copt.n_init = o.kmeans_n_init;
-        copt.hierarchical = o.cluster_hierarchical;
-        copt.split_k = o.cluster_split_k;
-        copt.eigengap_candidates = o.cluster_eigengap_candidates;
-        copt.normalize_rows = o.cluster_normalize_rows;
-        auto handle = std::make_unique<cvg_clustering>();
-        handle->result = spectral_clustering(*stats->backend, st, net_a, net_b, copt);
-        *out = capi::publish(std::move(handle), capi::HandleKind::Clustering);
+        capi::require_live(stats, capi::HandleKind::Stats, "stats");
+        *out = run_spectral_clustering(*stats->backend, stats, net_a, net_b, opts);
+    });
+}
+
+int cvg_spectral_clustering_ctx(cvg_clustering** out, const cvg_context* ctx, const cvg_stats* stats,
+                                int32_t net_a, int32_t net_b, const cvg_options* opts) {
+    return capi::translate_exceptions("cvg_spectral_clustering_ctx", [&] {
+        CVG_ARG(out != nullptr, "out is NULL");
+        *out = nullptr;
+        const std::shared_ptr<const Backend>& backend = capi::context_backend(ctx);
+        *out = run_spectral_clustering(*backend, stats, net_a, net_b, opts);
     });
 }
 

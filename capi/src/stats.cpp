@@ -32,6 +32,30 @@ void flush_if_complete(cvg_stats* s) {
     s->finalized = false;
 }
 
+// The body of cvg_stats_create(_ctx) once the backend is chosen.
+std::unique_ptr<cvg_stats> new_stats(int32_t n_nets, const int64_t* units) {
+    CVG_ARG(n_nets >= 1, "n_nets must be >= 1");
+    CVG_ARG(units != nullptr, "units is NULL");
+    std::vector<index_t> widths(units, units + n_nets);
+    for (index_t w : widths) CVG_ARG(w >= 1, "every net needs at least one unit");
+    auto s = std::make_unique<cvg_stats>();
+    s->units = widths;
+    s->acc = MomentAccumulator(widths);
+    s->pending_rows.assign(size_t(n_nets), 0);
+    return s;
+}
+
+std::unique_ptr<cvg_stats> load_stats(const char* path) {
+    CVG_ARG(path != nullptr, "path is NULL");
+    std::ifstream f(path, std::ios::binary);
+    CVG_REQUIRE(f.good(), Io, std::string("cannot open '") + path + "'");
+    auto s = std::make_unique<cvg_stats>();
+    s->acc = MomentAccumulator::load(f, std::string("file '") + path + "'");
+    s->units = s->acc.block_widths();
+    s->pending_rows.assign(s->units.size(), 0);
+    return s;
+}
+
 void require_no_pending(const cvg_stats* s) {
     CVG_REQUIRE(s->batch_rows == 0, InvalidArgument,
                 "a batch is partially pushed: push the same rows for every net first");
@@ -70,15 +94,19 @@ int cvg_stats_create(cvg_stats** out, int32_t n_nets, const int64_t* units, int3
     return capi::translate_exceptions("cvg_stats_create", [&] {
         CVG_ARG(out != nullptr, "out is NULL");
         *out = nullptr;
-        CVG_ARG(n_nets >= 1, "n_nets must be >= 1");
-        CVG_ARG(units != nullptr, "units is NULL");
-        std::vector<index_t> widths(units, units + n_nets);
-        for (index_t w : widths) CVG_ARG(w >= 1, "every net needs at least one unit");
-        auto s = std::make_unique<cvg_stats>();
-        s->backend = make_backend(capi::backend_from_int(backend));
-        s->units = widths;
-        s->acc = MomentAccumulator(widths);
-        s->pending_rows.assign(size_t(n_nets), 0);
+        auto s = new_stats(n_nets, units);
+        s->backend = capi::default_backend(backend);
+        *out = capi::publish(std::move(s), capi::HandleKind::Stats);
+    });
+}
+
+int cvg_stats_create_ctx(cvg_stats** out, const cvg_context* ctx, int32_t n_nets, const int64_t* units) {
+    return capi::translate_exceptions("cvg_stats_create_ctx", [&] {
+        CVG_ARG(out != nullptr, "out is NULL");
+        *out = nullptr;
+        const std::shared_ptr<const Backend>& backend = capi::context_backend(ctx);
+        auto s = new_stats(n_nets, units);
+        s->backend = backend;
         *out = capi::publish(std::move(s), capi::HandleKind::Stats);
     });
 }
@@ -167,23 +195,36 @@ int cvg_stats_samples(const cvg_stats* stats, int64_t* out) {
     });
 }
 
-static int read_vector(const char* fn, const cvg_stats* stats, int32_t net, double* out, bool mean) {
+// capacity == nullptr: the pre-capacity entry points (cvg_stats_mean/std),
+// which must trust out to hold units[net] values.
+static int read_vector(const char* fn, const cvg_stats* stats, int32_t net, double* out,
+                       const int64_t* capacity, bool mean) {
     return capi::translate_exceptions(fn, [&] {
         check_handle(stats);
         check_net(stats, net, "net");
         CVG_ARG(out != nullptr, "out is NULL");
         const LayerStatistics& r = finalized(stats);
         const index_t off = r.block_offsets[size_t(net)];
+        const index_t width = r.block_widths[size_t(net)];
+        if (capacity != nullptr)
+            CVG_ARG(*capacity >= width, "capacity " + std::to_string(*capacity) + " is smaller than the " +
+                                            std::to_string(width) + " units of net " + std::to_string(net));
         const std::vector<double>& src = mean ? r.mean : r.stddev;
-        std::copy(src.begin() + off, src.begin() + off + r.block_widths[size_t(net)], out);
+        std::copy(src.begin() + off, src.begin() + off + width, out);
     });
 }
 
 int cvg_stats_mean(const cvg_stats* stats, int32_t net, double* out) {
-    return read_vector("cvg_stats_mean", stats, net, out, true);
+    return read_vector("cvg_stats_mean", stats, net, out, nullptr, true);
 }
 int cvg_stats_std(const cvg_stats* stats, int32_t net, double* out) {
-    return read_vector("cvg_stats_std", stats, net, out, false);
+    return read_vector("cvg_stats_std", stats, net, out, nullptr, false);
+}
+int cvg_stats_mean_n(const cvg_stats* stats, int32_t net, double* out, int64_t capacity) {
+    return read_vector("cvg_stats_mean_n", stats, net, out, &capacity, true);
+}
+int cvg_stats_std_n(const cvg_stats* stats, int32_t net, double* out, int64_t capacity) {
+    return read_vector("cvg_stats_std_n", stats, net, out, &capacity, false);
 }
 
 int cvg_stats_correlation(const cvg_stats* stats, int32_t net_a, int32_t net_b, double* out,
@@ -209,6 +250,14 @@ int cvg_stats_dead_units(const cvg_stats* stats, int32_t net, int64_t* count, in
     });
 }
 
+int cvg_stats_dead_units_n(const cvg_stats* stats, int32_t net, int64_t* count, int64_t* out, int64_t capacity) {
+    return capi::translate_exceptions("cvg_stats_dead_units_n", [&] {
+        check_handle(stats);
+        check_net(stats, net, "net");
+        capi::fill_sized(finalized(stats).dead_units(net), count, out, capacity, "dead units");
+    });
+}
+
 int cvg_stats_save(const cvg_stats* stats, const char* path) {
     return capi::translate_exceptions("cvg_stats_save", [&] {
         check_handle(stats);
@@ -225,13 +274,21 @@ int cvg_stats_load(cvg_stats** out, const char* path, int32_t backend) {
         CVG_ARG(out != nullptr, "out is NULL");
         *out = nullptr;
         CVG_ARG(path != nullptr, "path is NULL");
-        std::ifstream f(path, std::ios::binary);
-        CVG_REQUIRE(f.good(), Io, std::string("cannot open '") + path + "'");
-        auto s = std::make_unique<cvg_stats>();
-        s->backend = make_backend(capi::backend_from_int(backend));
-        s->acc = MomentAccumulator::load(f, std::string("file '") + path + "'");
-        s->units = s->acc.block_widths();
-        s->pending_rows.assign(s->units.size(), 0);
+        // The backend first, as before: an unusable one fails before the file is read.
+        std::shared_ptr<const Backend> b = capi::default_backend(backend);
+        auto s = load_stats(path);
+        s->backend = std::move(b);
+        *out = capi::publish(std::move(s), capi::HandleKind::Stats);
+    });
+}
+
+int cvg_stats_load_ctx(cvg_stats** out, const cvg_context* ctx, const char* path) {
+    return capi::translate_exceptions("cvg_stats_load_ctx", [&] {
+        CVG_ARG(out != nullptr, "out is NULL");
+        *out = nullptr;
+        const std::shared_ptr<const Backend>& backend = capi::context_backend(ctx);
+        auto s = load_stats(path);
+        s->backend = backend;
         *out = capi::publish(std::move(s), capi::HandleKind::Stats);
     });
 }

@@ -12,6 +12,7 @@
 
 #include <climits>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "convergent/cuda_backend.hpp"
@@ -65,24 +66,32 @@ public:
 
     void chunk_moments(const float* x, index_t rows, index_t cols, index_t ld, double* mean,
                        double* comoment) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
         cuda_chunk_moments(*ctx_, x, rows, cols, ld, mean, comoment);
     }
     void mutual_information(const BinCodesView& a, const BinCodesView& b,
                             double* mi) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
         cuda_mutual_information(*ctx_, a, b, mi);
     }
     Assignment max_weight_assignment(const double* weights, index_t rows, index_t cols,
                                      index_t ld) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
         return cuda_max_weight_assignment(*ctx_, weights, rows, cols, ld);
     }
     void symmetric_eigensolve_smallest(const double* matrix, index_t n, index_t k, double* values,
                                        double* vectors) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
         cuda_symmetric_eigensolve_smallest(*ctx_, matrix, n, k, values, vectors);
     }
 
 private:
     std::string description_;
     std::unique_ptr<DeviceContext> ctx_;
+    // The ops share one stream, cuBLAS/cuSOLVER handle and scratch; the
+    // Backend contract lets callers (a shared cvg_context) use one instance
+    // from several threads, so the ops take turns.
+    mutable std::mutex mutex_;
 };
 
 }  // namespace cuda_detail
@@ -107,6 +116,14 @@ std::unique_ptr<Backend> make_cuda_backend(int device_ordinal) {
     if (!cuda_backend_device_available(&why))
         fail(ErrorCode::Unsupported, "backend 'cuda' requested but no usable GPU: " + why);
     return std::make_unique<cuda_detail::CudaBackend>(device_ordinal);
+}
+
+namespace {
+std::unique_ptr<Backend> make_default_cuda_backend() { return make_cuda_backend(0); }
+}  // namespace
+
+void register_cuda_backend() {
+    register_backend(BackendKind::Cuda, "cuda", &make_default_cuda_backend, &cuda_backend_device_available);
 }
 
 }  // namespace convergent

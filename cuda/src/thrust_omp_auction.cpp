@@ -4,7 +4,7 @@
 #define CVG_PORTABLE_NS omp_device
 #include "portable/auction.cuh"
 
-#include "convergent/thrust_omp_auction.hpp"
+#include "thrust_omp_auction.hpp"
 
 namespace convergent {
 namespace thrust_omp {

@@ -6,7 +6,7 @@
 #define CVG_PORTABLE_NS omp_device
 #include "portable/moments.cuh"
 
-#include "convergent/thrust_omp.hpp"
+#include "thrust_omp.hpp"
 
 namespace convergent {
 namespace thrust_omp {

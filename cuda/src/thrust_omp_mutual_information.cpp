@@ -1,5 +1,5 @@
 // OMP instantiation of portable/mutual_information.cuh (see
-// convergent/thrust_omp_mutual_information.hpp). The one-hot GEMM is the
+// thrust_omp_mutual_information.hpp). The one-hot GEMM is the
 // portable IndicatorProduct for_each instead of cuBLAS.
 #include "portable/omp_guard.hpp"
 
@@ -7,7 +7,7 @@
 #include "portable/mutual_information.cuh"
 
 #include "convergent/mutual_information.hpp"
-#include "convergent/thrust_omp_mutual_information.hpp"
+#include "thrust_omp_mutual_information.hpp"
 
 namespace convergent {
 namespace thrust_omp {

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "allocation.hpp"
+
 namespace convergent {
 
 namespace fs = std::filesystem;
@@ -23,7 +25,7 @@ std::string shape_string(const std::vector<index_t>& shape) {
     return s + (shape.size() == 1 ? ",)" : ")");
 }
 
-// Scratch kept per read: one image at least, otherwise about 16 MiB.
+// Scratch kept per read: at most about 16 MiB (a bigger image is read in slices).
 constexpr index_t kScratchElements = index_t(1) << 22;
 
 }  // namespace
@@ -33,23 +35,36 @@ LayerSource::LayerSource(std::string net, std::string layer, std::unique_ptr<Npy
     : net_(std::move(net)), layer_(std::move(layer)), array_(std::move(array)), layout_(layout) {
     CVG_REQUIRE(array_ != nullptr, InvalidArgument, "LayerSource: net '" + net_ + "', layer '" + layer_ + "': no array");
     const std::vector<index_t>& shape = array_->header().shape;
-    if (shape.size() == 2) {
-        images_ = shape[0];
-        units_ = shape[1];
-        positions_ = 1;
-    } else if (shape.size() == 4) {
-        images_ = shape[0];
-        units_ = layout_.channels_last ? shape[3] : shape[1];
-        const index_t h = layout_.channels_last ? shape[1] : shape[2];
-        const index_t w = layout_.channels_last ? shape[2] : shape[3];
-        positions_ = h * w;  // cannot overflow: the header check bounded the element count
-    } else {
+    if (shape.size() != 2 && shape.size() != 4)
         fail(ErrorCode::BadData, array_->what() + ": shape " + shape_string(shape) + " has rank " +
                                      std::to_string(shape.size()) + "; a layer must be (N, C) or " +
                                      (layout_.channels_last ? "(N, H, W, C)" : "(N, C, H, W)"));
+    // Empty dimensions first: with one, the element count the header check
+    // bounded is 0, so it bounds no product of the other dimensions (e.g.
+    // (0, 4, 2^32, 2^32)); every product below is overflow-checked anyway.
+    for (index_t d : shape)
+        CVG_REQUIRE(d > 0, BadData,
+                    array_->what() + ": shape " + shape_string(shape) +
+                        " has an empty dimension; a layer needs at least one image, position and unit");
+    images_ = shape[0];
+    if (shape.size() == 2) {
+        units_ = shape[1];
+        positions_ = 1;
+    } else {
+        units_ = layout_.channels_last ? shape[3] : shape[1];
+        const index_t h = layout_.channels_last ? shape[1] : shape[2];
+        const index_t w = layout_.channels_last ? shape[2] : shape[3];
+        index_t image_elements = 0;
+        if (__builtin_mul_overflow(h, w, &positions_) || __builtin_mul_overflow(positions_, units_, &image_elements))
+            fail(ErrorCode::BadData, array_->what() + ": shape " + shape_string(shape) +
+                                         ": an image's H * W * C overflows 64 bits");
     }
-    CVG_REQUIRE(images_ > 0 && units_ > 0 && positions_ > 0, BadData,
-                array_->what() + ": shape " + shape_string(shape) + " has an empty dimension; a layer needs at least one image, position and unit");
+    index_t samples = 0;
+    if (__builtin_mul_overflow(images_, positions_, &samples))
+        fail(ErrorCode::BadData, array_->what() + ": shape " + shape_string(shape) +
+                                     ": the sample count N * H * W overflows 64 bits");
+    // From here on N * P * C is the header's (checked) element count, so
+    // products of these three never overflow.
 }
 
 const std::string& LayerSource::what() const { return array_->what(); }
@@ -62,6 +77,7 @@ void LayerSource::read_images(index_t first, index_t count, float* out) const {
     CVG_REQUIRE(out != nullptr, InvalidArgument, what() + ": read_images output is NULL");
     const NpyHeader& header = array_->header();
     const index_t P = positions_, C = units_, N = images_;
+    const std::string scratch_what = what() + " (net '" + net_ + "', layer '" + layer_ + "')";
     const index_t image_elements = P * C;
     const bool rank4 = header.shape.size() == 4;
 
@@ -72,9 +88,26 @@ void LayerSource::read_images(index_t first, index_t count, float* out) const {
         } else {
             // (N, C, H, W) in C order: each image is a contiguous C x P block;
             // read a batch of images and transpose every block to P x C.
-            const index_t batch = std::max<index_t>(1, std::min(count, kScratchElements / image_elements));
-            scratch_.resize(std::size_t(batch * image_elements));
-            for (index_t done = 0; done < count;) {
+            const index_t batch = std::min(count, kScratchElements / image_elements);
+            if (batch == 0) {
+                // An image larger than the scratch: read each unit's plane
+                // in slices of the scratch size, so the scratch never grows
+                // with the (claimed) image size.
+                const index_t slice = std::min(P, kScratchElements);
+                resize_or_fail(scratch_, std::uint64_t(slice), scratch_what, "a read buffer of one image slice");
+                for (index_t i = 0; i < count; ++i) {
+                    float* dst = out + i * image_elements;
+                    for (index_t c = 0; c < C; ++c)
+                        for (index_t p0 = 0; p0 < P; p0 += slice) {
+                            const index_t n = std::min(slice, P - p0);
+                            array_->read_elements((first + i) * image_elements + c * P + p0, n, scratch_.data());
+                            for (index_t p = 0; p < n; ++p) dst[(p0 + p) * C + c] = scratch_[std::size_t(p)];
+                        }
+                }
+            }
+            if (batch > 0) resize_or_fail(scratch_, std::uint64_t(batch * image_elements), scratch_what,
+                                          "a read buffer of " + std::to_string(batch) + " images");
+            for (index_t done = 0; batch > 0 && done < count;) {
                 const index_t b = std::min(batch, count - done);
                 array_->read_elements((first + done) * image_elements, b * image_elements, scratch_.data());
                 for (index_t i = 0; i < b; ++i) {
@@ -98,7 +131,7 @@ void LayerSource::read_images(index_t first, index_t count, float* out) const {
         // storage order. Gather each run into its output column.
         const index_t H = rank4 ? (layout_.channels_last ? header.shape[1] : header.shape[2]) : 1;
         const index_t W = rank4 ? (layout_.channels_last ? header.shape[2] : header.shape[3]) : 1;
-        scratch_.resize(std::size_t(count));
+        resize_or_fail(scratch_, std::uint64_t(count), scratch_what, "a read buffer of one unit over the chunk's images");
         const index_t runs = C * P;
         for (index_t k = 0; k < runs; ++k) {
             index_t c, p;
@@ -144,7 +177,7 @@ void LayerSource::read_images(index_t first, index_t count, float* out) const {
 
 // ---- NetSource -------------------------------------------------------------------
 
-NetSource NetSource::open(const std::string& path, const ActivationLayout& layout) {
+NetSource NetSource::open(const std::string& path, const ActivationLayout& layout, const std::string& name) {
     std::string clean = path;
     while (clean.size() > 1 && clean.back() == '/') clean.pop_back();
     CVG_REQUIRE(!clean.empty(), Io, "net path is empty");
@@ -173,12 +206,13 @@ NetSource NetSource::open(const std::string& path, const ActivationLayout& layou
         if (ec) fail(ErrorCode::Io, "cannot list net directory '" + path + "': " + ec.message());
         if (files.empty()) fail(ErrorCode::Io, "net directory '" + path + "' holds no .npy files");
         std::sort(files.begin(), files.end());
+        if (!name.empty()) net.name_ = name;
         for (const fs::path& f : files) {
             const std::string layer = f.stem().string();
             net.layers_.emplace(layer, std::make_unique<LayerSource>(net.name_, layer, open_npy(f.string(), layer), layout));
         }
     } else if (S_ISREG(st.st_mode)) {
-        net.name_ = p.stem().string();
+        net.name_ = name.empty() ? p.stem().string() : name;
         net.archive_ = NpzArchive::open(clean);
         if (net.archive_->array_names().empty()) fail(ErrorCode::Io, "net archive '" + path + "' holds no arrays");
         for (const std::string& layer : net.archive_->array_names())

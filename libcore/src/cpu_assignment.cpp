@@ -1,6 +1,7 @@
 // CPU backend op: Sec. 3.1 max-weight one-to-one assignment. The exact
-// Jonker-Volgenant solver (matching.cpp) is already certified by its own
+// Jonker-Volgenant solver (jonker_volgenant.cpp) is already certified by its own
 // duals, so the backend simply forwards to it.
+#include "convergent/jonker_volgenant.hpp"
 #include "convergent/matching.hpp"
 #include "cpu_backend.hpp"
 

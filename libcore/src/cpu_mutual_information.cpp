@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "allocation.hpp"
+#include "parallel_guard.hpp"
+
 #include "convergent/mutual_information.hpp"
 
 namespace convergent {
@@ -76,14 +79,27 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
     const index_t row_groups = (a_count + kRowsPerItem - 1) / kRowsPerItem;
     const index_t col_groups = (b_count + kColsPerItem - 1) / kColsPerItem;
 
-#pragma omp parallel
+    // Per-thread scratch is allocated before the region (an exception may
+    // not leave it); the guard carries anything `visit` throws out of it.
+    const std::string what = "mutual information (" + std::to_string(a_count) + " x " +
+                             std::to_string(b_count) + " units, " + std::to_string(samples) + " samples)";
+    const int threads = std::max(1, omp_get_max_threads());
+    const index_t xoff_size = kRowsPerItem * samples, tables_size = kRowsPerItem * kColsPerItem * table_size;
+    std::vector<std::uint16_t> all_xoff;
+    std::vector<std::int32_t> all_tables;
+    resize_or_fail(all_xoff, std::uint64_t(threads) * std::uint64_t(xoff_size), what, "per-thread bin offsets");
+    resize_or_fail(all_tables, std::uint64_t(threads) * std::uint64_t(tables_size), what,
+                   "per-thread joint count tables");
+    ParallelGuard guard;
+#pragma omp parallel num_threads(threads)
     {
-        std::vector<std::uint16_t> xoff(size_t(kRowsPerItem * samples));
-        std::vector<std::int32_t> tables(size_t(kRowsPerItem * kColsPerItem * table_size));
+        const int thread = omp_get_thread_num();
+        std::uint16_t* const xoff = all_xoff.data() + index_t(thread) * xoff_size;
+        std::int32_t* const tables = all_tables.data() + index_t(thread) * tables_size;
         // Rows of a are spread over threads; each thread streams all b units
         // past its two x rows (kept in L2 as uint16 offsets).
 #pragma omp for schedule(dynamic, 1)
-        for (index_t rg = 0; rg < row_groups; ++rg) {
+        for (index_t rg = 0; rg < row_groups; ++rg) guard.run([&] {
             const index_t i_first = rg * kRowsPerItem;
             const index_t rows_here = std::min(kRowsPerItem, a_count - i_first);
             const std::uint16_t* xptr[kRowsPerItem];
@@ -91,7 +107,7 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
                 // A missing row repeats the last real one; its tables are ignored.
                 const index_t i = i_first + std::min(r, rows_here - 1);
                 const std::uint8_t* codes = a.codes + (a_begin + i) * samples;
-                std::uint16_t* off = xoff.data() + r * samples;
+                std::uint16_t* off = xoff + r * samples;
                 for (index_t s = 0; s < samples; ++s) off[s] = std::uint16_t(codes[s] * bins);
                 xptr[r] = off;
             }
@@ -109,17 +125,18 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
                     const index_t j = j_first + std::min(c, cols_here - 1);
                     yptr[c] = b.codes + (b_begin + j) * samples;
                 }
-                std::fill(tables.begin(), tables.end(), 0);
+                std::fill(tables, tables + tables_size, 0);
                 std::int32_t* tptr[kRowsPerItem * kColsPerItem];
                 for (index_t t = 0; t < kRowsPerItem * kColsPerItem; ++t)
-                    tptr[t] = tables.data() + t * table_size;
+                    tptr[t] = tables + t * table_size;
                 count_2x4(xptr, yptr, samples, tptr);
                 for (index_t r = 0; r < rows_here; ++r)
                     for (index_t c = 0; c < cols_here; ++c)
                         visit(i_first + r, j_first + c, tptr[r * kColsPerItem + c]);
             }
-        }
+        });
     }
+    guard.rethrow(what);
 }
 
 void check_pair(const BinCodesView& a, const BinCodesView& b, const char* op) {
@@ -157,16 +174,19 @@ private:
 // sum_x c_x log c_x of each unit's marginal histogram (bin order).
 std::vector<double> marginal_terms(const BinCodesView& v, const NLogN& nlogn) {
     std::vector<double> out(size_t(v.units));
-#pragma omp parallel
+    // Per-thread histograms allocated before the region (no exception may leave it).
+    const int threads = std::max(1, omp_get_max_threads());
+    std::vector<std::int64_t> all_hist(size_t(threads) * size_t(v.bins));
+#pragma omp parallel num_threads(threads)
     {
-        std::vector<std::int64_t> hist(size_t(v.bins));
+        std::int64_t* const hist = all_hist.data() + size_t(omp_get_thread_num()) * size_t(v.bins);
 #pragma omp for schedule(static)
         for (index_t u = 0; u < v.units; ++u) {
-            std::fill(hist.begin(), hist.end(), 0);
+            std::fill(hist, hist + v.bins, 0);
             const std::uint8_t* codes = v.codes + u * v.samples;
             for (index_t s = 0; s < v.samples; ++s) ++hist[codes[s]];
             double h = 0.0;
-            for (int x = 0; x < v.bins; ++x) h += nlogn(hist[size_t(x)]);
+            for (int x = 0; x < v.bins; ++x) h += nlogn(hist[x]);
             out[size_t(u)] = h;
         }
     }

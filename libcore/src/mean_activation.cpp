@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 namespace convergent {
 
@@ -33,47 +34,47 @@ double sorted_curve_distance(const std::vector<double>& a, const std::vector<dou
     return std::sqrt(s / double(points));
 }
 
-nlohmann::json mean_activation_json(const LayerStatistics& stats, const std::vector<std::string>& nets) {
-    CVG_REQUIRE(nets.size() == stats.block_widths.size(), InvalidArgument,
-                "mean_activation_json: " + std::to_string(nets.size()) + " net names for " +
-                    std::to_string(stats.block_widths.size()) + " nets");
-    std::vector<std::vector<double>> sorted(nets.size());
-    nlohmann::json sorted_means = nlohmann::json::object(), spread = nlohmann::json::object();
+MeanActivationResult mean_activation(const LayerStatistics& stats) {
+    const size_t nets = stats.block_widths.size();
+    CVG_REQUIRE(nets >= 1, InvalidArgument, "mean activation: no nets");
+    MeanActivationResult r;
+    r.sorted_means.resize(nets);
     double spread_sum = 0.0;
-    for (size_t k = 0; k < nets.size(); ++k) {
+    for (size_t k = 0; k < nets; ++k) {
         const auto begin = stats.mean.begin() + stats.block_offsets[k];
-        sorted[k].assign(begin, begin + stats.block_widths[k]);
-        std::sort(sorted[k].begin(), sorted[k].end(), std::greater<double>());
+        std::vector<double>& sorted = r.sorted_means[k];
+        sorted.assign(begin, begin + stats.block_widths[k]);
+        std::sort(sorted.begin(), sorted.end(), std::greater<double>());
         double mean = 0.0;
-        for (double v : sorted[k]) mean += v;
-        mean /= double(sorted[k].size());
+        for (double v : sorted) mean += v;
+        mean /= double(sorted.size());
         double var = 0.0;
-        for (double v : sorted[k]) var += (v - mean) * (v - mean);
-        const double sd = std::sqrt(var / double(sorted[k].size()));  // population std
-        sorted_means[nets[k]] = sorted[k];
-        spread[nets[k]] = sd;
+        for (double v : sorted) var += (v - mean) * (v - mean);
+        const double sd = std::sqrt(var / double(sorted.size()));  // population std
+        r.within_net_spread.push_back(sd);
         spread_sum += sd;
     }
-    nlohmann::json distance = nlohmann::json::object();
     double distance_sum = 0.0;
-    index_t pairs = 0;
-    for (size_t a = 0; a < nets.size(); ++a)
-        for (size_t b = a + 1; b < nets.size(); ++b) {
-            const double d = sorted_curve_distance(sorted[a], sorted[b]);
-            distance[nets[a] + "~" + nets[b]] = d;
+    for (size_t a = 0; a < nets; ++a)
+        for (size_t b = a + 1; b < nets; ++b) {
+            const double d = sorted_curve_distance(r.sorted_means[a], r.sorted_means[b]);
+            r.pairs.emplace_back(int(a), int(b));
+            r.between_net_distance.push_back(d);
             distance_sum += d;
-            ++pairs;
         }
-    nlohmann::json out;
-    out["sorted_means"] = std::move(sorted_means);
-    out["between_net_distance"] = std::move(distance);
-    out["within_net_spread"] = std::move(spread);
-    const double mean_spread = spread_sum / double(nets.size());
-    if (pairs > 0 && mean_spread > 0.0)
-        out["distance_to_spread_ratio"] = (distance_sum / double(pairs)) / mean_spread;
-    else
-        out["distance_to_spread_ratio"] = nullptr;
-    return out;
+    const double mean_spread = spread_sum / double(nets);
+    r.distance_to_spread_ratio = !r.pairs.empty() && mean_spread > 0.0
+                                     ? (distance_sum / double(r.pairs.size())) / mean_spread
+                                     : std::numeric_limits<double>::quiet_NaN();
+    return r;
+}
+
+double MeanActivationResult::distance(int a, int b) const {
+    if (a == b) return 0.0;
+    const std::pair<int, int> key(std::min(a, b), std::max(a, b));
+    for (size_t p = 0; p < pairs.size(); ++p)
+        if (pairs[p] == key) return between_net_distance[p];
+    fail(ErrorCode::InvalidArgument, "mean activation: no nets " + std::to_string(a) + " and " + std::to_string(b));
 }
 
 }  // namespace convergent

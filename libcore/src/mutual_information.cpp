@@ -2,12 +2,16 @@
 // matrix above the Backend. The all-pairs counting itself is the backend op
 // (cpu_mutual_information.cpp for the CPU backend).
 #include "convergent/mutual_information.hpp"
+#include "mutual_information_internal.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
 #include <unordered_set>
+
+#include "allocation.hpp"
+#include "parallel_guard.hpp"
 
 namespace convergent {
 
@@ -95,8 +99,9 @@ BinnedUnits bin_units(const float* values, index_t samples, index_t units, index
                     ", ld=" + std::to_string(ld) + ")");
     CVG_REQUIRE(samples < (index_t(1) << 31), InvalidArgument,
                 "bin_units: at most 2^31 - 1 samples (int32 joint counts)");
-    CVG_REQUIRE(options.bins >= 1 && options.bins <= 255, InvalidArgument,
-                "bin_units: options.bins must be in [1, 255] (uint8 codes, plus the zero bin), got " +
+    CVG_REQUIRE(options.bins >= 1 && options.bins <= kMaxMutualInformationBins, InvalidArgument,
+                "bin_units: options.bins must be in [1, " + std::to_string(kMaxMutualInformationBins) +
+                    "] (uint8 codes, plus the zero bin), got " +
                     std::to_string(options.bins));
     CVG_REQUIRE(std::isfinite(options.zero_threshold), InvalidArgument,
                 "bin_units: zero_threshold must be finite");
@@ -105,8 +110,13 @@ BinnedUnits bin_units(const float* values, index_t samples, index_t units, index
     out.units = units;
     out.samples = samples;
     out.bins = options.bins + 1;
-    out.codes.assign(size_t(units * samples), 0);
-    out.edges.assign(size_t(units), {});
+    const std::string what = "bin_units (" + std::to_string(samples) + " samples x " + std::to_string(units) + " units)";
+    resize_or_fail(out.codes, std::uint64_t(units) * std::uint64_t(samples), what, "the bin codes");
+    try {
+        out.edges.assign(size_t(units), {});
+    } catch (const std::bad_alloc&) {
+        fail_out_of_memory(what, "the bin edges", bytes_of<std::vector<double>>(std::uint64_t(units)));
+    }
     const int pbins = options.bins;
     const double zero = options.zero_threshold;
     index_t bad_unit = -1;
@@ -116,14 +126,21 @@ BinnedUnits bin_units(const float* values, index_t samples, index_t units, index
     // once line by line instead of once per unit with a stride of ld.
     constexpr index_t kBlock = 16;
     const index_t blocks = (units + kBlock - 1) / kBlock;
+    // Exceptions (bad_alloc of the per-thread scratch or of a unit's edges)
+    // must not escape the parallel region: the guard records the first and
+    // it is rethrown after the region.
+    ParallelGuard guard;
 #pragma omp parallel
     {
-        std::vector<float> columns(static_cast<size_t>(kBlock * samples));
+        std::vector<float> columns;
         std::vector<float> positive;
-        positive.reserve(size_t(samples));
         std::vector<index_t> positions;
+        guard.run([&] {
+            columns.resize(static_cast<size_t>(kBlock * samples));
+            positive.reserve(size_t(samples));
+        });
 #pragma omp for schedule(dynamic, 1)
-        for (index_t blk = 0; blk < blocks; ++blk) {
+        for (index_t blk = 0; blk < blocks; ++blk) guard.run([&] {
             const index_t u0 = blk * kBlock;
             const index_t width = std::min(kBlock, units - u0);
             for (index_t s = 0; s < samples; ++s) {
@@ -183,8 +200,9 @@ BinnedUnits bin_units(const float* values, index_t samples, index_t units, index
                     codes[s] = std::uint8_t(1 + count_edges_below(edges.data(), pbins - 1, v));
                 }
             }
-        }
+        });
     }
+    guard.rethrow(what);
     CVG_REQUIRE(bad_unit < 0, BadData,
                 "bin_units: unit " + std::to_string(bad_unit) +
                     " has a non-finite activation (NaN or Inf)");

@@ -1,6 +1,7 @@
 // Private pieces shared by npy.cpp (plain .npy files) and npz.cpp (.npz
-// members): the read-only file mapping, the dtype conversion to float and the
-// NpyArray that reads from mapped memory.
+// members): the read-only file mapping and the NpyArray that reads from
+// mapped memory. The format helpers (header_end, convert_to_float, ...) come
+// from npy_format_internal.hpp.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "convergent/npy.hpp"
+#include "npy_format_internal.hpp"
 
 namespace convergent {
 namespace npy_detail {
@@ -36,23 +38,6 @@ private:
 
 // "file 'nets/a.npz', array 'conv1'".
 std::string describe(const std::string& path, const std::string& array_name);
-
-// The .npy preamble: 6 magic bytes, 2 version bytes, then the header length
-// (2 bytes for version 1.0, 4 bytes for 2.0/3.0).
-constexpr std::size_t kPreambleBytes = 12;
-// Given the first bytes of an .npy stream (at least 10), returns the total
-// size of magic + version + length field + header dict, i.e. the data offset.
-// Throws BadData on a bad magic string or version.
-std::uint64_t header_end(const std::uint8_t* bytes, std::size_t size, const std::string& what);
-
-// Converts `count` elements stored with the header's dtype/byte order into float.
-void convert_to_float(const std::uint8_t* src, index_t count, const NpyHeader& header, float* out);
-
-// IEEE 754 binary16 -> binary32, subnormals, infinities and NaN payloads included.
-float half_to_float(std::uint16_t h);
-
-// Validates a read_elements request against the array's element count.
-void check_range(const NpyHeader& header, index_t first, index_t count, const std::string& what);
 
 // An array whose data lies in a mapped file at header.data_offset + base.
 class MappedNpyArray final : public NpyArray {

@@ -7,13 +7,28 @@
 // directory is walked here and cross-checked against libzip's entry names.
 // Deflated members are streamed with zip_fread; other compression methods and
 // encrypted members are refused.
+//
+// Integrity: like numpy.load (zipfile raises BadZipFile), every member's
+// CRC-32 is checked against the central directory: stored members hash the
+// mapped bytes lazily as they are first read (no copy), deflated members hash
+// the decompressed stream. A deflated member may not claim more uncompressed
+// bytes than deflate can produce from its compressed size, so a tiny forged
+// archive cannot make the reader size buffers for gigabytes.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 
+#include "allocation.hpp"
+#include "crc32.hpp"
 #include "npy_internal.hpp"
 
 namespace convergent {
@@ -156,6 +171,85 @@ struct MemberInfo {
     std::uint64_t size = 0;       // uncompressed
     std::uint64_t comp_size = 0;
     std::uint64_t local_header_offset = 0;
+    bool has_crc = false;         // libzip's ZIP_STAT_CRC
+    std::uint32_t crc = 0;        // CRC-32 of the uncompressed member (central directory)
+};
+
+// Deflate emits at least one bit per 258-byte match, so no stream expands
+// more than 1032:1 (zlib's documented limit); the slack covers the block
+// headers of tiny streams.
+constexpr std::uint64_t kMaxDeflateRatio = 1032;
+constexpr std::uint64_t kDeflateSlackBytes = 64;
+
+std::string hex32(std::uint32_t v) {
+    char text[16];
+    std::snprintf(text, sizeof text, "0x%08x", v);
+    return text;
+}
+
+[[noreturn]] void fail_crc(const std::string& member_what, std::uint32_t recorded, std::uint32_t actual) {
+    fail(ErrorCode::BadData, member_what + ": CRC-32 mismatch: the zip records " + hex32(recorded) +
+                                 " but the member's data hashes to " + hex32(actual) +
+                                 "; the archive is corrupt (numpy.load raises BadZipFile on it too)");
+}
+
+// A stored member read in place from the mapping. Its CRC-32 is checked
+// without a second copy and without an extra pass: before each read, the
+// mapped bytes from the end of what was hashed so far up to the end of that
+// read are hashed, so the member is hashed exactly once, in the order its
+// bytes are first needed (over the first pass of a C-order array, within the
+// first chunk of a Fortran-order one). When the data end is reached, the
+// rest of the member is hashed and compared with the recorded CRC; a
+// mismatch fails that read and every later one.
+class CrcCheckedMappedArray final : public NpyArray {
+public:
+    CrcCheckedMappedArray(std::shared_ptr<const MappedFile> file, std::uint64_t base, const MemberInfo& info,
+                          NpyHeader header, std::string what, std::string member_what)
+        : file_(file), base_(base), size_(info.size), recorded_crc_(info.crc), check_(info.has_crc),
+          member_what_(std::move(member_what)),
+          array_(std::move(file), base, std::move(header), std::move(what)) {
+        const NpyHeader& h = array_.header();
+        data_end_ = h.data_offset + std::uint64_t(h.element_count()) * std::uint64_t(h.element_size());
+    }
+
+    const NpyHeader& header() const override { return array_.header(); }
+    const std::string& what() const override { return array_.what(); }
+
+    void read_elements(index_t first, index_t count, float* out) const override {
+        const NpyHeader& h = array_.header();
+        npy_detail::check_range(h, first, count, array_.what());
+        if (count == 0) return;
+        hash_through(h.data_offset + std::uint64_t(first + count) * std::uint64_t(h.element_size()));
+        array_.read_elements(first, count, out);
+    }
+
+private:
+    void hash_through(std::uint64_t end) const {
+        if (!check_) return;
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (corrupt_) fail_crc(member_what_, recorded_crc_, crc_);
+        if (verified_ || end <= hashed_) return;
+        if (end >= data_end_) end = size_;  // bytes after the data belong to the member too
+        crc_ = crc32_update(crc_, file_->data() + base_ + hashed_, std::size_t(end - hashed_));
+        hashed_ = end;
+        if (hashed_ < size_) return;
+        verified_ = true;
+        if (crc_ != recorded_crc_) {
+            corrupt_ = true;
+            fail_crc(member_what_, recorded_crc_, crc_);
+        }
+    }
+
+    std::shared_ptr<const MappedFile> file_;
+    std::uint64_t base_, size_, data_end_ = 0;
+    std::uint32_t recorded_crc_;
+    bool check_;
+    std::string member_what_;
+    npy_detail::MappedNpyArray array_;
+    mutable std::mutex mutex_;
+    mutable std::uint64_t hashed_ = 0;
+    mutable std::uint32_t crc_ = 0;
+    mutable bool verified_ = false, corrupt_ = false;
 };
 
 const char* method_name(std::uint16_t method) {
@@ -172,7 +266,17 @@ const char* method_name(std::uint16_t method) {
 }
 
 // A deflated member, decompressed on the fly. Reads moving forward continue
-// the stream; a read behind the current position re-opens the member.
+// the stream; a read behind the current position re-opens the member. The
+// CRC-32 of the decompressed bytes is checked when the stream reaches the
+// member's end (the last data read also reads any bytes after the data).
+//
+// A Fortran-order array is read column run by column run (the image index
+// varies fastest), so every chunk of images would restart the stream from
+// the beginning: O(chunks) full decompressions. Instead its first read
+// decompresses the whole member once into an unlinked temporary file in
+// $TMPDIR (default /tmp) and maps it. Cost: disk space equal to the
+// member's uncompressed size for as long as the array is open, and page
+// cache only (the mapping is file-backed, not anonymous memory).
 class StreamedNpyArray final : public NpyArray {
 public:
     StreamedNpyArray(std::shared_ptr<const MappedFile> file, MemberInfo info, std::string what,
@@ -188,14 +292,15 @@ public:
         // do not allocate a claimed length beyond the member's size.
         const std::uint64_t wanted = std::min<std::uint64_t>(end, info_.size);
         if (wanted > got) {
-            head.resize(std::size_t(wanted));
+            resize_or_fail(head, wanted, member_what_, "the .npy header");
             const std::size_t more = read_some(head.data() + got, head.size() - got);
             head.resize(got + more);
         } else {
             head.resize(got);
         }
         header_ = parse_npy_header(head.data(), head.size(), info_.size, member_what_);
-        position_ = head.size();
+        data_end_ = header_.data_offset + std::uint64_t(header_.element_count()) * std::uint64_t(header_.element_size());
+        finish_if_at_end();
     }
 
     const NpyHeader& header() const override { return header_; }
@@ -204,18 +309,33 @@ public:
     void read_elements(index_t first, index_t count, float* out) const override {
         npy_detail::check_range(header_, first, count, what_);
         if (count == 0) return;
+        if (header_.fortran_order) {
+            const NpyArray* spilled = nullptr;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                if (!spilled_) spill();
+                spilled = spilled_.get();
+            }
+            spilled->read_elements(first, count, out);  // a mapping: safe without the lock
+            return;
+        }
         std::lock_guard<std::mutex> lock(mutex_);
         const int es = header_.element_size();
         const std::uint64_t target = header_.data_offset + std::uint64_t(first) * std::uint64_t(es);
         if (target < position_) reopen();
         skip_to(target);
         constexpr index_t kChunkElements = index_t(1) << 18;
-        buffer_.resize(std::size_t(std::min(count, kChunkElements) * es));
+        resize_or_fail(buffer_, std::uint64_t(std::min(count, kChunkElements) * es), member_what_,
+                       "the decompression buffer");
         for (index_t done = 0; done < count;) {
             const index_t n = std::min(count - done, kChunkElements);
             read_exact(buffer_.data(), std::size_t(n * es));
             npy_detail::convert_to_float(buffer_.data(), n, header_, out + done);
             done += n;
+        }
+        if (position_ >= data_end_ && !verified_) {
+            skip_to(info_.size);
+            finish_if_at_end();
         }
     }
 
@@ -226,8 +346,11 @@ private:
         if (!member_)
             fail(ErrorCode::BadData, member_what_ + ": cannot open the zip member: " + zip_strerror(za_.get()));
         position_ = 0;
+        crc_ = 0;
     }
-    // Reads up to n bytes; fewer only at the end of the member.
+    // Reads up to n bytes; fewer only at the end of the member. Every byte
+    // since the last reopen() passes through here, so crc_ is the CRC of
+    // the member's first position_ bytes.
     std::size_t read_some(std::uint8_t* dst, std::size_t n) const {
         std::size_t done = 0;
         while (done < n) {
@@ -238,6 +361,7 @@ private:
             if (got == 0) break;
             done += std::size_t(got);
         }
+        if (!verified_) crc_ = crc32_update(crc_, dst, done);
         position_ += done;
         return done;
     }
@@ -253,16 +377,70 @@ private:
         while (position_ < target)
             read_exact(discard, std::size_t(std::min<std::uint64_t>(target - position_, sizeof discard)));
     }
+    // Compares the CRC once the whole member has been decompressed.
+    void finish_if_at_end() const {
+        if (verified_ || position_ != info_.size || !info_.has_crc) return;
+        if (crc_ != info_.crc) fail_crc(member_what_, info_.crc, crc_);
+        verified_ = true;
+    }
+
+    // Decompresses the whole member into an unlinked temporary file and
+    // maps it (see the class comment). Called with mutex_ held.
+    void spill() const {
+        const char* env = std::getenv("TMPDIR");
+        const std::string dir = env && *env ? env : "/tmp";
+        std::string name = dir + "/convergent-npz-XXXXXX";
+        const int fd = ::mkstemp(name.data());
+        if (fd < 0)
+            fail(ErrorCode::Io, member_what_ + ": cannot create a temporary file in '" + dir +
+                                    "' to decompress the Fortran-order member into: " + std::strerror(errno) +
+                                    " (set TMPDIR, or save the array in C order)");
+        struct Cleanup {
+            int fd;
+            const std::string& name;
+            ~Cleanup() {
+                ::unlink(name.c_str());
+                ::close(fd);
+            }
+        } cleanup{fd, name};
+        reopen();
+        std::vector<std::uint8_t> block;
+        resize_or_fail(block, std::min<std::uint64_t>(info_.size, std::uint64_t(1) << 20), member_what_,
+                       "the decompression buffer");
+        while (position_ < info_.size) {
+            const std::size_t n = std::size_t(std::min<std::uint64_t>(info_.size - position_, block.size()));
+            read_exact(block.data(), n);
+            for (std::size_t written = 0; written < n;) {
+                const ssize_t w = ::write(fd, block.data() + written, n - written);
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0)
+                    fail(ErrorCode::Io, member_what_ + ": cannot write the decompressed Fortran-order member (" +
+                                            std::to_string(info_.size) + " bytes) to temporary file '" + name +
+                                            "': " + (w < 0 ? std::strerror(errno) : "short write") +
+                                            " (set TMPDIR to a disk with room, or save the array in C order)");
+                written += std::size_t(w);
+            }
+        }
+        finish_if_at_end();
+        auto mapped = std::make_shared<const MappedFile>(name);
+        spilled_ = std::make_unique<npy_detail::MappedNpyArray>(std::move(mapped), 0, header_, what_);
+        member_.reset();  // the stream is no longer needed
+        za_.reset();
+    }
 
     std::shared_ptr<const MappedFile> file_;
     MemberInfo info_;
     std::string what_, member_what_;
     NpyHeader header_;
+    std::uint64_t data_end_ = 0;
     mutable std::mutex mutex_;
     mutable ZipHandle za_;
     mutable ZipFileHandle member_;  // after za_: closed before the archive handle
     mutable std::uint64_t position_ = 0;
+    mutable std::uint32_t crc_ = 0;
+    mutable bool verified_ = false;
     mutable std::vector<std::uint8_t> buffer_;
+    mutable std::unique_ptr<npy_detail::MappedNpyArray> spilled_;
 };
 
 class NpzArchiveImpl final : public NpzArchive {
@@ -287,6 +465,8 @@ public:
             info.encryption = st.encryption_method;
             info.size = st.size;
             info.comp_size = st.comp_size;
+            info.has_crc = (st.valid & ZIP_STAT_CRC) != 0;
+            info.crc = st.crc;
             if (info.method == ZIP_CM_STORE && info.encryption == ZIP_EM_NONE) {
                 if (!central_read) {
                     central = read_central_directory(*file_);
@@ -341,9 +521,18 @@ public:
                                              " but the file holds " + std::to_string(file_->size()) + " bytes");
             // Header errors name the member; the array itself reports `what`.
             NpyHeader header = parse_npy_header(d + data, std::size_t(info.size), info.size, member_what);
-            return std::make_unique<npy_detail::MappedNpyArray>(file_, data, std::move(header), what);
+            return std::make_unique<CrcCheckedMappedArray>(file_, data, info, std::move(header), what, member_what);
         }
-        if (info.method == ZIP_CM_DEFLATE) return std::make_unique<StreamedNpyArray>(file_, info, what, member_what);
+        if (info.method == ZIP_CM_DEFLATE) {
+            // The claimed uncompressed size bounds the array the header may
+            // describe; it must be one deflate can produce from the stored bytes.
+            if (info.size / kMaxDeflateRatio > info.comp_size + kDeflateSlackBytes)
+                fail(ErrorCode::BadData, member_what + ": the zip claims " + std::to_string(info.size) +
+                                             " uncompressed bytes from only " + std::to_string(info.comp_size) +
+                                             " compressed bytes, more than deflate can expand (at most " +
+                                             std::to_string(kMaxDeflateRatio) + ":1); the archive is corrupt");
+            return std::make_unique<StreamedNpyArray>(file_, info, what, member_what);
+        }
         fail(ErrorCode::Unsupported, member_what + ": compression method " + std::to_string(info.method) + " (" +
                                          method_name(info.method) +
                                          ") is not supported; use numpy.savez or numpy.savez_compressed");

@@ -1,9 +1,15 @@
 #include "convergent/sparse_prediction.hpp"
+#include "sparse_prediction_internal.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
+
+#include <omp.h>
+
+#include "allocation.hpp"
+#include "parallel_guard.hpp"
 
 namespace convergent {
 
@@ -169,18 +175,27 @@ SparsePredictionResult sparse_prediction(const LayerStatistics& stats, int targe
     std::vector<std::vector<double>> gaps(na, std::vector<double>(size_t(t), 0.0));
     if (options.keep_weights) res.weights.assign(na, std::vector<double>(size_t(t * p), 0.0));
 
-#pragma omp parallel
+    // One weight vector per thread, allocated before the region so a
+    // bad_alloc is an ordinary exception here, not std::terminate.
+    const std::string what = "sparse_prediction (" + std::to_string(t) + " targets x " + std::to_string(p) + " predictors)";
+    const int threads = std::max(1, omp_get_max_threads());
+    std::vector<double> thread_weights;
+    resize_or_fail(thread_weights, std::uint64_t(threads) * std::uint64_t(p), what, "per-thread weight vectors");
+    ParallelGuard guard;  // anything thrown in the region is rethrown after it
+#pragma omp parallel num_threads(threads)
     {
-        std::vector<double> w(static_cast<size_t>(p));
+        double* const w_begin = thread_weights.data() + size_t(omp_get_thread_num()) * size_t(p);
+        double* const w_end = w_begin + p;
 #pragma omp for schedule(dynamic, 1)
-        for (index_t i = 0; i < t; ++i) {
-            if (res.dead_target[size_t(i)]) continue;
+        for (index_t i = 0; i < t; ++i) guard.run([&] {
+            if (res.dead_target[size_t(i)]) return;
+            double* const w = w_begin;
             const double* r = targets_by_predictors.data() + i * p;
-            std::fill(w.begin(), w.end(), 0.0);
+            std::fill(w_begin, w_end, 0.0);
             for (size_t a = 0; a < na; ++a) {
                 // Warm start from the previous alpha of the path.
                 const double gap = lasso_covariance_descent(R.data(), r, p, options.alphas[a], options.tol,
-                                                            options.max_iter, w.data());
+                                                            options.max_iter, w);
                 gaps[a][size_t(i)] = gap;
                 // loss = 0.5 * (1 - 2 w.r + w.R w): half the MSE on the standardised target.
                 double r_dot_w = 0.0, w_R_w = 0.0;
@@ -198,10 +213,11 @@ SparsePredictionResult sparse_prediction(const LayerStatistics& stats, int targe
                 res.loss[a][size_t(i)] = 0.5 * (1.0 - 2.0 * r_dot_w + w_R_w);
                 res.nonzero[a][size_t(i)] = nz;
                 if (options.keep_weights)
-                    std::copy(w.begin(), w.end(), res.weights[a].begin() + i * p);
+                    std::copy(w_begin, w_end, res.weights[a].begin() + i * p);
             }
-        }
+        });
     }
+    guard.rethrow(what);
 
     res.mean_loss.assign(na, nan);
     res.mean_nonzero.assign(na, nan);
@@ -224,40 +240,6 @@ SparsePredictionResult sparse_prediction(const LayerStatistics& stats, int targe
         }
     }
     return res;
-}
-
-namespace {
-nlohmann::json number_or_null(double v) {
-    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-}
-}  // namespace
-
-nlohmann::json sparse_prediction_to_json(const SparsePredictionResult& result,
-                                         const std::string& targets,
-                                         const std::string& predictors) {
-    nlohmann::json out;
-    out["targets"] = targets;
-    out["predictors"] = predictors;
-    out["alphas"] = result.alphas;
-    nlohmann::json mean_loss = nlohmann::json::array(), mean_nonzero = nlohmann::json::array();
-    nlohmann::json loss = nlohmann::json::array(), nonzero = nlohmann::json::array();
-    for (size_t a = 0; a < result.alphas.size(); ++a) {
-        mean_loss.push_back(number_or_null(result.mean_loss[a]));
-        mean_nonzero.push_back(number_or_null(result.mean_nonzero[a]));
-        nlohmann::json loss_row = nlohmann::json::array(), nonzero_row = nlohmann::json::array();
-        for (index_t i = 0; i < result.targets; ++i) {
-            loss_row.push_back(result.dead_target[size_t(i)] ? nlohmann::json(nullptr)
-                                                             : number_or_null(result.loss[a][size_t(i)]));
-            nonzero_row.push_back(result.nonzero[a][size_t(i)]);
-        }
-        loss.push_back(std::move(loss_row));
-        nonzero.push_back(std::move(nonzero_row));
-    }
-    out["mean_loss"] = std::move(mean_loss);
-    out["mean_nonzero"] = std::move(mean_nonzero);
-    out["loss"] = std::move(loss);
-    out["nonzero"] = std::move(nonzero);
-    return out;
 }
 
 }  // namespace convergent

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "parallel_guard.hpp"
+
 namespace convergent {
 
 namespace {
@@ -164,14 +166,20 @@ KMeansResult kmeans(const double* points, index_t n, index_t dim, index_t k, con
     std::vector<KMeansResult> runs(static_cast<size_t>(options.n_init));
     // Each restart has its own RNG stream, so the result does not depend on
     // the thread count; the best inertia wins, ties to the lowest restart.
+    // The restarts allocate their centres and labels inside the region;
+    // the guard keeps a bad_alloc from escaping it (std::terminate) and
+    // rethrows it after.
+    ParallelGuard guard;
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int r = 0; r < options.n_init; ++r) {
+    for (int r = 0; r < options.n_init; ++r) guard.run([&] {
         std::mt19937_64 rng = seeded(options.seed, std::uint64_t(r));
         KMeansResult& run = runs[size_t(r)];
         kmeans_plus_plus(points, n, dim, k, rng, run.centres);
         run.inertia = lloyd(points, n, dim, k, options.max_iter, options.tol, run.centres, run.labels,
                             run.iterations);
-    }
+    });
+    guard.rethrow("kmeans (" + std::to_string(n) + " points x " + std::to_string(dim) + " dims, k = " +
+                  std::to_string(k) + ")");
     size_t best = 0;
     for (size_t r = 1; r < runs.size(); ++r)
         if (runs[r].inertia < runs[best].inertia) best = r;
@@ -198,8 +206,8 @@ std::vector<double> combined_similarity_graph(const LayerStatistics& stats, int 
     stats.check_net(net_a, "spectral clustering: net_a");
     stats.check_net(net_b, "spectral clustering: net_b");
     CVG_REQUIRE(net_a != net_b, InvalidArgument, "spectral clustering: need two different nets");
-    CVG_REQUIRE(tau >= 0.0 && std::isfinite(tau), InvalidArgument,
-                "spectral clustering: tau must be finite and >= 0");
+    CVG_REQUIRE(tau >= 0.0 && tau <= 1.0, InvalidArgument,
+                "spectral clustering: tau is a correlation threshold and must be in [0, 1]");
     const index_t sa = stats.block_widths[size_t(net_a)], sb = stats.block_widths[size_t(net_b)];
     const index_t n = sa + sb, t = stats.width();
     std::vector<index_t> global(static_cast<size_t>(n));
@@ -436,35 +444,6 @@ ClusteringResult spectral_clustering(const Backend& backend, const LayerStatisti
         res.sorted_within_net_similarity.push_back(res.clusters[size_t(id)].within_net_similarity);
     }
     return res;
-}
-
-nlohmann::json clustering_to_json(const ClusteringResult& result, const std::string& name_a,
-                                  const std::string& name_b) {
-    nlohmann::json out;
-    out["tau"] = result.tau;
-    out["alpha"] = result.alpha;
-    out["k"] = result.k;
-    out["k_eigengap"] = result.k_eigengap;
-    out["seed"] = result.seed;
-    out["eigenvalues"] = result.eigenvalues;
-    nlohmann::json clusters = nlohmann::json::array();
-    for (const ClusterNode& node : result.clusters) {
-        nlohmann::json c;
-        c["id"] = node.id;
-        c["parent"] = node.parent;
-        c["depth"] = node.depth;
-        c["leaf"] = node.leaf;
-        c["members"] = {{name_a, node.members_a}, {name_b, node.members_b}};
-        c["between_net_similarity"] = node.between_net_similarity;
-        c["within_net_similarity"] = node.within_net_similarity;
-        clusters.push_back(std::move(c));
-    }
-    out["clusters"] = std::move(clusters);
-    out["leaves_by_similarity"] = result.leaves_by_similarity;
-    out["permutation"] = result.permutation;
-    out["sorted_between_net_similarity"] = result.sorted_between_net_similarity;
-    out["sorted_within_net_similarity"] = result.sorted_within_net_similarity;
-    return out;
 }
 
 }  // namespace convergent

@@ -8,10 +8,15 @@
 #include <numeric>
 #include <ostream>
 
+#include "allocation.hpp"
+
 namespace convergent {
 
-MomentAccumulator::MomentAccumulator(std::vector<index_t> block_widths)
-    : widths_(std::move(block_widths)) {
+MomentAccumulator::MomentAccumulator(std::vector<index_t> block_widths) : widths_(std::move(block_widths)) {
+    allocate();
+}
+
+void MomentAccumulator::allocate() {
     CVG_REQUIRE(!widths_.empty(), InvalidArgument, "MomentAccumulator: no nets");
     for (index_t w : widths_) {
         CVG_REQUIRE(w > 0, InvalidArgument, "MomentAccumulator: every net needs at least one unit");
@@ -21,15 +26,54 @@ MomentAccumulator::MomentAccumulator(std::vector<index_t> block_widths)
                     "MomentAccumulator: more than the 65536 units in total this accumulator holds");
         width_ += w;
     }
-    mean_.assign(size_t(width_), 0.0);
-    comoment_.assign(size_t(width_ * width_), 0.0);
+    try {
+        mean_.assign(size_t(width_), 0.0);
+        comoment_.assign(size_t(width_ * width_), 0.0);
+    } catch (const std::bad_alloc&) {
+        fail_out_of_memory(description(), "the " + std::to_string(width_) + " x " + std::to_string(width_) +
+                                              " comoment matrix of the statistics",
+                           bytes_of<double>(std::uint64_t(width_) * std::uint64_t(width_)));
+    }
+}
+
+MomentAccumulator::MomentAccumulator(std::vector<index_t> block_widths, std::string layer,
+                                     std::vector<std::string> net_names)
+    : widths_(std::move(block_widths)), layer_(std::move(layer)), net_names_(std::move(net_names)) {
+    CVG_REQUIRE(net_names_.empty() || net_names_.size() == widths_.size(), InvalidArgument,
+                "MomentAccumulator: " + std::to_string(net_names_.size()) + " net names for " +
+                    std::to_string(widths_.size()) + " nets");
+    allocate();
+}
+
+std::string MomentAccumulator::description() const {
+    return layer_.empty() ? std::string("moment accumulator") : "layer '" + layer_ + "'";
+}
+
+std::string MomentAccumulator::describe_unit(index_t column) const {
+    index_t net = 0;
+    while (net + 1 < index_t(widths_.size()) && column >= widths_[size_t(net)]) column -= widths_[size_t(net++)];
+    const std::string name = net_names_.empty() ? std::to_string(net) : "'" + net_names_[size_t(net)] + "'";
+    return "net " + name + ", unit " + std::to_string(column);
 }
 
 void MomentAccumulator::push(const Backend& backend, const float* x, index_t rows, index_t ld) {
     if (rows == 0) return;
-    scratch_mean_.resize(size_t(width_));
-    scratch_comoment_.resize(size_t(width_ * width_));
+    resize_or_fail(scratch_mean_, std::uint64_t(width_), description(), "a chunk's means");
+    resize_or_fail(scratch_comoment_, std::uint64_t(width_) * std::uint64_t(width_), description(),
+                   "a chunk's " + std::to_string(width_) + " x " + std::to_string(width_) + " comoment matrix");
     backend.chunk_moments(x, rows, width_, ld, scratch_mean_.data(), scratch_comoment_.data());
+    // A NaN or Inf anywhere in a column makes that column's mean or
+    // centred square non-finite; O(width) to check, and it keeps one bad
+    // chunk from silently turning every statistic of the layer into NaN.
+    for (index_t i = 0; i < width_; ++i) {
+        const double m = scratch_mean_[size_t(i)], v = scratch_comoment_[size_t(i * width_ + i)];
+        if (std::isfinite(m) && std::isfinite(v)) continue;
+        fail(ErrorCode::BadData, description() + ", " + describe_unit(i) + ": the chunk of " + std::to_string(rows) +
+                                     " rows after " + std::to_string(count_) +
+                                     " accumulated samples holds a NaN or Inf value (its " +
+                                     (std::isfinite(m) ? "centred sum of squares" : "mean") +
+                                     " is not finite); activations must be finite");
+    }
     merge_moments(rows, scratch_mean_.data(), scratch_comoment_.data());
 }
 
@@ -113,7 +157,8 @@ MomentAccumulator MomentAccumulator::load(std::istream& in, const std::string& w
 }
 
 LayerStatistics finalize_statistics(const MomentAccumulator& acc) {
-    CVG_REQUIRE(acc.count() > 0, InvalidArgument, "finalize_statistics: no samples were pushed");
+    CVG_REQUIRE(acc.count() > 0, InvalidArgument,
+                "finalize_statistics (" + acc.description() + "): no samples were pushed");
     LayerStatistics s;
     s.block_widths = acc.block_widths();
     index_t offset = 0;

@@ -88,6 +88,11 @@ async function open(file, { expectState = 'ready' } = {}) {
   const errors = [];
   const requests = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // A Content-Security-Policy refusal (a script or style of the page itself
+  // that the policy does not allow) is an error too.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push('CSP: ' + m.text());
+  });
   page.on('request', (r) => {
     if (!/^(file|data|blob):/.test(r.url())) requests.push(r.url());
   });
@@ -222,6 +227,22 @@ test('report command: output file, errors name summary.json', () => {
   const usage = run(CLI, ['report']);
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /usage: convergent report/);
+});
+
+test('the Content-Security-Policy runs only the page\'s own scripts', async () => {
+  const html = fs.readFileSync(path.join(fixture, 'report.html'), 'utf8');
+  const policy = html.match(/<meta http-equiv="Content-Security-Policy"\s+content="([^"]*)"/)[1];
+  assert.ok(!policy.includes("'unsafe-inline'"), policy);
+  assert.ok(!policy.includes("'unsafe-eval'"), policy);
+  assert.match(policy, /script-src [^;]*'sha256-/);
+  // A script slipped into the page (as an injection would be) does not run,
+  // while the page's own scripts do (state "ready", no CSP errors).
+  const injected = path.join(work, 'injected.html');
+  fs.writeFileSync(injected, html.replace('<footer>', '<script>window.__injected = 1</script><footer>'));
+  const { page, errors } = await open(injected);
+  assert.equal(await page.evaluate(() => window.__injected), undefined);
+  assert.ok(errors.length >= 1 && errors.every((e) => e.startsWith('CSP: ')), errors.join('\n'));
+  await page.close();
 });
 
 test('every panel draws for a fully analysed layer; Table 1 matches', async () => {

@@ -18,7 +18,10 @@ program test_capi_fortran
   real(c_float) :: exported(ub, ua)
   integer(c_int64_t) :: column(ua), semi(ua), units(2), samples, n_alphas
   integer :: perm(3) = [3, 1, 2], i, j, u, checks = 0, failures = 0, arg
-  type(c_ptr) :: st, opts, binned, sparse
+  type(c_ptr) :: st, opts, binned, sparse, ctx, st_ctx
+  real(c_double) :: corr_ctx(ua, ub), mi_ctx(ua, ua), mean_small(ua + 1)
+  integer(c_int64_t) :: column_ctx(ua), dead(ub), dead_count
+  integer(c_int32_t) :: kind
   integer(c_int) :: rc
   character(len=*), parameter :: work = 'test_capi_fortran.work'
   character(kind=c_char, len=64), target :: in1, in2
@@ -121,6 +124,49 @@ program test_capi_fortran
   call check(cvg_sparse_mean_loss(sparse, loss) == CVG_OK .and. loss(2) < loss(1) .and. loss(1) < 0.5d0, &
        'sparse loss')
   call cvg_sparse_destroy(sparse)
+
+  ! A backend context created once and passed to the *_ctx calls: the same
+  ! results as the calls taking a backend id.
+  call check(cvg_context_create(ctx, CVG_BACKEND_CPU) == CVG_OK, 'context')
+  call check(cvg_context_backend(ctx, kind) == CVG_OK .and. kind == CVG_BACKEND_CPU, 'context backend')
+  call check(index(cvg_context_description_string(ctx), 'cpu') == 1, 'context description')
+  call check(cvg_stats_create_ctx(st_ctx, ctx, 2_c_int32_t, units) == CVG_OK, 'create ctx')
+  call check(cvg_stats_push(st_ctx, 0_c_int32_t, x, n64, n64, CVG_COL_MAJOR) == CVG_OK, 'push ctx a')
+  call check(cvg_stats_push(st_ctx, 1_c_int32_t, y, n64, n64, CVG_COL_MAJOR) == CVG_OK, 'push ctx b')
+  call check(cvg_stats_finalize(st_ctx) == CVG_OK, 'finalize ctx')
+  call check(cvg_stats_correlation(st_ctx, 0_c_int32_t, 1_c_int32_t, corr_ctx, int(ua, c_int64_t), &
+       CVG_COL_MAJOR) == CVG_OK, 'correlation ctx')
+  call check(maxval(abs(corr_ctx - corr)) < 1d-12, 'correlation ctx = correlation')
+  call check(cvg_max_weight_matching_ctx(ctx, corr, int(ua, c_int64_t), int(ub, c_int64_t), &
+       int(ua, c_int64_t), CVG_COL_MAJOR, column_ctx) == CVG_OK, 'matching ctx')
+  call check(all(column_ctx == column), 'matching ctx = matching')
+  call check(cvg_bin_units(binned, x, n64, int(ua, c_int64_t), n64, CVG_COL_MAJOR, opts) == CVG_OK, 'bin again')
+  call check(cvg_mutual_information_ctx(ctx, binned, binned, mi_ctx, int(ua, c_int64_t), CVG_COL_MAJOR) &
+       == CVG_OK, 'mi ctx')
+  call check(maxval(abs(mi_ctx - mi)) == 0d0, 'mi ctx = mi')
+  call cvg_binned_destroy(binned)
+  call cvg_context_destroy(ctx)
+  call check(cvg_context_backend(ctx, kind) == CVG_E_INVALID_ARG, 'context after destroy')
+  call check(cvg_max_weight_matching_ctx(c_null_ptr, corr, int(ua, c_int64_t), int(ub, c_int64_t), &
+       int(ua, c_int64_t), CVG_COL_MAJOR, column_ctx) == CVG_E_INVALID_ARG, 'null context')
+  ! The accumulator keeps its backend after the context is gone.
+  call check(cvg_stats_push(st_ctx, 0_c_int32_t, x, n64, n64, CVG_COL_MAJOR) == CVG_OK, 'push after ctx destroy')
+  call cvg_stats_destroy(st_ctx)
+
+  ! Capacity-checked getters: a too-small array is refused and left as it was.
+  mean_small = -1d0
+  call check(cvg_stats_mean_n(st, 0_c_int32_t, mean_small, int(ua - 1, c_int64_t)) == CVG_E_INVALID_ARG, &
+       'mean_n too small')
+  call check(all(mean_small == -1d0), 'mean_n wrote nothing')
+  call check(cvg_stats_mean_n(st, 0_c_int32_t, mean_small, int(size(mean_small), c_int64_t)) == CVG_OK, &
+       'mean_n')
+  call check(all(mean_small(1:ua) == mean_a) .and. mean_small(ua + 1) == -1d0, 'mean_n values')
+  call check(cvg_stats_std_n(st, 0_c_int32_t, mean_small, int(ua, c_int64_t)) == CVG_OK, 'std_n')
+  call check(all(mean_small(1:ua) == sd_a), 'std_n values')
+  call check(cvg_stats_dead_units_n(st, 1_c_int32_t, dead_count, capacity=0_c_int64_t) == CVG_OK .and. &
+       dead_count == 0, 'dead_units_n count')
+  call check(cvg_stats_dead_units_n(st, 1_c_int32_t, dead_count, dead, int(size(dead), c_int64_t)) == CVG_OK, &
+       'dead_units_n')
 
   ! Error paths: ld smaller than the rows of a column-major matrix, a NULL
   ! (destroyed) handle; the message comes back as a Fortran string.

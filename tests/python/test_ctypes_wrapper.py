@@ -212,3 +212,71 @@ def test_error_paths():
         assert e.value.status == cvg.E_UNSUPPORTED
     opts = cvg.Options(seed=4, cluster_tau=0.3, layers=["conv1", "fc"])
     assert opts.get("seed") == 4 and opts.get("cluster_tau") == 0.3 and opts.get("layers") == "conv1,fc"
+
+
+def test_context_gives_the_results_of_the_backend_id_calls(tmp_path):
+    a, b = two_nets(n=600, seed=3)
+    with cvg.Context("cpu") as ctx:
+        assert ctx.backend == "cpu" and ctx.description.startswith("cpu")
+        stale = cvg._p(ctx.handle.value)
+        with cvg.Stats([a.shape[1], b.shape[1]], backend=ctx) as st, cvg.Stats([a.shape[1], b.shape[1]]) as ref:
+            for s in (st, ref):
+                s.push(0, a)
+                s.push(1, b)
+                s.finalize()
+            assert st.backend == "cpu"
+            corr = ref.correlation(0, 1)
+            np.testing.assert_array_equal(st.correlation(0, 1), corr)
+            for key, value in cvg.max_weight_matching(corr, backend=ctx).items():
+                np.testing.assert_array_equal(value, cvg.max_weight_matching(corr)[key])
+            for key, value in cvg.align(corr, backend=ctx).items():
+                np.testing.assert_array_equal(value, cvg.align(corr)[key])
+            on_ctx = st.spectral_clustering(0, 1, {"cluster_k": 2}, context=ctx)
+            plain = ref.spectral_clustering(0, 1, {"cluster_k": 2})
+            np.testing.assert_array_equal(on_ctx["eigenvalues"], plain["eigenvalues"])
+            np.testing.assert_array_equal(on_ctx["permutation"], plain["permutation"])
+            path = str(tmp_path / "st.bin")
+            ref.save(path)
+            with cvg.Stats.load(path, backend=ctx) as loaded:
+                loaded.finalize()
+                np.testing.assert_array_equal(loaded.mean(1), ref.mean(1))
+        ba, bb = cvg.Binned(a), cvg.Binned(b)
+        np.testing.assert_array_equal(cvg.mutual_information(ba, bb, backend=ctx), cvg.mutual_information(ba, bb))
+    # closed: the library refuses the stale handle instead of dereferencing it
+    with pytest.raises(cvg.ConvergentError) as e:
+        cvg._lib.cvg_context_backend(stale, cvg._c.byref(cvg._i32()))
+    assert e.value.status == cvg.E_INVALID_ARG and "not a live cvg_context" in e.value.message
+    with pytest.raises(cvg.ConvergentError) as e:
+        cvg.max_weight_matching(np.eye(2), backend=ctx)  # the closed Context passes NULL
+    assert e.value.status == cvg.E_INVALID_ARG
+
+
+def test_context_backend_choice():
+    with cvg.Context("auto") as ctx:
+        assert ctx.backend == ("cuda" if cvg.cuda_device_available() else "cpu")
+    if not cvg.cuda_device_available():
+        with pytest.raises(cvg.ConvergentError) as e:
+            cvg.Context("cuda")
+        assert e.value.status == cvg.E_UNSUPPORTED
+        # a build without the CUDA backend says so, one with it names the missing device
+        assert ("no CUDA backend" in e.value.message) == (not cvg.features() & cvg.FEATURE_CUDA)
+    with pytest.raises(ValueError):
+        cvg.Context("tpu")
+
+
+def test_capacity_checked_getters_refuse_a_short_buffer():
+    a, b = two_nets(n=200, seed=5)
+    b[:, 2] = 1.5  # a dead unit
+    with cvg.Stats([a.shape[1], b.shape[1]]) as st:
+        st.push(0, a)
+        st.push(1, b)
+        st.finalize()
+        np.testing.assert_array_equal(st.dead_units(1), [2])
+        out = np.full(b.shape[1] + 1, -7.0)
+        with pytest.raises(cvg.ConvergentError) as e:
+            cvg._lib.cvg_stats_mean_n(st.handle, 1, cvg._ptr(out, cvg._dbl), b.shape[1] - 1)
+        assert e.value.status == cvg.E_INVALID_ARG and "capacity" in e.value.message
+        assert np.all(out == -7.0)
+        cvg._lib.cvg_stats_std_n(st.handle, 1, cvg._ptr(out, cvg._dbl), out.size)
+        np.testing.assert_allclose(out[:-1], b.astype(np.float64).std(axis=0), rtol=1e-9)
+        assert out[-1] == -7.0 and out[2] == 0.0

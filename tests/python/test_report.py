@@ -187,3 +187,31 @@ def test_usage(args, code):
     r = subprocess.run([cli(), "report", *args], capture_output=True, text=True)
     assert r.returncode == code, r.stderr
     assert "usage: convergent report" in (r.stdout if code == 0 else r.stderr)
+
+
+CSP_RE = re.compile(r'<meta http-equiv="Content-Security-Policy"\s+content="([^"]*)"')
+
+
+def test_content_security_policy_allows_only_the_pages_own_scripts(results):
+    import hashlib
+    html = (results / "report.html").read_text(encoding="utf-8")
+    match = CSP_RE.search(html)
+    assert match, "no Content-Security-Policy meta element"
+    directives = {d.split()[0]: d.split()[1:] for d in match.group(1).split(";") if d.strip()}
+    assert directives["default-src"] == ["'none'"]
+    for name, sources in directives.items():
+        assert "'unsafe-inline'" not in sources and "'unsafe-eval'" not in sources, (name, sources)
+    assert "convergent-" not in match.group(1), "a placeholder was left in the policy"
+
+    def hashes(tag):
+        blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", html, re.S)
+        return sorted("'sha256-" + base64.b64encode(hashlib.sha256(b.encode()).digest()).decode() + "'" for b in blocks)
+
+    # Exactly the executable inline scripts (the data block is JSON, not run)
+    # and the stylesheet, hashed independently with hashlib.
+    scripts = hashes("script")
+    assert len(scripts) == 2
+    assert sorted(s for s in directives["script-src"] if s.startswith("'sha256-")) == scripts
+    assert "'wasm-unsafe-eval'" in directives["script-src"]
+    assert sorted(directives["style-src"]) == hashes("style")
+    assert html.count("<script") == 3 and 'id="convergent-data"' in html

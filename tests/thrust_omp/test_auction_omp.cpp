@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "convergent/matching.hpp"
-#include "convergent/thrust_omp_auction.hpp"
+#include "convergent/jonker_volgenant.hpp"
+#include "thrust_omp_auction.hpp"
 
 using namespace convergent;
 

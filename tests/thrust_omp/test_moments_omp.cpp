@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "convergent/thrust_omp.hpp"
+#include "thrust_omp.hpp"
 
 using namespace convergent;
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "convergent/mutual_information.hpp"
-#include "convergent/thrust_omp_mutual_information.hpp"
+#include "thrust_omp_mutual_information.hpp"
 
 using namespace convergent;
 

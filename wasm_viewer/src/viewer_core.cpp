@@ -1,8 +1,9 @@
 #include "viewer_core.hpp"
 
+#include "npy_format_internal.hpp"
+
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -188,138 +189,38 @@ std::string trim_json_string(const std::string& s) {
     return s.size() > 80 ? s.substr(0, 77) + "..." : s;
 }
 
-float half_to_float(std::uint16_t h) {
-    const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
-    std::uint32_t exponent = (h >> 10) & 0x1fu;
-    std::uint32_t mantissa = h & 0x3ffu;
-    std::uint32_t bits;
-    if (exponent == 0) {
-        if (mantissa == 0) {
-            bits = sign;
-        } else {  // subnormal: normalise
-            exponent = 127 - 15 + 1;
-            while (!(mantissa & 0x400u)) mantissa <<= 1, --exponent;
-            mantissa &= 0x3ffu;
-            bits = sign | (exponent << 23) | (mantissa << 13);
-        }
-    } else if (exponent == 31) {
-        bits = sign | 0x7f800000u | (mantissa << 13);
-    } else {
-        bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
-    }
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
 // .npy
 
 Matrix parse_npy_matrix(const std::uint8_t* bytes, std::size_t size, const std::string& what) {
-    auto bad = [&](const std::string& problem) { return ViewerError(what + ": " + problem); };
-    static const char magic[] = "\x93NUMPY";
-    if (size < 10 || std::memcmp(bytes, magic, 6) != 0) throw bad("not a .npy file (bad magic)");
-    const int major = bytes[6];
-    std::size_t header_len = 0, header_start = 0;
-    if (major == 1) {
-        header_len = std::size_t(bytes[8]) | (std::size_t(bytes[9]) << 8);
-        header_start = 10;
-    } else if (major == 2 || major == 3) {
-        if (size < 12) throw bad("truncated header");
-        header_len = std::size_t(bytes[8]) | (std::size_t(bytes[9]) << 8) | (std::size_t(bytes[10]) << 16) |
-                     (std::size_t(bytes[11]) << 24);
-        header_start = 12;
-    } else {
-        throw bad(".npy version " + std::to_string(major) + " is not supported");
-    }
-    if (header_len > size - header_start) throw bad("truncated header");
-    const std::string header(reinterpret_cast<const char*>(bytes + header_start), header_len);
-    const std::size_t data_offset = header_start + header_len;
-
-    auto value_of = [&](const std::string& key) -> std::string {
-        const std::size_t k = header.find("'" + key + "'");
-        if (k == std::string::npos) throw bad("header has no '" + key + "'");
-        std::size_t p = header.find(':', k);
-        if (p == std::string::npos) throw bad("malformed header");
-        ++p;
-        while (p < header.size() && header[p] == ' ') ++p;
-        std::size_t end = p;
-        if (p < header.size() && (header[p] == '\'' || header[p] == '"')) {
-            end = header.find(header[p], p + 1);
-            if (end == std::string::npos) throw bad("malformed header");
-            return header.substr(p + 1, end - p - 1);
-        }
-        if (p < header.size() && header[p] == '(') {
-            end = header.find(')', p);
-            if (end == std::string::npos) throw bad("malformed header");
-            return header.substr(p, end - p + 1);
-        }
-        while (end < header.size() && header[end] != ',' && header[end] != '}') ++end;
-        return header.substr(p, end - p);
-    };
-
-    const std::string descr = value_of("descr");
-    const std::string fortran = value_of("fortran_order");
-    const std::string shape_text = value_of("shape");
-    if (descr.size() != 3 || (descr[0] != '<' && descr[0] != '>' && descr[0] != '=' && descr[0] != '|') ||
-        descr[1] != 'f' || (descr[2] != '2' && descr[2] != '4' && descr[2] != '8'))
-        throw bad("dtype '" + descr + "' is not supported (float16/32/64 only)");
-    const bool big_endian = descr[0] == '>';
-    const int element_size = descr[2] - '0';
-    const bool fortran_order = fortran.find("True") != std::string::npos;
-
-    std::vector<index_t> shape;
-    {
-        std::string digits;
-        for (char c : shape_text) {
-            if (c >= '0' && c <= '9') {
-                digits += c;
-            } else if (c == ',' || c == ')') {
-                if (!digits.empty()) {
-                    if (digits.size() > 12) throw bad("shape too large");
-                    shape.push_back(std::stoll(digits));
-                }
-                digits.clear();
-            } else if (c != ' ' && c != '(' && c != 'L') {
-                throw bad("malformed shape " + shape_text);
-            }
-        }
-    }
-    if (shape.empty() || shape.size() > 2) throw bad("expected a 1-D or 2-D array, shape " + shape_text);
+    // Header and element decoding are libcore's (npy_format.cpp), so the page
+    // accepts and refuses exactly the .npy files `convergent compare` does.
+    NpyHeader header;
     Matrix m;
-    m.rows = shape.size() == 2 ? shape[0] : 1;
-    m.cols = shape.back();
-    const double count = double(m.rows) * double(m.cols);
-    if (count * element_size > double(size - data_offset))
-        throw bad("truncated data: shape " + shape_text + " needs " +
-                  std::to_string(std::uint64_t(count) * std::uint64_t(element_size)) + " bytes, file has " +
-                  std::to_string(size - data_offset));
-    const std::size_t n = std::size_t(m.rows * m.cols);
-    m.values.resize(n);
-    const std::uint8_t* data = bytes + data_offset;
-    for (std::size_t i = 0; i < n; ++i) {
-        std::uint8_t b[8];
-        for (int k = 0; k < element_size; ++k)
-            b[k] = big_endian ? data[i * element_size + (element_size - 1 - k)] : data[i * element_size + k];
-        float v;
-        if (element_size == 4) {
-            std::memcpy(&v, b, 4);
-        } else if (element_size == 8) {
-            double d;
-            std::memcpy(&d, b, 8);
-            v = float(d);
+    try {
+        header = parse_npy_header(bytes, size, size, what);
+        if (header.shape.empty() || header.shape.size() > 2)
+            throw ViewerError(what + ": expected a 1-D or 2-D array, shape " +
+                              npy_detail::shape_string(header.shape));
+        m.rows = header.shape.size() == 2 ? header.shape[0] : 1;
+        m.cols = header.shape.back();
+        // parse_npy_header has checked that the data is all there.
+        std::vector<float> storage(std::size_t(m.rows * m.cols));
+        npy_detail::convert_to_float(bytes + header.data_offset, index_t(storage.size()), header, storage.data());
+        if (header.fortran_order && header.shape.size() == 2) {
+            // Fortran order stores columns contiguously: storage index i is (i % rows, i / rows).
+            m.values.resize(storage.size());
+            for (std::size_t i = 0; i < storage.size(); ++i) {
+                const index_t r = index_t(i) % m.rows, c = index_t(i) / m.rows;
+                m.values[std::size_t(r * m.cols + c)] = storage[i];
+            }
         } else {
-            v = half_to_float(std::uint16_t(b[0] | (b[1] << 8)));
+            m.values = std::move(storage);
         }
-        // Storage index i -> (r, c); Fortran order stores columns contiguously.
-        if (fortran_order && shape.size() == 2) {
-            const index_t r = index_t(i) % m.rows, c = index_t(i) / m.rows;
-            m.values[size_t(r * m.cols + c)] = v;
-        } else {
-            m.values[i] = v;
-        }
+    } catch (const convergent::Error& e) {
+        throw ViewerError(e.what());
     }
     return m;
 }

@@ -39,8 +39,10 @@ struct Matrix {
     float at(index_t r, index_t c) const { return values[size_t(r * cols + c)]; }
 };
 
-// Parses a 1-D or 2-D .npy (versions 1-3, f4/f8 either byte order, C or
-// Fortran order) into a row-major matrix; a 1-D array becomes one row.
+// Parses a 1-D or 2-D .npy (versions 1-3, f2/f4/f8 either byte order, C or
+// Fortran order) into a row-major matrix; a 1-D array becomes one row. The
+// header and the elements go through libcore's .npy format unit
+// (libcore/src/npy_format.cpp); its errors come back as ViewerError.
 Matrix parse_npy_matrix(const std::uint8_t* bytes, std::size_t size, const std::string& what);
 
 struct ValueRange {

@@ -1,5 +1,7 @@
-// Public face of the CUDA backend: no CUDA types, so libcore and the CLI can
-// include it from plain C++ translation units.
+// Public face of the CUDA backend: no CUDA types, so plain C++ translation
+// units (the registration unit in backends/, tests) can include it. libcore
+// never includes this header: it learns about the CUDA backend only through
+// register_cuda_backend().
 #pragma once
 
 #include <memory>
@@ -15,5 +17,11 @@ bool cuda_backend_device_available(std::string* why);
 
 // Throws Error(Unsupported) when no device is usable.
 std::unique_ptr<Backend> make_cuda_backend(int device_ordinal = 0);
+
+// Registers the CUDA backend (device 0) with libcore's backend registry, so
+// make_backend(Cuda | Auto) can build it. Idempotent and thread-safe. A static
+// library's self-registering initialiser would be dropped by the linker, so
+// this is called explicitly from above (register_builtin_backends()).
+void register_cuda_backend();
 
 }  // namespace convergent

@@ -39,7 +39,9 @@
 #include <vector>
 
 #include "convergent/backend.hpp"
-#include "convergent/matching.hpp"
+#include "convergent/jonker_volgenant.hpp"
+#include "convergent/matching.hpp"  // certificate_accepts
+#include "portable/auction_options.hpp"
 
 namespace convergent {
 namespace CVG_PORTABLE_NS {

@@ -50,8 +50,10 @@ private:
 class NetSource {
 public:
     // Opens a directory of .npy files or an .npz archive. Throws Io when the
-    // path does not exist or holds no arrays.
-    static NetSource open(const std::string& path, const ActivationLayout& layout = {});
+    // path does not exist or holds no arrays. The net is called `name`, or
+    // by default the basename without extension.
+    static NetSource open(const std::string& path, const ActivationLayout& layout = {},
+                          const std::string& name = {});
 
     const std::string& name() const { return name_; }
     const std::string& path() const { return path_; }

@@ -43,6 +43,10 @@ struct Assignment {
     std::string solver;  // "jonker-volgenant", "auction", "auction+jonker-volgenant"
 };
 
+// Every op is const and may be called concurrently on one instance from
+// several threads: the CPU backend is stateless, the CUDA backend serialises
+// its ops on its stream. Callers may therefore share one instance (the C
+// API's cvg_context does).
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -79,12 +83,39 @@ public:
                                                double* values, double* vectors) const = 0;
 };
 
-// Builds the requested backend. Auto = CUDA when compiled in and a device is
+// ---- Backend registry (ggml-backend style) ---------------------------------
+// libcore knows only the interface and its own CPU backend, which is always
+// registered. Other backends live in their own libraries and register
+// themselves through register_backend(); the build graph points from those
+// libraries to libcore, never back. In this repository the registration call
+// is made by convergent_backends (backends/), which the C API library, the CLI,
+// the tests and the benches link: see register_builtin_backends().
+
+// Creates a backend instance; throws (Unsupported, Device) when it cannot.
+using BackendFactory = std::unique_ptr<Backend> (*)();
+// Whether the backend can run on this machine now; when it cannot, *why (if
+// non-null) receives the reason, e.g. "no CUDA device is visible".
+using BackendProbe = bool (*)(std::string* why);
+
+// Registers (or replaces) the backend serving `kind` (Cpu or Cuda; Auto is
+// not a backend and throws InvalidArgument, as do a null factory or probe).
+// `name` must outlive the process (a string literal). Thread-safe; calling it
+// again with the same arguments is harmless.
+void register_backend(BackendKind kind, const char* name, BackendFactory factory, BackendProbe probe);
+// Whether a backend for `kind` is registered (i.e. compiled into this program).
+bool backend_registered(BackendKind kind);
+// Whether make_backend(kind) would succeed now: registered and its probe
+// passes. For Cpu always true; for Auto always true (it falls back to CPU).
+// *why (if non-null) receives the reason when not.
+bool backend_available(BackendKind kind, std::string* why);
+
+// Builds the requested backend. Auto = CUDA when registered and a device is
 // present, else CPU. An explicit Cuda request that cannot be met throws
-// Unsupported (never a silent fallback); the message says why.
+// Unsupported (never a silent fallback); the message says why: the program
+// has no CUDA backend, or it has one and no usable device.
 std::unique_ptr<Backend> make_backend(BackendKind requested);
 
-// Whether this build contains the CUDA backend.
+// Whether this program contains (has registered) the CUDA backend.
 bool cuda_compiled_in();
 // Whether a CUDA device is usable now; *why receives the reason when not.
 bool cuda_device_available(std::string* why);

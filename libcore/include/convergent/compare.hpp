@@ -1,46 +1,40 @@
 // The whole per-layer analysis behind `convergent compare`: one streaming
-// pass over every net's activations per layer (moments for Sec. 2 statistics
-// plus the seeded sample rows for Sec. 3.2 mutual information), then every
-// analysis of the paper on the accumulated statistics, written atomically to
-// an output directory (see docs/summary_schema.md).
+// pass over every net's activations per layer (moments for the Sec. 2
+// statistics plus what the enabled analyses request, such as the Sec. 3.2
+// sample rows), then the table of analysis steps on what the pass produced,
+// written atomically to an output directory (docs/summary_schema.md).
+// Options: convergent/options.hpp.
 #pragma once
 
-#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "convergent/activations.hpp"
-#include "convergent/backend.hpp"
+#include "convergent/options.hpp"
 
 namespace convergent {
 
-struct CompareOptions {
-    std::vector<std::string> layers;  // empty: every layer (all nets must have the same layers)
-    BackendKind backend = BackendKind::Auto;
-    ActivationLayout layout;
-    index_t chunk_rows = 16384;  // target rows (samples) per streamed chunk
-    std::uint64_t seed = 0;
-
-    bool correlation_matching = true;  // Sec. 3.1 (issue 3)
-    bool mutual_information = true;    // Sec. 3.2 (issue 4)
-    int mi_bins = 20;
-    index_t mi_samples = 60000;
-    bool sparse_prediction = true;     // Sec. 4 / reviews (issue 5)
-    std::vector<double> lasso_alphas;  // empty: library default path
-    bool lasso_weights = false;        // also write <layer>/<a>~<b>.lasso_weights.npy
-    bool clustering = true;            // Sec. 4.1-4.3 (issue 5)
-    double cluster_tau = 0.2;
-    double cluster_alpha = 0.025;
-    // First-level clusters: -1 = the paper's ratio k = 0.4 * units per net
-    // (k = 40 for its 96-unit conv1, 100 for 256 units), 0 = the eigengap
-    // suggestion, > 0 = this k.
-    int cluster_k = -1;
-    bool mean_activation = true;       // abstract, finding 3 (issue 5)
-    bool overwrite = false;            // replace an existing non-empty output directory
+// One input net: its name in the results and where its activations are.
+struct NetInput {
+    std::string name;  // empty: the basename of path without extension
+    std::string path;
 };
+
+// "name=path" names a net; anything else is a path. The text before the
+// first '=' is taken as a name only when it has no '/' and the whole text is
+// not itself an existing file or directory.
+NetInput parse_net_input(const std::string& text);
+
+// Throws InvalidArgument unless name can name a net: non-empty valid UTF-8
+// without control characters, '/', '\\' or '~' ('~' joins pair keys "a~b"),
+// and not "." or "..".
+void validate_net_name(const std::string& name, const std::string& what);
+// Throws BadData unless name can name a layer (it becomes a directory of the
+// output): the same rules, and not starting with '.' or naming an output
+// file (summary.json, report.html).
+void validate_layer_name(const std::string& name, const std::string& what);
 
 // Progress callback: (layer, fraction of the layer's pass done in [0,1]).
 using ProgressFn = std::function<void(const std::string& layer, double fraction)>;
@@ -48,6 +42,9 @@ using ProgressFn = std::function<void(const std::string& layer, double fraction)
 // Runs the comparison and writes out_dir (via a temporary sibling directory
 // renamed at the end: on any error nothing is left behind). Returns the
 // summary JSON that was written.
+nlohmann::json run_compare(const std::vector<NetInput>& inputs, const std::string& out_dir,
+                           const CompareOptions& options, const ProgressFn& progress = {});
+// Each input through parse_net_input.
 nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::string& out_dir,
                            const CompareOptions& options, const ProgressFn& progress = {});
 

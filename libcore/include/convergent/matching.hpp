@@ -17,9 +17,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "convergent/backend.hpp"
+#include "convergent/jonker_volgenant.hpp"  // the exact solver behind max_weight_matching
 
 namespace convergent {
 
@@ -31,36 +30,6 @@ struct SemiMatching {
     double mean = 0.0;
 };
 SemiMatching semi_matching(const double* similarity, index_t rows, index_t cols, index_t ld);
-
-// Exact maximum-weight assignment by shortest augmenting paths
-// (Jonker & Volgenant 1987: column reduction, reduction transfer, augmenting
-// row reduction, then Dijkstra augmentation; the family of Crouse 2016 used by
-// scipy.optimize.linear_sum_assignment). Semantics as scipy's
-// linear_sum_assignment(maximize=True): min(rows, cols) pairs; rows > cols
-// leaves rows - cols rows unmatched (column -1), rows <= cols matches every
-// row. The certificate is computed from the final column prices p on the
-// original weights: dual_bound = sum_i max_j (w_ij - p_j) + sum_j p_j >= the
-// optimum (weak duality; p >= 0 on the side with free units), so
-// gap = dual_bound - primal is ~0 up to rounding. Throws BadData on
-// NaN/Inf weights.
-Assignment jonker_volgenant_max_weight(const double* weights, index_t rows, index_t cols,
-                                       index_t ld);
-
-// Options of the epsilon-scaling forward auction of the CUDA backend (and of
-// its OMP instantiation for tests). The auction works on integers:
-// w is scaled by a power of two and rounded to int64, then multiplied by
-// n + 1 (n = max(rows, cols), the problem is padded to n x n with zero
-// weights), so that the final epsilon = 1 is < 1/n on the integer scale and
-// the integer problem is solved exactly. The result is certified on the
-// original double weights; if the relative gap exceeds `tolerance` or the
-// round cap is hit, the exact Jonker-Volgenant solver runs instead and the
-// solver name becomes "auction+jonker-volgenant". Never silently suboptimal.
-struct AuctionOptions {
-    double tolerance = 1e-9;       // accepted gap / max(|primal|, |dual_bound|)
-    std::int64_t max_rounds = 0;   // bidding rounds over all phases; 0 = automatic (see auction.cuh)
-    std::int64_t scaling_factor = 8;  // epsilon divisor between phases (>= 2)
-    bool force_fallback = false;   // tests: skip the certificate and run the exact fallback
-};
 
 // The exact-fallback rule shared by every approximate solver: true when
 // gap <= tolerance * max(|primal|, |dual_bound|).
@@ -100,10 +69,6 @@ Alignment align(const Backend& backend, const double* similarity, index_t rows, 
 // the columns no row was matched to, ascending.
 std::vector<index_t> matched_column_order(const std::vector<index_t>& column, index_t cols);
 
-// The ALIGNMENT object of docs/summary_schema.md. Values of unmatched rows
-// (rows > cols) are JSON null.
-nlohmann::json alignment_to_json(const Alignment& alignment);
-
 // Fig. 1d: the rows x cols matrix with its columns in matched_order, so that
 // for rows <= cols entry (i, i) is the matching value of row i.
 std::vector<double> matched_order_matrix(const double* similarity, index_t rows, index_t cols,
@@ -130,7 +95,5 @@ struct CycleConsistency {
 // net b; it is only called with a < b (b -> a uses the inverse matching).
 using AlignmentLookup = std::function<const Alignment&(int a, int b)>;
 CycleConsistency cycle_consistency(int nets, const AlignmentLookup& pair);
-nlohmann::json cycle_consistency_json(const std::vector<std::string>& nets,
-                                      const AlignmentLookup& pair);
 
 }  // namespace convergent

@@ -12,9 +12,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "convergent/statistics.hpp"
 
@@ -26,11 +25,22 @@ std::vector<double> quantile_curve(const std::vector<double>& sorted_decreasing,
 // RMS difference of two sorted curves (quantile-interpolated if the widths differ).
 double sorted_curve_distance(const std::vector<double>& a_sorted, const std::vector<double>& b_sorted);
 
-// The "mean_activation" object of docs/summary_schema.md: sorted_means,
-// between_net_distance (every pair a<b in net order, key "a~b"),
-// within_net_spread, distance_to_spread_ratio (mean distance / mean spread;
-// null with fewer than two nets or zero spread). Dead units are included:
-// their mean is a property of the net too.
-nlohmann::json mean_activation_json(const LayerStatistics& stats, const std::vector<std::string>& nets);
+// The comparison over every net of one layer. Dead units are included: their
+// mean is a property of the net too.
+struct MeanActivationResult {
+    std::vector<std::vector<double>> sorted_means;  // per net, decreasing
+    std::vector<double> within_net_spread;          // per net: population std of the unit means
+    // Every pair a < b in net order: between_net_distance[p] for pairs[p] = (a, b).
+    std::vector<std::pair<int, int>> pairs;
+    std::vector<double> between_net_distance;
+    // Mean between-net distance / mean within-net spread; NaN with fewer than
+    // two nets or zero spread.
+    double distance_to_spread_ratio = 0.0;
+
+    // Distance between nets a and b (0 for a == b).
+    double distance(int a, int b) const;
+};
+
+MeanActivationResult mean_activation(const LayerStatistics& stats);
 
 }  // namespace convergent

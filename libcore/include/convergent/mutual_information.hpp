@@ -17,10 +17,14 @@
 
 namespace convergent {
 
+// Upper bound of BinningOptions::bins, the one every entry point checks:
+// codes are uint8 with code 0 the zero bin (254 keeps code 255 spare, the
+// bound the CLI and C API have always had).
+constexpr index_t kMaxMutualInformationBins = 254;
+
 struct BinningOptions {
     int bins = 20;                 // percentile bins above the zero bin (footnote 6: 5% each)
     index_t samples = 60000;       // rows drawn by sample_rows (footnote 6)
-    std::uint64_t seed = 0;        // seed of sample_rows
     double zero_threshold = 1e-6;  // upper end of the special bin (-inf, zero_threshold]
 };
 
@@ -65,7 +69,7 @@ struct BinnedUnits {
 };
 
 // values: samples x units, row-major float with leading dimension ld >= units.
-// 1 <= options.bins <= 255 (codes are uint8). options.samples is not used
+// 1 <= options.bins <= kMaxMutualInformationBins (codes are uint8). options.samples is not used
 // here (the caller passes the sampled rows); parallel over units (OpenMP).
 BinnedUnits bin_units(const float* values, index_t samples, index_t units, index_t ld,
                       const BinningOptions& options);
@@ -81,14 +85,10 @@ std::vector<double> mutual_information_matrix(const Backend& backend, const Binn
 // [a_begin, a_begin + a_count), j in [b_begin, b_begin + b_count):
 //   counts[((i - a_begin) * b_count + (j - b_begin)) * bins * bins + x * bins + y]
 //     = #{s : a.codes[i][s] == x and b.codes[j][s] == y}.
-// The fast routine (cache-blocked, OpenMP) is the one the CPU backend uses;
-// the naive one is the obviously-correct reference for tests.
+// Cache-blocked and OpenMP-parallel: the routine the CPU backend uses.
 std::vector<std::int32_t> joint_histogram_counts(const BinCodesView& a, index_t a_begin,
                                                  index_t a_count, const BinCodesView& b,
                                                  index_t b_begin, index_t b_count);
-std::vector<std::int32_t> joint_histogram_counts_naive(const BinCodesView& a, index_t a_begin,
-                                                       index_t a_count, const BinCodesView& b,
-                                                       index_t b_begin, index_t b_count);
 
 // Plug-in MI (nats) of one bins x bins joint count table over `samples`
 // samples: (sum_xy c_xy log c_xy - sum_x c_x log c_x - sum_y c_y log c_y

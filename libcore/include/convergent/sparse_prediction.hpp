@@ -17,7 +17,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 
 #include "convergent/statistics.hpp"
 
@@ -66,19 +65,5 @@ struct SparsePredictionResult {
 SparsePredictionResult sparse_prediction(const LayerStatistics& stats, int target_net,
                                          int predictor_net,
                                          const SparsePredictionOptions& options = {});
-
-// One L1-regularised problem on sufficient statistics, exposed for tests:
-// minimises 0.5 * (1 - 2 w.r + w.R w) + alpha |w|_1 over w[p], starting from
-// (and overwriting) w. R is p x p row-major with R_jj in {0, 1} (0 = dead
-// predictor, kept at weight 0). Returns the final duality gap; *sweeps
-// receives the number of coordinate sweeps.
-double lasso_covariance_descent(const double* R, const double* r, index_t p, double alpha,
-                                double tol, int max_iter, double* w, int* sweeps = nullptr);
-
-// The "sparse_prediction" object of docs/summary_schema.md: targets,
-// predictors, alphas, mean_loss, mean_nonzero, loss, nonzero.
-nlohmann::json sparse_prediction_to_json(const SparsePredictionResult& result,
-                                         const std::string& targets,
-                                         const std::string& predictors);
 
 }  // namespace convergent

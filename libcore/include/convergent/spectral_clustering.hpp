@@ -27,7 +27,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 
 #include "convergent/backend.hpp"
 #include "convergent/statistics.hpp"
@@ -132,9 +131,5 @@ index_t paper_cluster_k(index_t units_a, index_t units_b);
 // the backend; k-means on the CPU. Deterministic for a given seed and backend.
 ClusteringResult spectral_clustering(const Backend& backend, const LayerStatistics& stats,
                                      int net_a, int net_b, const ClusteringOptions& options = {});
-
-// The CLUSTERS object of docs/summary_schema.md.
-nlohmann::json clustering_to_json(const ClusteringResult& result, const std::string& name_a,
-                                  const std::string& name_b);
 
 }  // namespace convergent

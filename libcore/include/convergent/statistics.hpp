@@ -21,15 +21,27 @@ namespace convergent {
 class MomentAccumulator {
 public:
     MomentAccumulator() = default;
-    // block_widths: number of units of each net, in order.
+    // block_widths: number of units of each net, in order. Throws
+    // OutOfMemory (naming the layer when given) if the width x width
+    // comoment matrix cannot be allocated.
     explicit MomentAccumulator(std::vector<index_t> block_widths);
+    // The same, with names for error messages: the layer and one name per
+    // net ("layer 'conv1', net 'b', unit 3: ...").
+    MomentAccumulator(std::vector<index_t> block_widths, std::string layer, std::vector<std::string> net_names);
+
+    // "layer 'conv1'" or "moment accumulator" when unnamed.
+    std::string description() const;
+    // "net 'b', unit 3" for a column of the accumulator ("net 1, unit 3" unnamed).
+    std::string describe_unit(index_t column) const;
 
     const std::vector<index_t>& block_widths() const { return widths_; }
     index_t width() const { return width_; }
     index_t count() const { return count_; }
 
     // Adds rows x width() values (row-major float, leading dimension ld).
-    // The chunk's moments are computed by the backend, merged here.
+    // The chunk's moments are computed by the backend, merged here. Throws
+    // BadData naming the layer, net and unit when the chunk holds NaN/Inf
+    // (its moments are not finite); the accumulator is left unchanged.
     void push(const Backend& backend, const float* x, index_t rows, index_t ld);
 
     // Adds moments computed elsewhere (count rows, their mean and comoment).
@@ -47,7 +59,11 @@ public:
     static MomentAccumulator load(std::istream& in, const std::string& what);
 
 private:
+    void allocate();  // checks widths_, sizes mean_ and comoment_
+
     std::vector<index_t> widths_;
+    std::string layer_;
+    std::vector<std::string> net_names_;  // empty, or one per block
     index_t width_ = 0;
     index_t count_ = 0;
     std::vector<double> mean_;

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "convergent/backend.hpp"
-#include "convergent/matching.hpp"
+#include "portable/auction_options.hpp"
 
 namespace convergent {
 namespace thrust_omp {

@@ -1,0 +1,45 @@
+// JSON serialisation of the analysis results (docs/summary_schema.md). The
+// algorithm headers say what is computed; this unit says how it is written.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "convergent/matching.hpp"
+#include "convergent/mean_activation.hpp"
+#include "convergent/sparse_prediction.hpp"
+#include "convergent/spectral_clustering.hpp"
+
+namespace convergent {
+
+// A finite number, or JSON null for NaN/Inf (JSON has no NaN).
+nlohmann::json number_or_null(double v);
+
+// The ALIGNMENT object. Values of unmatched rows (rows > cols, dead units)
+// are JSON null.
+nlohmann::json alignment_to_json(const Alignment& alignment);
+
+// The "cycle_consistency" object over nets (net names in net order).
+nlohmann::json cycle_consistency_to_json(const CycleConsistency& c, const std::vector<std::string>& nets);
+// Computes the cycle consistency of the pairwise matchings and writes it.
+nlohmann::json cycle_consistency_json(const std::vector<std::string>& nets, const AlignmentLookup& pair);
+
+// The "sparse_prediction" object: targets, predictors, alphas, mean_loss,
+// mean_nonzero, loss, nonzero.
+nlohmann::json sparse_prediction_to_json(const SparsePredictionResult& result, const std::string& targets,
+                                         const std::string& predictors);
+
+// The CLUSTERS object.
+nlohmann::json clustering_to_json(const ClusteringResult& result, const std::string& name_a,
+                                  const std::string& name_b);
+
+// The "mean_activation" object: sorted_means, between_net_distance (pairs
+// a < b, key "a~b"), within_net_spread, distance_to_spread_ratio (null with
+// fewer than two nets or zero spread).
+nlohmann::json mean_activation_to_json(const MeanActivationResult& result, const std::vector<std::string>& nets);
+// Computes and writes it (the names must match the nets of stats).
+nlohmann::json mean_activation_json(const LayerStatistics& stats, const std::vector<std::string>& nets);
+
+}  // namespace convergent

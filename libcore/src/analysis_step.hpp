@@ -1,0 +1,130 @@
+// The compare pipeline's plug-in interface (internal).
+//
+// run_compare makes one streaming pass per layer over every net (the layer
+// pass: moments, plus whatever the enabled steps request, e.g. the MI sample
+// rows), then runs the table of analysis steps, in order, on what the pass
+// produced. A step owns its options (a nested struct of CompareOptions, its
+// rows in option_table()), its result types, its JSON writer (summary_json)
+// and the names it writes in summary.json. Steps hand results to later steps
+// through LayerContext::publish/result (e.g. the correlation alignments that
+// the MI step and cycle consistency read).
+//
+// Adding an analysis: docs/architecture.md, "Adding an analysis".
+#pragma once
+
+#include <any>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "convergent/backend.hpp"
+#include "convergent/matching.hpp"
+#include "convergent/options.hpp"
+#include "convergent/statistics.hpp"
+
+namespace convergent {
+
+// What a step needs gathered during the layer pass besides the moments.
+struct LayerPassRequest {
+    index_t mi_sample_rows = 0;  // seeded sample rows gathered for every net (Sec. 3.2, footnote 6)
+};
+
+// What the layer pass produced.
+struct LayerData {
+    std::string layer;
+    std::vector<std::string> nets;  // net names, in input order
+    std::vector<index_t> widths;    // units per net
+    index_t images = 0, positions = 1;
+    LayerStatistics stats;
+    // The MI sample: mi_rows.size() rows x all nets' units side by side
+    // (row-major, stats.block_offsets give each net's columns).
+    std::vector<index_t> mi_rows;
+    std::vector<float> mi_values;
+};
+
+class LayerContext {
+public:
+    LayerContext(const Backend& backend, const CompareOptions& options, LayerData& data,
+                 const std::filesystem::path& output_root, nlohmann::json& layer_json)
+        : backend_(backend), options_(options), data_(data), root_(output_root), json_(layer_json) {}
+
+    const Backend& backend() const { return backend_; }
+    const CompareOptions& options() const { return options_; }
+    LayerData& data() { return data_; }
+    const LayerStatistics& stats() const { return data_.stats; }
+    int nets() const { return int(data_.nets.size()); }
+    index_t width(int net) const { return data_.widths[size_t(net)]; }
+    const std::string& net_name(int net) const { return data_.nets[size_t(net)]; }
+    // "a~b": the key of a net pair in summary.json and in file names.
+    std::string pair_key(int a, int b) const { return net_name(a) + "~" + net_name(b); }
+    std::vector<std::uint8_t> dead_units(int net) const;
+
+    // The layer's object in summary.json, and its "pairs" entry for a < b.
+    nlohmann::json& layer_json() { return json_; }
+    nlohmann::json& pair_json(int a, int b);
+
+    // Writes <layer>/<a>~<b>.<kind>.npy (float32) and records it under
+    // "files" / "<a>~<b>" / kind.
+    void write_pair_matrix(int a, int b, const std::string& kind, const std::vector<double>& m, index_t rows,
+                           index_t cols);
+    void write_pair_array(int a, int b, const std::string& kind, const std::vector<float>& values,
+                          const std::vector<index_t>& shape);
+
+    // Results shared between steps, by step name.
+    template <typename T>
+    T& publish(const std::string& step, T value) {
+        shared_[step] = std::move(value);
+        return std::any_cast<T&>(shared_[step]);
+    }
+    bool has_result(const std::string& step) const { return shared_.count(step) != 0; }
+    template <typename T>
+    const T& result(const std::string& step) const {
+        return std::any_cast<const T&>(shared_.at(step));
+    }
+
+private:
+    const Backend& backend_;
+    const CompareOptions& options_;
+    LayerData& data_;
+    std::filesystem::path root_;
+    nlohmann::json& json_;
+    std::map<std::string, std::any> shared_;
+};
+
+// Per-pair results, keyed by (a, b) with a < b.
+template <typename T>
+using PairResults = std::map<std::pair<int, int>, T>;
+
+struct AnalysisStep {
+    const char* name;         // its name in docs and, for most steps, its key in summary.json
+    const char* description;  // one line: what it computes and the paper section
+    // A step whose results this one reads: it runs whenever this one does.
+    const char* requires_step;
+    bool (*enabled)(const CompareOptions&);
+    // What the layer pass must gather for this step (nullptr: moments only).
+    void (*request)(const CompareOptions&, LayerPassRequest&);
+    void (*run)(LayerContext&);
+};
+
+// The alignment of one pair's similarity matrix (Sec. 3.1); also writes its
+// Fig. 1d matched-order matrix as <layer>/<a>~<b>.<kind>_matched.npy.
+Alignment align_pair(LayerContext& ctx, int a, int b, const std::vector<double>& similarity,
+                     const std::string& kind);
+
+// The pipeline, in order (compare.cpp).
+const std::vector<AnalysisStep>& analysis_steps();
+
+// Each step's table row, defined in its own unit (step_<name>.cpp).
+AnalysisStep statistics_step();
+AnalysisStep correlation_matching_step();
+AnalysisStep mutual_information_step();
+AnalysisStep sparse_prediction_step();
+AnalysisStep clustering_step();
+AnalysisStep cycle_consistency_step();
+AnalysisStep mean_activation_step();
+
+}  // namespace convergent
