@@ -27,3 +27,14 @@ if [ "${CONVERGENT_SKIP_CUDA:-0}" != 1 ]; then
   # a GPU, auto selects the CPU and the GPU parity tests skip.
   (cd build/cuda && ctest --output-on-failure -j"$jobs" -E '^py\.|^browser\.')
 fi
+
+# --- Hostile input (docs/fuzzing.md): the C/C++ tests under ASan + UBSan, then
+# every libFuzzer harness for CONVERGENT_FUZZ_SECONDS (default 30) each.
+if [ "${CONVERGENT_SKIP_SANITIZE:-0}" != 1 ]; then
+  echo "== Sanitizer build (build/sanitize)"
+  bash tools/sanitize.sh
+fi
+if [ "${CONVERGENT_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== Fuzzing (build/fuzz)"
+  bash tools/fuzz.sh "${CONVERGENT_FUZZ_SECONDS:-30}"
+fi

@@ -338,6 +338,7 @@ float half_to_float(std::uint16_t h) {
 }
 
 void convert_to_float(const std::uint8_t* src, index_t count, const NpyHeader& header, float* out) {
+    if (count <= 0) return;  // out may be null for an empty array (memcpy needs valid pointers)
     const bool swap = header.big_endian != kHostBigEndian;
     switch (header.dtype) {
         case NpyDtype::Float32:
