@@ -7,7 +7,15 @@ within/between correlation matrices of every net pair (numpy: concatenate the
 nets' units and np.corrcoef in float64). Prints a markdown table; the ratio is
 numpy time / convergent time (> 1: convergent is faster).
 
-usage: /usr/bin/python3 bench/statistics_reference.py [--cli build/cpu/cli/convergent] [--quick]
+The statistics pass is one float64 dsyrk per chunk over every net's centred
+units, so its floor is OpenBLAS dsyrk itself: the table also gives the
+dsyrk time of the same work (samples x T^2, chunks of the rows convergent
+uses, on data already centred in memory, via scipy.linalg.blas.dsyrk), the
+GFLOP/s both achieve (samples * T^2 / time; convergent's time is the whole
+command: reading, packing, dsyrk, correlation, output) and dsyrk time /
+convergent time. Every time is the best of --repeat runs.
+
+usage: /usr/bin/python3 bench/statistics_reference.py [--cli build/cpu/cli/convergent] [--quick] [--repeat 3]
 """
 import argparse
 import json
@@ -39,16 +47,45 @@ def numpy_statistics(paths, layer):
     return mean, std, corr
 
 
+# Rows per chunk of convergent's statistics pass (layer_pass in
+# libcore/src/compare.cpp: kChunkRowsMax, at least the width T).
+CHUNK_ROWS_MAX = 4096
+
+
+def dsyrk_seconds(samples, units, repeat):
+    """Best time of OpenBLAS dsyrk accumulating samples x units float64 rows
+    in chunks of the rows convergent uses (beta = 1 into one T x T matrix)."""
+    from scipy.linalg import blas
+    rows = max(CHUNK_ROWS_MAX, units)
+    rng = np.random.default_rng(1)
+    # One chunk of centred data, column-major T x rows (= row-major rows x T).
+    chunk = np.asfortranarray(rng.normal(size=(units, min(rows, samples))))
+    tail = samples % chunk.shape[1]
+    tail_chunk = np.asfortranarray(chunk[:, :tail]) if tail else None
+    best = float("inf")
+    for _ in range(repeat):
+        c = np.zeros((units, units), order="F")
+        t0 = time.perf_counter()
+        for _ in range(samples // chunk.shape[1]):
+            c = blas.dsyrk(1.0, chunk, beta=1.0, c=c, trans=0, lower=1, overwrite_c=1)
+        if tail_chunk is not None:
+            c = blas.dsyrk(1.0, tail_chunk, beta=1.0, c=c, trans=0, lower=1, overwrite_c=1)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", default=str(ROOT / "build" / "cpu" / "cli" / "convergent"))
     ap.add_argument("--quick", action="store_true", help="smaller cases")
     ap.add_argument("--json", help="write results as JSON here")
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many runs of every timing")
     args = ap.parse_args()
 
     cases = [  # (name, images, channels, H, W, nets)
         ("conv 64ch 32x32x(16x16) x2", 32, 64, 16, 16, 2),
         ("conv 256ch 2048x(8x8) x2", 2048, 256, 8, 8, 2),
+        ("fc 256u 60000 x2", 60000, 256, 1, 1, 2),
         ("fc 1024u 50000 x4", 50000, 1024, 1, 1, 4),
     ]
     if args.quick:
@@ -68,32 +105,41 @@ def main():
                 np.save(d / "layer.npy", x.astype(np.float32))
                 paths.append(d)
             del latent
-            # numpy reference
-            t0 = time.perf_counter()
-            mean, std, corr = numpy_statistics(paths, "layer")
-            t_numpy = time.perf_counter() - t0
-            # convergent, statistics only
+            samples, units = n * h * w, c * k
             out = tmp / "out"
-            shutil.rmtree(out, ignore_errors=True)
-            t0 = time.perf_counter()
-            subprocess.run([args.cli, "compare", *map(str, paths), "--out", str(out), "--quiet", "--backend", "cpu",
-                            "--no-matching", "--no-mi", "--no-sparse", "--no-clusters", "--no-mean-activation"],
-                           check=True)
-            t_ours = time.perf_counter() - t0
+            t_numpy = t_ours = float("inf")
+            # Alternate the two sides, so both see the same machine load.
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                mean, std, corr = numpy_statistics(paths, "layer")
+                t_numpy = min(t_numpy, time.perf_counter() - t0)
+                c0 = corr[:c, c:2 * c].copy()
+                del mean, std, corr
+                # convergent, statistics only
+                shutil.rmtree(out, ignore_errors=True)
+                t0 = time.perf_counter()
+                subprocess.run([args.cli, "compare", *map(str, paths), "--out", str(out), "--quiet", "--backend", "cpu",
+                                "--no-matching", "--no-mi", "--no-sparse", "--no-clusters", "--no-mean-activation"],
+                               check=True)
+                t_ours = min(t_ours, time.perf_counter() - t0)
             ours = np.load(out / "layer" / f"{paths[0].name}~{paths[1].name}.corr.npy")
-            c0 = corr[:c, c:2 * c]
             err = float(np.max(np.abs(ours - np.nan_to_num(c0))))
-            samples = n * h * w
-            rows.append({"case": name, "samples": samples, "units_total": c * k,
-                         "numpy_s": t_numpy, "convergent_s": t_ours, "ratio": t_numpy / t_ours, "max_abs_err": err})
+            t_syrk = dsyrk_seconds(samples, units, args.repeat)
+            flop = float(samples) * units * units
+            rows.append({"case": name, "samples": samples, "units_total": units,
+                         "numpy_s": t_numpy, "convergent_s": t_ours, "ratio": t_numpy / t_ours, "max_abs_err": err,
+                         "dsyrk_s": t_syrk, "convergent_gflops": flop / t_ours / 1e9,
+                         "dsyrk_gflops": flop / t_syrk / 1e9, "of_dsyrk": t_syrk / t_ours})
             for p in paths:
                 shutil.rmtree(p)
 
-    print("| case | samples | units (all nets) | numpy float64 (s) | convergent (s) | ratio numpy/convergent | max abs diff |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| case | samples | units (all nets) | numpy float64 (s) | convergent (s) | ratio numpy/convergent "
+          "| max abs diff | dsyrk same work (s) | GFLOP/s convergent / dsyrk | dsyrk/convergent |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['case']} | {r['samples']} | {r['units_total']} | {r['numpy_s']:.3f} | {r['convergent_s']:.3f} | "
-              f"{r['ratio']:.2f}x | {r['max_abs_err']:.1e} |")
+              f"{r['ratio']:.2f}x | {r['max_abs_err']:.1e} | {r['dsyrk_s']:.3f} | "
+              f"{r['convergent_gflops']:.1f} / {r['dsyrk_gflops']:.1f} | {100 * r['of_dsyrk']:.0f}% |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

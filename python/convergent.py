@@ -48,7 +48,7 @@ OPTION_KEYS = {
     "lasso_alphas": 15, "lasso_tol": 16, "lasso_max_iter": 17, "lasso_weights": 18,
     "cluster_tau": 19, "cluster_alpha": 20, "cluster_k": 21, "kmeans_n_init": 22,
     "cluster_hierarchical": 23, "cluster_split_k": 24, "cluster_eigengap_candidates": 25,
-    "cluster_normalize_rows": 26, "max_memory_mb": 27,
+    "cluster_normalize_rows": 26, "max_memory_mb": 27, "timings": 28,
 }
 # Names of version 0.1, still accepted.
 OPTION_ALIASES = {"channels_last": "layout", "matching": "correlation_matching",

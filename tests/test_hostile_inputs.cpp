@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <sstream>
 #include <vector>
 
 #include "convergent/activations.hpp"
 #include "convergent/statistics.hpp"
+#include "npy_format_internal.hpp"
 #include "npy_test_support.hpp"
 
 using namespace convergent;
@@ -78,4 +80,40 @@ TEST(HostileActivations, ImageLargerThanTheScratchIsReadInSlices) {
                     << "image " << n << " position " << p << " unit " << c;
     // The last position of the last image (the tail of the last slice).
     EXPECT_EQ(out.back(), data.back());
+}
+
+// Fuzzer finding (tests/fuzz/findings/stats_capi): a 32-byte accumulator
+// file claiming 60,000 units made load allocate 60,000^2 doubles (28.8 GB)
+// before noticing the file was short.
+TEST(HostileInputs, AccumulatorFileClaimingHugeWidthIsRefusedBeforeAllocating) {
+    std::string bytes("CVGMOM01", 8);
+    auto put = [&](std::int64_t v) { bytes.append(reinterpret_cast<const char*>(&v), 8); };
+    put(1);        // one net
+    put(60000);    // of 60,000 units
+    put(5);        // count, then nothing: mean and comoment are missing
+    std::istringstream in(bytes);
+    try {
+        convergent::MomentAccumulator::load(in, "hostile.bin");
+        FAIL() << "a truncated accumulator file was accepted";
+    } catch (const convergent::Error& e) {
+        EXPECT_EQ(e.code(), convergent::ErrorCode::BadData);
+        EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+    }
+    std::string negative("CVGMOM01", 8);
+    negative.append(std::string(8, '\0'));
+    negative[8] = 1;
+    const std::int64_t w = -3;
+    negative.append(reinterpret_cast<const char*>(&w), 8);
+    std::istringstream in2(negative);
+    EXPECT_THROW(convergent::MomentAccumulator::load(in2, "negative.bin"), convergent::Error);
+}
+
+// Fuzzer finding (tests/fuzz/findings/viewer): an empty matrix reached
+// memcpy(nullptr, src, 0), undefined behaviour (caught by the UBSan run of
+// this binary in tools/sanitize.sh).
+TEST(HostileInputs, EmptyArrayConvertsWithoutTouchingTheOutput) {
+    convergent::NpyHeader header;
+    header.dtype = convergent::NpyDtype::Float32;
+    const std::uint8_t src[4] = {0, 0, 0, 0};
+    EXPECT_NO_THROW(convergent::npy_detail::convert_to_float(src, 0, header, nullptr));
 }

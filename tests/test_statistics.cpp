@@ -169,3 +169,128 @@ TEST(Backend, ExplicitCudaWithoutDeviceIsAnError) {
     EXPECT_EQ(make_backend(BackendKind::Auto)->kind(), BackendKind::Cpu);
     EXPECT_THROW(parse_backend_kind("gpu"), Error);
 }
+
+namespace {
+
+// Units with mean 1e4 and standard deviations from 1e-2 to 1 (float32 data,
+// so the smallest spreads are a few float32 steps wide), correlated through
+// one shared factor. `drift` adds a slow trend to the means over the rows
+// and silences every unit in the first `silent` rows, so later chunks lie
+// far from the running mean.
+std::vector<float> large_mean_data(index_t n, index_t t, unsigned seed, bool drift, index_t silent) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<double> g(0.0, 1.0);
+    std::vector<float> x(size_t(n * t));
+    for (index_t i = 0; i < n; ++i) {
+        const double shared = g(rng);
+        for (index_t j = 0; j < t; ++j) {
+            const double sd = std::pow(10.0, -2.0 + 2.0 * double(j) / double(t - 1));
+            const double trend = drift ? 5.0 * sd * double(i) / double(n) : 0.0;
+            x[size_t(i * t + j)] = i < silent ? 0.0f : float(1e4 + trend + sd * (0.6 * shared + 0.8 * g(rng)));
+        }
+    }
+    return x;
+}
+
+// Float64 two-pass covariance (sum of centred products) of row-major float data.
+std::vector<double> two_pass_comoment(const std::vector<float>& x, index_t n, index_t t) {
+    std::vector<double> mean(size_t(t), 0.0), m(size_t(t * t), 0.0);
+    for (index_t i = 0; i < n; ++i)
+        for (index_t j = 0; j < t; ++j) mean[size_t(j)] += x[size_t(i * t + j)];
+    for (double& v : mean) v /= double(n);
+    for (index_t i = 0; i < n; ++i)
+        for (index_t a = 0; a < t; ++a)
+            for (index_t b = 0; b < t; ++b)
+                m[size_t(a * t + b)] += (x[size_t(i * t + a)] - mean[size_t(a)]) * (x[size_t(i * t + b)] - mean[size_t(b)]);
+    return m;
+}
+
+// |a - b| <= tol * sqrt(ref_ii ref_jj) for every entry (the scale of the
+// entry's correlation), so near-zero covariances are held to the same bar.
+void expect_comoment_near(const std::vector<double>& got, const std::vector<double>& ref, index_t t, double tol) {
+    for (index_t a = 0; a < t; ++a)
+        for (index_t b = 0; b < t; ++b) {
+            const double scale = std::sqrt(ref[size_t(a * t + a)] * ref[size_t(b * t + b)]);
+            EXPECT_NEAR(got[size_t(a * t + b)], ref[size_t(a * t + b)], tol * scale) << "entry " << a << ", " << b;
+        }
+}
+
+}  // namespace
+
+TEST(Statistics, LargeMeanMatchesFloat64TwoPass) {
+    // Mean 1e4 with spreads down to 1e-2: raw sums of squares would lose
+    // every digit; around-the-chunk (or running) means they must not.
+    const index_t n = 6000, t = 9;
+    auto backend = make_cpu_backend();
+    for (const bool drift : {false, true}) {
+        const index_t silent = drift ? 700 : 0;
+        const std::vector<float> x = large_mean_data(n, t, 11, drift, silent);
+        const std::vector<double> ref = two_pass_comoment(x, n, t);
+        for (const index_t chunk : {index_t(500), index_t(1024), n}) {
+            MomentAccumulator acc({4, 5});
+            for (index_t start = 0; start < n; start += chunk)
+                acc.push(*backend, x.data() + start * t, std::min(chunk, n - start), t);
+            SCOPED_TRACE("drift " + std::to_string(drift) + ", chunk " + std::to_string(chunk));
+            expect_comoment_near(acc.comoment(), ref, t, 1e-9);
+            for (index_t j = 0; j < t; ++j)
+                EXPECT_NEAR(acc.comoment()[size_t(j * t + j)], ref[size_t(j * t + j)], 1e-9 * ref[size_t(j * t + j)]);
+        }
+    }
+}
+
+TEST(Statistics, ChunkSizesAndPiecesGiveTheSameMoments) {
+    // The Chan merge must make chunk boundaries invisible: any chunking, and
+    // a chunk pushed in per-net pieces (as the compare pass does), agree to
+    // rounding.
+    const index_t n = 5000, t = 12;
+    const std::vector<float> x = correlated_data(n, t, 5, 40.0f);
+    auto backend = make_cpu_backend();
+    MomentAccumulator whole({5, 7});
+    whole.push(*backend, x.data(), n, t);
+    const std::vector<double> ref = whole.comoment();
+    for (const index_t chunk : {index_t(1), index_t(7), index_t(333), index_t(4096)}) {
+        MomentAccumulator acc({5, 7});
+        for (index_t start = 0; start < n; start += chunk)
+            acc.push(*backend, x.data() + start * t, std::min(chunk, n - start), t);
+        SCOPED_TRACE("chunk " + std::to_string(chunk));
+        expect_comoment_near(acc.comoment(), ref, t, 1e-12);
+        for (index_t j = 0; j < t; ++j) EXPECT_NEAR(acc.mean()[size_t(j)], whole.mean()[size_t(j)], 1e-12 * 40.0);
+    }
+    // Pieces: per chunk of 1200 rows, each net's columns in row pieces of 250.
+    MomentAccumulator pieces({5, 7});
+    for (index_t start = 0; start < n; start += 1200) {
+        const index_t rows = std::min<index_t>(1200, n - start);
+        pieces.begin_chunk(*backend, rows);
+        for (const index_t column : {index_t(0), index_t(5)})
+            for (index_t r = 0; r < rows; r += 250)
+                pieces.add_block(x.data() + (start + r) * t + column, std::min<index_t>(250, rows - r), t, r, column,
+                                 column == 0 ? 5 : 7);
+        pieces.end_chunk();
+    }
+    EXPECT_EQ(pieces.count(), n);
+    expect_comoment_near(pieces.comoment(), ref, t, 1e-12);
+    // The comoment is symmetric once read, also after further pushes.
+    pieces.push(*backend, x.data(), 100, t);
+    const std::vector<double>& m = pieces.comoment();
+    for (index_t a = 0; a < t; ++a)
+        for (index_t b = 0; b < t; ++b) EXPECT_EQ(m[size_t(a * t + b)], m[size_t(b * t + a)]);
+    EXPECT_THROW(pieces.add_block(x.data(), 1, t, 0, 0, 5), Error);  // no open chunk
+    EXPECT_THROW(pieces.end_chunk(), Error);
+}
+
+TEST(Statistics, WideChunkMatchesTwoPassWithBlasPath) {
+    // Wide enough (T = 300) that dsyrk blocks and the mirror's tiles are
+    // exercised, with a chunk pushed in one piece and several.
+    const index_t n = 700, t = 300;
+    const std::vector<float> x = correlated_data(n, t, 8, 2.0f);
+    const std::vector<double> ref = two_pass_comoment(x, n, t);
+    auto backend = make_cpu_backend();
+    MomentAccumulator acc({100, 200});
+    acc.push(*backend, x.data(), 300, t);
+    acc.push(*backend, x.data() + 300 * t, n - 300, t);
+    expect_comoment_near(acc.comoment(), ref, t, 1e-12);
+    // The backend op itself (full symmetric chunk comoment around the chunk mean).
+    std::vector<double> mean(static_cast<size_t>(t)), m(static_cast<size_t>(t * t));
+    backend->chunk_moments(x.data(), n, t, t, mean.data(), m.data());
+    expect_comoment_near(m, ref, t, 1e-12);
+}

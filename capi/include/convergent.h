@@ -199,6 +199,7 @@ typedef struct cvg_options cvg_options;
 #define CVG_OPT_CLUSTER_EIGENGAP_CANDIDATES 25 /* INT >= 0, default 0 = max(2k, 64) (K) */
 #define CVG_OPT_CLUSTER_NORMALIZE_ROWS 26 /* FLAG default 0: Ng-Jordan-Weiss rows (K) */
 #define CVG_OPT_MAX_MEMORY_MB 27      /* INT  [0, 2^40], default 0 = 3/4 of physical memory: budget of one layer in cvg_compare, MiB (C) */
+#define CVG_OPT_TIMINGS 28            /* FLAG default 0: "timings" stage breakdown in summary.json (C) */
 
 /* Creates an options object holding the defaults. Owned by the caller, freed
  * with cvg_options_destroy; it may be destroyed right after the call that

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -200,8 +201,8 @@ std::string mib(double bytes) { return std::to_string(index_t(std::ceil(bytes / 
 // Plans a layer's chunks within the budget: the parts that do not depend on
 // the chunk (the T x T float64 moments and correlation, the MI sample, the
 // largest pair's analysis matrices) and, per input image, the chunk buffers
-// (the wide chunk, one net's part and the reader's scratch: 3 floats per
-// unit and position). Returns the images per chunk; fails naming the layer,
+// (the accumulator's float64 chunk and the float32 piece being read: 12
+// bytes per unit and position). Returns the images per chunk; fails naming the layer,
 // its file and the estimate before anything is allocated.
 index_t plan_chunk_images(const std::vector<const LayerSource*>& sources, index_t width,
                           const CompareOptions& options, const LayerPassRequest& request) {
@@ -228,8 +229,20 @@ index_t plan_chunk_images(const std::vector<const LayerSource*>& sources, index_
     return std::max<index_t>(1, std::min<index_t>({first.images(), by_rows, fit >= 9e18 ? by_rows : index_t(fit)}));
 }
 
+// Floats per piece read from one net: the piece is converted into the
+// accumulator's chunk while it is still in cache (512 KiB).
+constexpr index_t kPieceElements = index_t(1) << 17;
+// Rows per chunk at most: the accumulator's float64 chunk stays small (16 MiB
+// for 512 units) and warm in cache between packing and dsyrk, and dsyrk
+// still gets a long inner dimension (at least the width, so the O(T^2)
+// Chan correction per chunk stays a small fraction of the O(rows T^2) work).
+constexpr index_t kChunkRowsMax = 4096;
+
 // One streaming pass over a layer: chunks of whole inputs, every net side by
 // side, into the moment accumulator; gathers the requested sample rows.
+// Each net is read a piece (a few inputs) at a time and handed straight to
+// the accumulator, which converts and centres it into its chunk once (no
+// side-by-side float32 copy of the chunk).
 LayerData layer_pass(const Backend& backend, const std::vector<const LayerSource*>& sources,
                      const std::vector<std::string>& net_names, const CompareOptions& options,
                      const LayerPassRequest& request, const ProgressFn& progress) {
@@ -243,36 +256,42 @@ LayerData layer_pass(const Backend& backend, const std::vector<const LayerSource
         d.widths.push_back(s->units());
         width += s->units();
     }
-    const index_t chunk_images = plan_chunk_images(sources, width, options, request);
+    const index_t chunk_images = std::min(plan_chunk_images(sources, width, options, request),
+                                          std::max<index_t>(1, std::max(kChunkRowsMax, width) / d.positions));
     MomentAccumulator acc(d.widths, d.layer, d.nets);
     const std::string what = "layer '" + d.layer + "' (" + sources.front()->what() + ")";
-    std::vector<float> wide, part;
-    resize_or_fail(wide, size_t(chunk_images * d.positions * width), what, "the streamed chunk");
+    std::vector<float> piece;
     // Sec. 3.2 footnote 6: the same seeded sample rows of every net, gathered
     // during this pass so the data is read once.
     if (request.mi_sample_rows > 0) {
         d.mi_rows = sample_rows(d.images * d.positions, request.mi_sample_rows, options.seed);
         resize_or_fail(d.mi_values, d.mi_rows.size() * size_t(width), what, "the mutual-information sample");
     }
-    size_t next_row = 0;
     for (index_t first = 0; first < d.images; first += chunk_images) {
         const index_t count = std::min(chunk_images, d.images - first);
         const index_t rows = count * d.positions;
+        acc.begin_chunk(backend, rows);
         index_t offset = 0;
         for (const LayerSource* s : sources) {
             const index_t units = s->units();
-            resize_or_fail(part, size_t(rows * units), what, "one net's part of the chunk");
-            s->read_images(first, count, part.data());
-            for (index_t r = 0; r < rows; ++r)
-                std::copy(part.begin() + r * units, part.begin() + (r + 1) * units, wide.begin() + r * width + offset);
+            const index_t piece_images =
+                std::max<index_t>(1, std::min(count, kPieceElements / std::max<index_t>(1, d.positions * units)));
+            resize_or_fail(piece, size_t(piece_images * d.positions * units), what, "one net's piece of the chunk");
+            for (index_t done = 0; done < count; done += piece_images) {
+                const index_t n = std::min(piece_images, count - done);
+                s->read_images(first + done, n, piece.data());
+                const index_t piece_row = done * d.positions, piece_rows = n * d.positions;
+                acc.add_block(piece.data(), piece_rows, units, piece_row, offset, units);
+                // The sample rows inside this piece (d.mi_rows is sorted).
+                const index_t row0 = first * d.positions + piece_row;
+                auto it = std::lower_bound(d.mi_rows.begin(), d.mi_rows.end(), row0);
+                for (; it != d.mi_rows.end() && *it < row0 + piece_rows; ++it)
+                    std::copy(piece.begin() + (*it - row0) * units, piece.begin() + (*it - row0 + 1) * units,
+                              d.mi_values.begin() + index_t(it - d.mi_rows.begin()) * width + offset);
+            }
             offset += units;
         }
-        acc.push(backend, wide.data(), rows, width);
-        const index_t row0 = first * d.positions;
-        for (; next_row < d.mi_rows.size() && d.mi_rows[next_row] < row0 + rows; ++next_row)
-            std::copy(wide.begin() + (d.mi_rows[next_row] - row0) * width,
-                      wide.begin() + (d.mi_rows[next_row] - row0 + 1) * width,
-                      d.mi_values.begin() + index_t(next_row) * width);
+        acc.end_chunk();
         if (progress) progress(d.layer, double(first + count) / double(d.images));
     }
     d.stats = finalize_statistics(acc);
@@ -332,7 +351,14 @@ nlohmann::json run_compare(const std::vector<NetInput>& inputs, const std::strin
     for (size_t i = 0; i < steps.size(); ++i)
         if (active[i] && steps[i].request) steps[i].request(options, request);
 
+    using Clock = std::chrono::steady_clock;
+    const auto seconds_since = [](Clock::time_point t0) {
+        return std::chrono::duration<double>(Clock::now() - t0).count();
+    };
+    nlohmann::json timings = {{"layers", nlohmann::json::object()}};
+    auto t_stage = Clock::now();
     std::unique_ptr<Backend> backend = make_backend(options.backend);
+    timings["backend_setup"] = seconds_since(t_stage);
     StagedDirectory staged(out_dir, options.overwrite, paths);
 
     nlohmann::json summary;
@@ -348,14 +374,24 @@ nlohmann::json run_compare(const std::vector<NetInput>& inputs, const std::strin
     summary["layers"] = nlohmann::json::object();
 
     for (size_t li = 0; li < layers.size(); ++li) {
+        nlohmann::json& lt = timings["layers"][layers[li]];
+        t_stage = Clock::now();
         LayerData data = layer_pass(*backend, layer_sources[li], net_names, options, request, progress);
+        lt["pass"] = seconds_since(t_stage);
         fs::create_directories(staged.path() / layers[li]);
         nlohmann::json lj = nlohmann::json::object();
         LayerContext ctx(*backend, options, data, staged.path(), lj);
-        for (size_t i = 0; i < steps.size(); ++i)
-            if (active[i]) steps[i].run(ctx);
+        for (size_t i = 0; i < steps.size(); ++i) {
+            if (!active[i]) continue;
+            t_stage = Clock::now();
+            steps[i].run(ctx);
+            lt[steps[i].name] = seconds_since(t_stage);
+        }
         summary["layers"][layers[li]] = std::move(lj);
     }
+    // Wall-clock seconds, for finding where the time goes; not part of the
+    // results (absent unless asked for, so outputs stay reproducible).
+    if (options.timings) summary["timings"] = std::move(timings);
 
     write_text_file((staged.path() / "summary.json").string(), summary.dump(1) + "\n");
     staged.commit();

@@ -1,6 +1,6 @@
 // Private: the CPU backend (Eigen + BLAS/LAPACK, OpenMP). Each op is defined
 // in the source file of its algorithm:
-//   chunk_moments                  cpu_backend.cpp
+//   chunk_moments                  cpu_backend.cpp (kernels in cpu_moments.cpp)
 //   mutual_information             cpu_mutual_information.cpp
 //   max_weight_assignment          cpu_assignment.cpp
 //   symmetric_eigensolve_smallest  cpu_eigensolve.cpp

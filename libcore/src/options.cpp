@@ -52,7 +52,7 @@ std::vector<OptionSpec> build_table() {
                  "axis order of conv layers: (N, C, H, W) or (N, H, W, C); --channels-last = NHWC",
                  [](O& o) -> OptionField { return &o.layout.channels_last; }});
     t.push_back(integer("chunk_rows", "--chunk-rows", 3, "CVG_OPT_CHUNK_ROWS", 1, kIntMax, "pass",
-                        "samples per streamed chunk", [](O& o) -> OptionField { return &o.chunk_rows; }));
+                        "samples per streamed chunk (capped at max(4096, units of all nets) so the float64 chunk stays in cache)", [](O& o) -> OptionField { return &o.chunk_rows; }));
     t.push_back({"seed", "--seed", nullptr, 2, "CVG_OPT_SEED", OptionType::Unsigned, 0, kInt64Max, false, false,
                  nullptr, "pass", true, "seed of the MI row sample and of k-means",
                  [](O& o) -> OptionField { return &o.seed; }});
@@ -60,6 +60,9 @@ std::vector<OptionSpec> build_table() {
                  double(index_t(1) << 40), false, false, nullptr, "pass", false,
                  "memory budget in MiB for one layer; chunks are planned to fit (0: 3/4 of physical memory)",
                  [](O& o) -> OptionField { return &o.max_memory_mb; }});
+    t.push_back(flag("timings", "--timings", 28, "CVG_OPT_TIMINGS", "pass", false,
+                     "add a \"timings\" object to summary.json: seconds per stage, layer and analysis step",
+                     [](O& o) -> OptionField { return &o.timings; }));
     t.push_back(flag("overwrite", "--overwrite", 6, "CVG_OPT_OVERWRITE", "pass", false,
                      "replace an existing non-empty output directory",
                      [](O& o) -> OptionField { return &o.overwrite; }));

@@ -9,6 +9,7 @@
 #include <ostream>
 
 #include "allocation.hpp"
+#include "cpu_moments.hpp"
 
 namespace convergent {
 
@@ -56,25 +57,143 @@ std::string MomentAccumulator::describe_unit(index_t column) const {
     return "net " + name + ", unit " + std::to_string(column);
 }
 
+namespace {
+// A chunk is re-centred on its own mean before its cross-products are added
+// when, for some unit, its mean e (relative to the running mean it was
+// packed around) satisfies e^2 > kRecentreRatio * variance: the rank-one
+// correction -n e e^T then cancels at most log2(1 + kRecentreRatio) bits.
+// Offsets below kNegligibleOffset * |running mean| are rounding noise of
+// constant (dead) units and never force the extra pass.
+constexpr double kRecentreRatio = 64.0;
+constexpr double kNegligibleOffset = 1e-10;
+}  // namespace
+
+[[noreturn]] void MomentAccumulator::fail_not_finite(index_t column, index_t rows, bool mean_finite) const {
+    fail(ErrorCode::BadData, description() + ", " + describe_unit(column) + ": the chunk of " + std::to_string(rows) +
+                                 " rows after " + std::to_string(count_) +
+                                 " accumulated samples holds a NaN or Inf value (its " +
+                                 (mean_finite ? "centred sum of squares" : "mean") +
+                                 " is not finite); activations must be finite");
+}
+
 void MomentAccumulator::push(const Backend& backend, const float* x, index_t rows, index_t ld) {
     if (rows == 0) return;
-    resize_or_fail(scratch_mean_, std::uint64_t(width_), description(), "a chunk's means");
-    resize_or_fail(scratch_comoment_, std::uint64_t(width_) * std::uint64_t(width_), description(),
-                   "a chunk's " + std::to_string(width_) + " x " + std::to_string(width_) + " comoment matrix");
-    backend.chunk_moments(x, rows, width_, ld, scratch_mean_.data(), scratch_comoment_.data());
+    CVG_REQUIRE(x != nullptr && ld >= width_, InvalidArgument,
+                description() + ": push needs a chunk and ld >= " + std::to_string(width_));
+    if (backend.kind() != BackendKind::Cpu) {
+        resize_or_fail(scratch_mean_, std::uint64_t(width_), description(), "a chunk's means");
+        resize_or_fail(scratch_comoment_, std::uint64_t(width_) * std::uint64_t(width_), description(),
+                       "a chunk's " + std::to_string(width_) + " x " + std::to_string(width_) + " comoment matrix");
+        backend.chunk_moments(x, rows, width_, ld, scratch_mean_.data(), scratch_comoment_.data());
+        merge_chunk_moments(rows);
+        return;
+    }
+    begin_chunk(backend, rows);
+    add_block(x, rows, ld, 0, 0, width_);
+    end_chunk();
+}
+
+void MomentAccumulator::merge_chunk_moments(index_t rows) {
     // A NaN or Inf anywhere in a column makes that column's mean or
     // centred square non-finite; O(width) to check, and it keeps one bad
     // chunk from silently turning every statistic of the layer into NaN.
     for (index_t i = 0; i < width_; ++i) {
         const double m = scratch_mean_[size_t(i)], v = scratch_comoment_[size_t(i * width_ + i)];
-        if (std::isfinite(m) && std::isfinite(v)) continue;
-        fail(ErrorCode::BadData, description() + ", " + describe_unit(i) + ": the chunk of " + std::to_string(rows) +
-                                     " rows after " + std::to_string(count_) +
-                                     " accumulated samples holds a NaN or Inf value (its " +
-                                     (std::isfinite(m) ? "centred sum of squares" : "mean") +
-                                     " is not finite); activations must be finite");
+        if (!std::isfinite(m) || !std::isfinite(v)) fail_not_finite(i, rows, std::isfinite(m));
     }
     merge_moments(rows, scratch_mean_.data(), scratch_comoment_.data());
+}
+
+void MomentAccumulator::begin_chunk(const Backend& backend, index_t rows) {
+    CVG_REQUIRE(chunk_backend_ == nullptr, InvalidArgument, description() + ": begin_chunk while a chunk is open");
+    CVG_REQUIRE(rows >= 0 && width_ > 0, InvalidArgument, description() + ": begin_chunk needs rows >= 0");
+    chunk_on_host_ = backend.kind() == BackendKind::Cpu;
+    const std::uint64_t cells = std::uint64_t(rows) * std::uint64_t(width_);
+    const std::string what = "a chunk of " + std::to_string(rows) + " x " + std::to_string(width_) + " values";
+    if (chunk_on_host_) {
+        resize_or_fail(chunk_centred_, cells, description(), what + " (float64)");
+        chunk_sums_.assign(size_t(width_), 0.0);
+        chunk_squares_.assign(size_t(width_), 0.0);
+    } else {
+        resize_or_fail(chunk_values_, cells, description(), what);
+    }
+    chunk_rows_ = rows;
+    chunk_backend_ = &backend;
+}
+
+void MomentAccumulator::add_block(const float* x, index_t rows, index_t ld, index_t first_row, index_t first_column,
+                                  index_t columns) {
+    CVG_REQUIRE(chunk_backend_ != nullptr, InvalidArgument, description() + ": add_block without begin_chunk");
+    CVG_REQUIRE(rows >= 0 && columns >= 0 && first_row >= 0 && first_column >= 0 && first_row <= chunk_rows_ &&
+                    rows <= chunk_rows_ - first_row && first_column <= width_ && columns <= width_ - first_column &&
+                    ld >= columns && (x != nullptr || rows == 0 || columns == 0),
+                InvalidArgument, description() + ": add_block outside the chunk of " + std::to_string(chunk_rows_) +
+                                     " x " + std::to_string(width_));
+    if (rows == 0 || columns == 0) return;
+    if (chunk_on_host_) {
+        // Packed around the running mean (0 before the first chunk).
+        cpu_moments::pack_shifted(x, rows, columns, ld, mean_.data() + first_column,
+                                  &chunk_centred_.data()->value + first_row * width_ + first_column, width_,
+                                  chunk_sums_.data() + first_column, chunk_squares_.data() + first_column);
+    } else {
+        for (index_t r = 0; r < rows; ++r)
+            std::memcpy(chunk_values_.data() + (first_row + r) * width_ + first_column, x + r * ld,
+                        sizeof(float) * size_t(columns));
+    }
+}
+
+void MomentAccumulator::end_chunk() {
+    CVG_REQUIRE(chunk_backend_ != nullptr, InvalidArgument, description() + ": end_chunk without begin_chunk");
+    const Backend& backend = *chunk_backend_;
+    chunk_backend_ = nullptr;
+    const index_t nb = chunk_rows_, w = width_;
+    if (nb == 0) return;
+    if (!chunk_on_host_) {
+        push(backend, chunk_values_.data(), nb, w);
+        return;
+    }
+    for (index_t j = 0; j < w; ++j)
+        if (!std::isfinite(chunk_sums_[size_t(j)]) || !std::isfinite(chunk_squares_[size_t(j)]))
+            fail_not_finite(j, nb, std::isfinite(chunk_sums_[size_t(j)]));
+
+    // e = the chunk mean minus the running mean it was packed around.
+    std::vector<double>& e = chunk_sums_;
+    bool far = false;
+    for (index_t j = 0; j < w; ++j) {
+        const double ej = chunk_sums_[size_t(j)] / double(nb);
+        const double spread = std::max(0.0, chunk_squares_[size_t(j)] / double(nb) - ej * ej);
+        far = far || (ej * ej > kRecentreRatio * spread && std::fabs(ej) > kNegligibleOffset * std::fabs(mean_[size_t(j)]));
+        e[size_t(j)] = ej;
+    }
+    // offset: what was subtracted beyond the running mean; e then becomes
+    // the residual mean of the re-centred chunk.
+    chunk_offset_.assign(size_t(w), 0.0);
+    if (far) {
+        chunk_offset_ = e;
+        cpu_moments::recentre(&chunk_centred_.data()->value, nb, w, w, chunk_offset_.data(), e.data());
+        for (index_t j = 0; j < w; ++j) e[size_t(j)] /= double(nb);
+    }
+    // Chan, Golub & LeVeque with the chunk centred on c = running mean +
+    // offset instead of its own mean m_b = c + e (Y = X - c):
+    //   M_b = Y^T Y - n_b e e^T,
+    //   M  += M_b + delta delta^T n_a n_b / n,   delta = m_b - m_a = offset + e.
+    const double na = double(count_), n = na + double(nb);
+    std::vector<double>& delta = chunk_squares_;
+    for (index_t j = 0; j < w; ++j) delta[size_t(j)] = chunk_offset_[size_t(j)] + e[size_t(j)];
+    cpu_moments::add_cross_products(&chunk_centred_.data()->value, nb, w, w, comoment_.data());
+    cpu_moments::add_rank_one(comoment_.data(), w, -double(nb), e.data(), na * double(nb) / n,
+                              count_ > 0 ? delta.data() : nullptr);
+    symmetric_ = false;
+    for (index_t j = 0; j < w; ++j) mean_[size_t(j)] += delta[size_t(j)] * (double(nb) / n);
+    count_ += nb;
+}
+
+const std::vector<double>& MomentAccumulator::comoment() const {
+    if (!symmetric_) {
+        cpu_moments::mirror_upper(comoment_.data(), width_);
+        symmetric_ = true;
+    }
+    return comoment_;
 }
 
 void MomentAccumulator::merge_moments(index_t count, const double* mean, const double* comoment) {
@@ -84,23 +203,25 @@ void MomentAccumulator::merge_moments(index_t count, const double* mean, const d
     if (count_ == 0) {
         std::memcpy(mean_.data(), mean, sizeof(double) * size_t(w));
         std::memcpy(comoment_.data(), comoment, sizeof(double) * size_t(w * w));
+        symmetric_ = true;
         count_ = count;
         return;
     }
-    // Chan, Golub & LeVeque pairwise update:
+    // Chan, Golub & LeVeque pairwise update (upper triangle; see comoment()):
     //   M = Ma + Mb + delta delta^T * na nb / (na + nb),  delta = mean_b - mean_a.
     const double na = double(count_), nb = double(count);
     const double n = na + nb;
     std::vector<double> delta(static_cast<size_t>(w));
     for (index_t i = 0; i < w; ++i) delta[size_t(i)] = mean[i] - mean_[size_t(i)];
     const double factor = na * nb / n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 16) if (w >= 256)
     for (index_t i = 0; i < w; ++i) {
         double* row = comoment_.data() + i * w;
         const double* other = comoment + i * w;
         const double di = delta[size_t(i)] * factor;
-        for (index_t j = 0; j < w; ++j) row[j] += other[j] + di * delta[size_t(j)];
+        for (index_t j = i; j < w; ++j) row[j] += other[j] + di * delta[size_t(j)];
     }
+    symmetric_ = false;
     for (index_t i = 0; i < w; ++i) mean_[size_t(i)] += delta[size_t(i)] * (nb / n);
     count_ += count;
 }
@@ -108,7 +229,7 @@ void MomentAccumulator::merge_moments(index_t count, const double* mean, const d
 void MomentAccumulator::merge(const MomentAccumulator& other) {
     CVG_REQUIRE(other.widths_ == widths_, InvalidArgument,
                 "MomentAccumulator::merge: the accumulators have different unit counts");
-    merge_moments(other.count_, other.mean_.data(), other.comoment_.data());
+    merge_moments(other.count_, other.mean_.data(), other.comoment().data());
 }
 
 namespace {
@@ -134,7 +255,8 @@ void MomentAccumulator::save(std::ostream& out) const {
     put(out, widths_.data(), widths_.size());
     put(out, &count_, 1);
     put(out, mean_.data(), mean_.size());
-    put(out, comoment_.data(), comoment_.size());
+    const std::vector<double>& m2 = comoment();
+    put(out, m2.data(), m2.size());
     CVG_REQUIRE(out.good(), Io, "could not write the accumulator");
 }
 
@@ -148,6 +270,25 @@ MomentAccumulator MomentAccumulator::load(std::istream& in, const std::string& w
     CVG_REQUIRE(nblocks > 0 && nblocks <= 1024, BadData, what + ": implausible number of nets");
     std::vector<index_t> widths(static_cast<size_t>(nblocks));
     get(in, widths.data(), widths.size(), what);
+    // Check the claimed size against the bytes really there before
+    // allocating the width x width comoment: a tiny hostile file must not
+    // make us allocate gigabytes.
+    std::uint64_t total = 0;
+    for (index_t w : widths) {
+        CVG_REQUIRE(w > 0 && w <= (index_t(1) << 31), BadData, what + ": implausible net width " + std::to_string(w));
+        total += std::uint64_t(w);
+    }
+    CVG_REQUIRE(total <= (std::uint64_t(1) << 31), BadData, what + ": implausible total width " + std::to_string(total));
+    const std::uint64_t needed = 8 * (1 + total + total * total);  // count, mean, comoment
+    const std::streampos here = in.tellg();
+    if (here != std::streampos(-1)) {
+        in.seekg(0, std::ios::end);
+        const std::streampos end = in.tellg();
+        in.seekg(here);
+        CVG_REQUIRE(end != std::streampos(-1) && std::uint64_t(end - here) >= needed, BadData,
+                    what + ": truncated: " + std::to_string(total) + " units need " + std::to_string(needed) +
+                        " more bytes, the file has " + std::to_string(std::int64_t(end - here)));
+    }
     MomentAccumulator acc(widths);
     get(in, &acc.count_, 1, what);
     CVG_REQUIRE(acc.count_ >= 0, BadData, what + ": negative sample count");

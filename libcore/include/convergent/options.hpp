@@ -83,6 +83,7 @@ struct CompareOptions {
     // are planned to fit, and a layer that cannot fit fails before any
     // allocation with an estimate.
     index_t max_memory_mb = 0;
+    bool timings = false;             // add a "timings" stage breakdown to summary.json
 
     // The analysis steps, in pipeline order (analysis_steps() in compare.cpp).
     MatchingStepOptions matching;

@@ -4,9 +4,16 @@
 // The units of every net on one layer are laid side by side ("blocks"), so a
 // single accumulator of width T = sum of the nets' widths yields the
 // within-net correlation of each net and the between-net correlation of every
-// net pair. Chunks are centred around their own mean and merged in float64
-// with the pairwise update of Chan, Golub & LeVeque, so the result does not
-// suffer from the cancellation of raw sums of squares.
+// net pair. Chunks are centred and merged in float64 with the pairwise update
+// of Chan, Golub & LeVeque, so the result does not suffer from the
+// cancellation of raw sums of squares.
+//
+// With the CPU backend a chunk is centred around the running mean while it
+// is packed (float32 -> float64, once), its centred cross-products are added
+// to the comoment by one BLAS dsyrk, and the Chan merge reduces to two
+// rank-one corrections. A chunk whose mean lies far from the running mean
+// (relative to its spread: the first chunk, drifting data) is re-centred on
+// its own mean first, so the correction never cancels more than a few bits.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +51,19 @@ public:
     // (its moments are not finite); the accumulator is left unchanged.
     void push(const Backend& backend, const float* x, index_t rows, index_t ld);
 
+    // The same chunk pushed in pieces, so a caller streaming several nets
+    // needs no side-by-side float32 copy: begin_chunk(rows), then add_block
+    // for pieces that together cover every row and column of the chunk
+    // exactly once (x: rows x columns row-major float, leading dimension
+    // ld, placed at rows [first_row, first_row + rows) and columns
+    // [first_column, first_column + columns)), then end_chunk, which throws
+    // like push. Pieces of one column range are best added in row order
+    // (results are then independent of the piece sizes up to rounding).
+    void begin_chunk(const Backend& backend, index_t rows);
+    void add_block(const float* x, index_t rows, index_t ld, index_t first_row, index_t first_column,
+                   index_t columns);
+    void end_chunk();
+
     // Adds moments computed elsewhere (count rows, their mean and comoment).
     void merge_moments(index_t count, const double* mean, const double* comoment);
     // Chan merge of another accumulator of the same block widths.
@@ -51,7 +71,10 @@ public:
 
     const std::vector<double>& mean() const { return mean_; }
     // Row-major width() x width(): sum over samples of centred products.
-    const std::vector<double>& comoment() const { return comoment_; }
+    // Pushes update one triangle; the first call after them fills the other
+    // (once per layer, not per chunk), so like push it must not run
+    // concurrently with other calls on the same accumulator.
+    const std::vector<double>& comoment() const;
 
     // Serialisation (binary, little endian, versioned), e.g. to merge
     // accumulators computed on different machines.
@@ -60,6 +83,8 @@ public:
 
 private:
     void allocate();  // checks widths_, sizes mean_ and comoment_
+    void merge_chunk_moments(index_t rows);  // scratch_mean_/scratch_comoment_ from a backend
+    [[noreturn]] void fail_not_finite(index_t column, index_t rows, bool mean_finite) const;
 
     std::vector<index_t> widths_;
     std::string layer_;
@@ -67,8 +92,23 @@ private:
     index_t width_ = 0;
     index_t count_ = 0;
     std::vector<double> mean_;
-    std::vector<double> comoment_;
+    // Valid in the upper triangle (row-major); the lower one only when
+    // symmetric_ (see comoment()).
+    mutable std::vector<double> comoment_;
+    mutable bool symmetric_ = true;
     std::vector<double> scratch_mean_, scratch_comoment_;
+
+    // The chunk between begin_chunk and end_chunk.
+    const Backend* chunk_backend_ = nullptr;  // non-null while a chunk is open
+    bool chunk_on_host_ = false;              // CPU backend: packed float64, dsyrk
+    index_t chunk_rows_ = 0;
+    struct Uninitialised {  // every cell is written by add_block: no zero fill
+        double value;
+        Uninitialised() {}
+    };
+    std::vector<Uninitialised> chunk_centred_;  // chunk_rows_ x width_, minus mean_
+    std::vector<double> chunk_sums_, chunk_squares_, chunk_offset_;
+    std::vector<float> chunk_values_;         // other backends: the float32 chunk
 };
 
 // Finalised statistics of one layer over all nets.

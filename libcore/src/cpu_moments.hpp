@@ -1,0 +1,36 @@
+// Private: the host kernels of the Sec. 2 moment accumulation on the CPU.
+//
+// A chunk is packed once, straight from the caller's float32 rows, into a
+// row-major float64 buffer shifted by the accumulator's running mean (the
+// side-by-side layout of every net's units), and added to the accumulator's
+// comoment with one BLAS dsyrk (beta = 1) into the upper triangle. The Chan
+// merge then needs only rank-one corrections (O(T^2) per chunk, no T x T
+// scratch), and the lower triangle is filled once, when the matrix is read.
+#pragma once
+
+#include "convergent/error.hpp"
+
+namespace convergent {
+namespace cpu_moments {
+
+// y[r * ldy + j] = double(x[r * ldx + j]) - shift[j] for r < rows, j < cols;
+// adds every column's sum of y to sums[j] and its sum of y^2 to squares[j]
+// (in row order, so the result does not depend on the thread count).
+void pack_shifted(const float* x, index_t rows, index_t cols, index_t ldx, const double* shift, double* y,
+                  index_t ldy, double* sums, double* squares);
+
+// y[r * ldy + j] -= by[j]; sums[j] = the new column sums of y.
+void recentre(double* y, index_t rows, index_t cols, index_t ldy, const double* by, double* sums);
+
+// Upper triangle of the row-major n x n matrix m (ld n) += Y^T Y, where Y is
+// rows x n row-major (ld ldy): one dsyrk on both cores.
+void add_cross_products(const double* y, index_t rows, index_t n, index_t ldy, double* m);
+
+// Upper triangle of m (row-major n x n) += a u u^T + b v v^T (v may be NULL).
+void add_rank_one(double* m, index_t n, double a, const double* u, double b, const double* v);
+
+// Copies the upper triangle of the row-major n x n matrix m onto the lower one.
+void mirror_upper(double* m, index_t n);
+
+}  // namespace cpu_moments
+}  // namespace convergent
