@@ -49,6 +49,7 @@ OPTION_KEYS = {
     "cluster_tau": 19, "cluster_alpha": 20, "cluster_k": 21, "kmeans_n_init": 22,
     "cluster_hierarchical": 23, "cluster_split_k": 24, "cluster_eigengap_candidates": 25,
     "cluster_normalize_rows": 26, "max_memory_mb": 27, "timings": 28,
+    "dead_units": 29,
 }
 # Names of version 0.1, still accepted.
 OPTION_ALIASES = {"channels_last": "layout", "matching": "correlation_matching",

@@ -200,6 +200,7 @@ typedef struct cvg_options cvg_options;
 #define CVG_OPT_CLUSTER_NORMALIZE_ROWS 26 /* FLAG default 0: Ng-Jordan-Weiss rows (K) */
 #define CVG_OPT_MAX_MEMORY_MB 27      /* INT  [0, 2^40], default 0 = 3/4 of physical memory: budget of one layer in cvg_compare, MiB (C) */
 #define CVG_OPT_TIMINGS 28            /* FLAG default 0: "timings" stage breakdown in summary.json (C) */
+#define CVG_OPT_DEAD_UNITS 29         /* INT  0 = exclude (default), 1 = include with similarity 0 (the paper's code): dead units in cvg_compare's matchings and Table 1 means (C) */
 
 /* Creates an options object holding the defaults. Owned by the caller, freed
  * with cvg_options_destroy; it may be destroyed right after the call that

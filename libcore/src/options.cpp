@@ -70,6 +70,11 @@ std::vector<OptionSpec> build_table() {
     t.push_back(flag("correlation_matching", "--no-matching", 7, "CVG_OPT_MATCHING", "correlation_matching", true,
                      "skip correlation semi-matching and matching (Sec. 3.1); still computed when MI runs",
                      [](O& o) -> OptionField { return &o.matching.enabled; }));
+    t.push_back({"dead_units", "--dead-units", nullptr, 29, "CVG_OPT_DEAD_UNITS", OptionType::Choice, 0, 1, false,
+                 false, "exclude|include", "correlation_matching", true,
+                 "dead (zero-variance) units in the matchings and Table 1 means: exclude them, or include them "
+                 "with similarity 0 as the paper's code did",
+                 [](O& o) -> OptionField { return &o.matching.include_dead_units; }});
     // ---- mutual information (Sec. 3.2)
     t.push_back(flag("mutual_information", "--no-mi", 8, "CVG_OPT_MUTUAL_INFORMATION", "mutual_information", true,
                      "skip mutual information (Sec. 3.2)",

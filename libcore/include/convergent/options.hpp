@@ -31,6 +31,10 @@ namespace convergent {
 // Sec. 3.1: one-to-one alignment by semi-matching and max-weight matching.
 struct MatchingStepOptions {
     bool enabled = true;
+    // Dead units (zero variance): false = left out of the matchings and the
+    // Table 1 means; true = kept with correlation (and MI) 0, as the paper's
+    // own code did. Also read by the MI matching and cycle consistency.
+    bool include_dead_units = false;
 };
 
 // Sec. 3.2 and footnote 6: histogram mutual information.
