@@ -1,5 +1,6 @@
-! convergent -- Fortran 2008 interface to the C ABI (capi/include/convergent.h)
-! through ISO_C_BINDING. Compile this file with your program and link
+! convergent -- Fortran 2018 interface to the C ABI (capi/include/convergent.h)
+! through ISO_C_BINDING (2018 for OPTIONAL arguments of BIND(C) interfaces;
+! gfortran -std=f2018 accepts it, -std=f2008 does not). Compile this file with your program and link
 ! libconvergent (-lconvergent, or target convergent::convergent in CMake).
 !
 ! Conventions (see convergent.h for ownership, thread safety and the error
