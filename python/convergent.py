@@ -137,6 +137,7 @@ _SIGNATURES = {
     "cvg_semi_matching": (_c.c_int, [_P(_dbl), _i64, _i64, _i64, _i32, _P(_i64), _P(_dbl), _P(_dbl)]),
     "cvg_max_weight_matching": (_c.c_int, [_P(_dbl), _i64, _i64, _i64, _i32, _i32, _P(_i64), _P(_dbl),
                                            _P(_dbl), _P(_dbl), _P(_dbl), _P(_dbl)]),
+    "cvg_table1": (_c.c_int, [_p, _i32, _i32, _p, _P(_dbl), _P(_dbl), _P(_dbl)]),
     "cvg_align": (_c.c_int, [_P(_dbl), _i64, _i64, _i64, _i32, _i32, _P(_i64), _P(_i64), _P(_dbl),
                              _P(_i64), _P(_i64)]),
     "cvg_sample_rows": (_c.c_int, [_i64, _i64, _i64, _P(_i64)]),
@@ -422,6 +423,17 @@ class Stats(_Handle):
         _lib.cvg_stats_save(self._h, os.fsencode(path))
 
     # ---- analyses on the finalised statistics
+    def table1(self, net_a: int, net_b: int, dead_units: str = "exclude") -> Dict[str, float]:
+        """Table 1 of a net pair with the CLI's conventions: dead units
+        excluded (default) or included with correlation 0 ("include", the
+        paper's own code). semi_matching(stats.correlation(a, b)) keeps
+        dead units at 0 instead; this is the figure `convergent compare`
+        reports."""
+        keep, opts = _options_handle({"dead_units": dead_units})
+        semi, matching, overlap = _dbl(), _dbl(), _dbl()
+        _lib.cvg_table1(self._h, net_a, net_b, opts, _c.byref(semi), _c.byref(matching), _c.byref(overlap))
+        return {"semi_matching_mean": semi.value, "matching_mean": matching.value, "overlap_ratio": overlap.value}
+
     def sparse_prediction(self, target_net: int, predictor_net: int, options=None) -> Dict[str, np.ndarray]:
         keep, opts = _options_handle(options)
         sp = _p()

@@ -326,6 +326,14 @@ module convergent
       integer(c_int64_t), intent(out), optional :: fig3_order(*), matched_order(*)
       integer(c_int) :: r
     end function
+    function cvg_table1(stats, net_a, net_b, opts, semi_matching_mean, matching_mean, overlap_ratio) &
+         bind(C, name="cvg_table1") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_double
+      type(c_ptr), value :: stats, opts
+      integer(c_int32_t), value :: net_a, net_b
+      real(c_double), intent(out), optional :: semi_matching_mean, matching_mean, overlap_ratio
+      integer(c_int) :: r
+    end function
 
     function cvg_max_weight_matching_ctx(ctx, similarity, rows, cols, ld, layout, column, value, mean, &
          primal, dual_bound, gap) bind(C, name="cvg_max_weight_matching_ctx") result(r)

@@ -382,6 +382,17 @@ CVG_API int cvg_align_ctx(const cvg_context *ctx, const double *similarity, int6
                           int64_t ld, int32_t layout, int64_t *semi_column, int64_t *matching_column,
                           double *overlap_ratio, int64_t *fig3_order, int64_t *matched_order);
 
+/* Table 1 of one net pair straight from finalised statistics, with the same
+ * conventions as cvg_compare: dead units excluded from the matchings and the
+ * means, or included with correlation 0 when opts has CVG_OPT_DEAD_UNITS = 1
+ * (the paper's own code). Runs on the backend of stats. Outputs: the mean
+ * semi-matching and max-weight matching correlation and the overlap ratio
+ * (NaN where no unit is live); any may be NULL. Errors: CVG_E_INVALID_ARG
+ * (stats not live or not finalised, net out of range, net_a == net_b, opts
+ * not live). */
+CVG_API int cvg_table1(const cvg_stats *stats, int32_t net_a, int32_t net_b, const cvg_options *opts,
+                       double *semi_matching_mean, double *matching_mean, double *overlap_ratio);
+
 /* ---- Mutual information (paper Sec. 3.2, footnote 6) ----------------------
  * Bin each unit's values (one zero bin (-inf, 1e-6] + CVG_OPT_MI_BINS
  * equal-mass percentile bins, numpy.quantile edges), then the plug-in MI

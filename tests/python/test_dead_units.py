@@ -67,3 +67,26 @@ def test_include_keeps_them_with_correlation_zero(nets, tmp_path):
     # including zeros lowers the means: the paper's convention is the stricter one
     _, excluded = run(d, tmp_path, "exclude")
     assert corr["matching_mean"] < excluded["matching_mean"]
+
+
+def test_python_table1_equals_the_cli(nets, tmp_path):
+    # The API used to disagree with the CLI: semi_matching(correlation) kept
+    # dead units at 0. Stats.table1 uses the CLI's convention (and option).
+    import os
+    import sys
+    from conftest import SOURCE_DIR
+    sys.path.insert(0, str(SOURCE_DIR / "python"))
+    if "CONVERGENT_LIBRARY" not in os.environ:
+        pytest.skip("CONVERGENT_LIBRARY is not set (run through ctest)")
+    import convergent
+    d, a, b = nets
+    st = convergent.Stats([6, 6], backend="cpu")
+    st.push(0, a)
+    st.push(1, b)
+    st.finalize()
+    for mode in ("exclude", "include"):
+        _, corr = run(d, tmp_path, mode)
+        t = st.table1(0, 1, dead_units=mode)
+        assert t["semi_matching_mean"] == pytest.approx(corr["semi_matching_mean"], abs=1e-6)
+        assert t["matching_mean"] == pytest.approx(corr["matching_mean"], abs=1e-6)
+        assert t["overlap_ratio"] == pytest.approx(corr["overlap_ratio"], abs=1e-12)
