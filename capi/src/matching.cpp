@@ -116,16 +116,9 @@ int cvg_table1(const cvg_stats* stats, int32_t net_a, int32_t net_b, const cvg_o
         capi::check_net(stats, net_a, "net_a");
         capi::check_net(stats, net_b, "net_b");
         CVG_ARG(net_a != net_b, "net_a and net_b are both " + std::to_string(net_a));
-        const bool include = capi::options_or_defaults(opts).compare.matching.include_dead_units;
-        auto dead = [&](int32_t net) {
-            const index_t w = st.block_widths[size_t(net)];
-            if (include) return std::vector<std::uint8_t>(size_t(w), 0);
-            const auto begin = st.dead.begin() + st.block_offsets[size_t(net)];
-            return std::vector<std::uint8_t>(begin, begin + w);
-        };
         const std::vector<double> c = st.correlation_block(net_a, net_b);
-        const Alignment a = align(*stats->backend, c.data(), st.block_widths[size_t(net_a)],
-                                  st.block_widths[size_t(net_b)], dead(net_a), dead(net_b));
+        const Alignment a = align_nets(*stats->backend, c.data(), st, net_a, net_b,
+                                       capi::options_or_defaults(opts).compare.matching.include_dead_units);
         if (semi_matching_mean) *semi_matching_mean = a.semi.mean;
         if (matching_mean) *matching_mean = a.matching.mean;
         if (overlap_ratio) *overlap_ratio = a.overlap_ratio;

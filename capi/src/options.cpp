@@ -35,16 +35,15 @@ const OptionSpec& key_info(int32_t key) {
 
 void check_options(const cvg_options* o) { capi::require_live(o, capi::HandleKind::Options, "opts"); }
 
-// Sets on a copy, so a rejected value changes nothing; messages name the C key.
+// set_option leaves the options unchanged when it rejects a value; the
+// message gains the C key's name.
 template <typename Value>
 void set_checked(cvg_options& opts, const OptionSpec& s, const Value& value) {
-    CompareOptions copy = opts.compare;
     try {
-        set_option(copy, s, value);
+        set_option(opts.compare, s, value);
     } catch (const Error& e) {
         throw Error(e.code(), std::string(s.c_name) + ": " + e.what());
     }
-    opts.compare = std::move(copy);
 }
 
 }  // namespace

@@ -61,7 +61,6 @@ public:
     const std::string& net_name(int net) const { return data_.nets[size_t(net)]; }
     // "a~b": the key of a net pair in summary.json and in file names.
     std::string pair_key(int a, int b) const { return net_name(a) + "~" + net_name(b); }
-    std::vector<std::uint8_t> dead_units(int net) const;
 
     // The layer's object in summary.json, and its "pairs" entry for a < b.
     nlohmann::json& layer_json() { return json_; }

@@ -39,12 +39,6 @@ const std::vector<AnalysisStep>& analysis_steps() {
 
 // ---- LayerContext -------------------------------------------------------------
 
-std::vector<std::uint8_t> LayerContext::dead_units(int net) const {
-    const LayerStatistics& s = data_.stats;
-    const auto begin = s.dead.begin() + s.block_offsets[size_t(net)];
-    return std::vector<std::uint8_t>(begin, begin + width(net));
-}
-
 nlohmann::json& LayerContext::pair_json(int a, int b) {
     nlohmann::json& pairs = json_["pairs"];
     const std::string key = pair_key(a, b);
@@ -198,12 +192,20 @@ double memory_budget(const CompareOptions& options) {
 
 std::string mib(double bytes) { return std::to_string(index_t(std::ceil(bytes / kMiB))) + " MiB"; }
 
+// Rows per chunk at most: the accumulator's float64 chunk stays small (16 MiB
+// for 512 units) and warm in cache between packing and dsyrk, and dsyrk
+// still gets a long inner dimension (at least the width, so the O(T^2)
+// Chan correction per chunk stays a small fraction of the O(rows T^2) work).
+constexpr index_t kChunkRowsMax = 4096;
+
 // Plans a layer's chunks within the budget: the parts that do not depend on
 // the chunk (the T x T float64 moments and correlation, the MI sample, the
 // largest pair's analysis matrices) and, per input image, the chunk buffers
 // (the accumulator's float64 chunk and the float32 piece being read: 12
-// bytes per unit and position). Returns the images per chunk; fails naming the layer,
-// its file and the estimate before anything is allocated.
+// bytes per unit and position). Returns the images per chunk: at most
+// chunk_rows and kChunkRowsMax (or the width) rows' worth, at least one;
+// fails naming the layer, its file and the estimate before anything is
+// allocated.
 index_t plan_chunk_images(const std::vector<const LayerSource*>& sources, index_t width,
                           const CompareOptions& options, const LayerPassRequest& request) {
     const LayerSource& first = *sources.front();
@@ -224,7 +226,8 @@ index_t plan_chunk_images(const std::vector<const LayerSource*>& sources, index_
                     " of statistics and analysis matrices + " + mib(per_image) +
                     " per input image), more than the memory budget of " + mib(budget) +
                     " (--max-memory / CVG_OPT_MAX_MEMORY_MB)");
-    const index_t by_rows = std::max<index_t>(1, options.chunk_rows / first.positions());
+    const index_t rows = std::min(options.chunk_rows, std::max(kChunkRowsMax, width));
+    const index_t by_rows = std::max<index_t>(1, rows / first.positions());
     const double fit = std::floor((budget - fixed) / per_image);
     return std::max<index_t>(1, std::min<index_t>({first.images(), by_rows, fit >= 9e18 ? by_rows : index_t(fit)}));
 }
@@ -232,12 +235,6 @@ index_t plan_chunk_images(const std::vector<const LayerSource*>& sources, index_
 // Floats per piece read from one net: the piece is converted into the
 // accumulator's chunk while it is still in cache (512 KiB).
 constexpr index_t kPieceElements = index_t(1) << 17;
-// Rows per chunk at most: the accumulator's float64 chunk stays small (16 MiB
-// for 512 units) and warm in cache between packing and dsyrk, and dsyrk
-// still gets a long inner dimension (at least the width, so the O(T^2)
-// Chan correction per chunk stays a small fraction of the O(rows T^2) work).
-constexpr index_t kChunkRowsMax = 4096;
-
 // One streaming pass over a layer: chunks of whole inputs, every net side by
 // side, into the moment accumulator; gathers the requested sample rows.
 // Each net is read a piece (a few inputs) at a time and handed straight to
@@ -256,8 +253,7 @@ LayerData layer_pass(const Backend& backend, const std::vector<const LayerSource
         d.widths.push_back(s->units());
         width += s->units();
     }
-    const index_t chunk_images = std::min(plan_chunk_images(sources, width, options, request),
-                                          std::max<index_t>(1, std::max(kChunkRowsMax, width) / d.positions));
+    const index_t chunk_images = plan_chunk_images(sources, width, options, request);
     MomentAccumulator acc(d.widths, d.layer, d.nets);
     const std::string what = "layer '" + d.layer + "' (" + sources.front()->what() + ")";
     std::vector<float> piece;

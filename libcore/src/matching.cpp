@@ -107,6 +107,19 @@ std::vector<index_t> matched_column_order(const std::vector<index_t>& column, in
     return order;
 }
 
+Alignment align_nets(const Backend& backend, const double* similarity, const LayerStatistics& stats, int net_a,
+                     int net_b, bool include_dead_units) {
+    stats.check_net(net_a, "align_nets");
+    stats.check_net(net_b, "align_nets");
+    const index_t rows = stats.block_widths[size_t(net_a)], cols = stats.block_widths[size_t(net_b)];
+    if (include_dead_units) return align(backend, similarity, rows, cols);
+    auto dead = [&](int net) {
+        const auto begin = stats.dead.begin() + stats.block_offsets[size_t(net)];
+        return std::vector<std::uint8_t>(begin, begin + stats.block_widths[size_t(net)]);
+    };
+    return align(backend, similarity, rows, cols, dead(net_a), dead(net_b));
+}
+
 Alignment align(const Backend& backend, const double* similarity, index_t rows, index_t cols,
                 const std::vector<std::uint8_t>& row_dead, const std::vector<std::uint8_t>& col_dead) {
     CVG_REQUIRE(index_t(row_dead.size()) == rows && index_t(col_dead.size()) == cols, InvalidArgument,

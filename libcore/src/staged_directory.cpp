@@ -74,7 +74,7 @@ bool exchange_paths(const fs::path& a, const fs::path& b) {
 }  // namespace
 
 StagedDirectory::StagedDirectory(const std::string& final_path, bool overwrite, const std::vector<std::string>& inputs)
-    : final_(fs::absolute(fs::path(final_path)).lexically_normal()), overwrite_(overwrite) {
+    : final_(fs::absolute(fs::path(final_path)).lexically_normal()) {
     if (final_.filename().empty()) final_ = final_.parent_path();
     refuse_inputs(final_path, inputs);
     std::error_code ec;

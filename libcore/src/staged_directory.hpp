@@ -36,7 +36,6 @@ public:
 private:
     std::filesystem::path final_, staging_;
     int lock_fd_ = -1;  // the staging directory, flock'ed while it is ours
-    bool overwrite_ = false;
     bool committed_ = false;
 };
 

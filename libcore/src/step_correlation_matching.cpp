@@ -9,11 +9,8 @@ namespace convergent {
 
 Alignment align_pair(LayerContext& ctx, int a, int b, const std::vector<double>& similarity,
                      const std::string& kind) {
-    // --dead-units include: every unit takes part (a dead one with similarity 0).
-    const bool include = ctx.options().matching.include_dead_units;
-    const std::vector<std::uint8_t> dead_a = include ? std::vector<std::uint8_t>(size_t(ctx.width(a)), 0) : ctx.dead_units(a);
-    const std::vector<std::uint8_t> dead_b = include ? std::vector<std::uint8_t>(size_t(ctx.width(b)), 0) : ctx.dead_units(b);
-    Alignment alignment = align(ctx.backend(), similarity.data(), ctx.width(a), ctx.width(b), dead_a, dead_b);
+    Alignment alignment = align_nets(ctx.backend(), similarity.data(), ctx.stats(), a, b,
+                                     ctx.options().matching.include_dead_units);
     ctx.write_pair_matrix(a, b, kind + "_matched",
                           matched_order_matrix(similarity.data(), ctx.width(a), ctx.width(b), alignment),
                           ctx.width(a), ctx.width(b));

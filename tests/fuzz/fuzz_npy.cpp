@@ -13,6 +13,7 @@
 
 #include "convergent/activations.hpp"
 #include "convergent/npy.hpp"
+#include "fuzz_layers.hpp"
 #include "fuzz_support.hpp"
 
 using namespace convergent;
@@ -28,18 +29,6 @@ void read_elements(const NpyArray& array, index_t chunk) {
     for (index_t first = 0; first < total; first += chunk)
         array.read_elements(first, std::min(chunk, total - first), buffer.data());
     if (total > 0) array.read_elements(0, std::min(chunk, total), buffer.data());
-}
-
-void read_layer(const LayerSource& layer) {
-    index_t row_floats = 0;  // checked here: an overflow in the harness is no finding
-    if (__builtin_mul_overflow(layer.positions(), layer.units(), &row_floats) ||
-        row_floats > convergent_fuzz::kMaxElementsRead)
-        return;
-    const index_t images = std::min(layer.images(), convergent_fuzz::kMaxElementsRead / row_floats);
-    const index_t batch = 3;
-    std::vector<float> rows(size_t(batch * row_floats));
-    for (index_t first = 0; first < images; first += batch)
-        layer.read_images(first, std::min(batch, images - first), rows.data());
 }
 
 }  // namespace
@@ -64,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             ActivationLayout layout;
             layout.channels_last = channels_last;
             LayerSource layer("net", "layer", open_npy(path, "layer"), layout);
-            read_layer(layer);
+            convergent_fuzz::read_layer(layer, 3);
         } catch (const Error& e) {
             expected_error(e);
         }

@@ -15,6 +15,7 @@
 
 #include "convergent/activations.hpp"
 #include "convergent/npy.hpp"
+#include "fuzz_layers.hpp"
 #include "fuzz_support.hpp"
 
 using namespace convergent;
@@ -29,17 +30,6 @@ void read_member(const NpyArray& array) {
     for (index_t first = 0; first < total; first += chunk)
         array.read_elements(first, std::min(chunk, total - first), buffer.data());
     if (total > 1) array.read_elements(total / 2, 1, buffer.data());  // backward: re-opens a deflated member
-}
-
-void read_layer(const LayerSource& layer) {
-    index_t row_floats = 0;  // checked here: an overflow in the harness is no finding
-    if (__builtin_mul_overflow(layer.positions(), layer.units(), &row_floats) ||
-        row_floats > convergent_fuzz::kMaxElementsRead)
-        return;
-    const index_t images = std::min(layer.images(), convergent_fuzz::kMaxElementsRead / row_floats);
-    std::vector<float> rows(size_t(2 * row_floats));
-    for (index_t first = 0; first < images; first += 2)
-        layer.read_images(first, std::min<index_t>(2, images - first), rows.data());
 }
 
 }  // namespace
@@ -68,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const NetSource net = NetSource::open(path);
         for (const std::string& layer : net.layer_names()) {
             try {
-                read_layer(net.layer(layer));
+                convergent_fuzz::read_layer(net.layer(layer), 2);
             } catch (const Error& e) {
                 expected_error(e);
             }

@@ -19,6 +19,7 @@
 
 #include "convergent/backend.hpp"
 #include "convergent/jonker_volgenant.hpp"  // the exact solver behind max_weight_matching
+#include "convergent/statistics.hpp"
 
 namespace convergent {
 
@@ -64,6 +65,14 @@ Alignment align(const Backend& backend, const double* similarity, index_t rows, 
 // never chosen (they trail in matched_order).
 Alignment align(const Backend& backend, const double* similarity, index_t rows, index_t cols,
                 const std::vector<std::uint8_t>& row_dead, const std::vector<std::uint8_t>& col_dead);
+
+// The alignment of a similarity matrix between nets net_a (rows) and net_b
+// (columns) of stats, with their dead units left out (as above) or, with
+// include_dead_units, taking part like any unit (their similarity is 0, the
+// convention of the paper's own code). The one place both the pipeline and
+// the C API's Table 1 apply CompareOptions::matching.include_dead_units.
+Alignment align_nets(const Backend& backend, const double* similarity, const LayerStatistics& stats, int net_a,
+                     int net_b, bool include_dead_units);
 
 // Fig. 1d column order: the matched column of each row in row order, then
 // the columns no row was matched to, ascending.
