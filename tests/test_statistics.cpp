@@ -1,13 +1,21 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "convergent/statistics.hpp"
+
+#if CONVERGENT_TEST_CUDA_BUILT
+#include <cuda_runtime_api.h>
+#endif
 
 using namespace convergent;
 
@@ -293,4 +301,155 @@ TEST(Statistics, WideChunkMatchesTwoPassWithBlasPath) {
     std::vector<double> mean(static_cast<size_t>(t)), m(static_cast<size_t>(t * t));
     backend->chunk_moments(x.data(), n, t, t, mean.data(), m.data());
     expect_comoment_near(m, ref, t, 1e-12);
+}
+
+#if CONVERGENT_TEST_CUDA_BUILT
+namespace {
+
+struct CudaFree {
+    void operator()(void* p) const { cudaFree(p); }
+};
+using DeviceBytes = std::unique_ptr<void, CudaFree>;
+
+// A device copy of host bytes (null when the runtime refuses).
+template <typename T>
+DeviceBytes device_copy(const std::vector<T>& host) {
+    void* p = nullptr;
+    if (cudaMalloc(&p, host.size() * sizeof(T)) != cudaSuccess) return DeviceBytes();
+    DeviceBytes owned(p);
+    if (cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice) != cudaSuccess)
+        return DeviceBytes();
+    return owned;
+}
+
+double half_value(std::uint16_t h) {
+    const int exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+    const double magnitude = exponent == 0 ? std::ldexp(double(mantissa), -24)
+                                           : std::ldexp(double(1024 + mantissa), exponent - 25);
+    return (h >> 15) ? -magnitude : magnitude;
+}
+
+}  // namespace
+#endif
+
+// Issue 14: tensors in device memory read in place by the CUDA backend give
+// the CPU backend's chunk moments of the same elements (float32-exact values,
+// so the CPU op's float input loses nothing).
+TEST(Statistics, CudaDeviceChunkMomentsMatchCpuChunkMoments) {
+#if !CONVERGENT_TEST_CUDA_BUILT
+    GTEST_SKIP() << "built without the CUDA backend";
+#else
+    std::string why;
+    if (!cuda_device_available(&why)) GTEST_SKIP() << "no CUDA device: " << why;
+    const auto cuda = make_backend(BackendKind::Cuda);
+    const auto cpu = make_cpu_backend();
+    // Blocks: NCHW float32 (5 units), NHWC float16 (3 units), float64 stored
+    // (units, images, x, y) with every other unit (4 units).
+    const index_t images = 96, height = 6, width = 7, plane = height * width, rows = images * plane;
+    const index_t u32 = 5, u16 = 3, u64 = 4, cols = u32 + u16 + u64;
+    const index_t c32 = 0, c16 = u32, c64 = u32 + u16;
+    std::mt19937_64 rng(14);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    std::vector<float> x(size_t(rows * cols));  // the row-major chunk for the CPU backend
+    std::vector<float> nchw(size_t(images * u32 * plane));
+    std::vector<std::uint16_t> nhwc(size_t(images * plane * u16));
+    std::vector<double> permuted(size_t(2 * u64 * images * plane), std::nan(""));
+    for (index_t n = 0; n < images; ++n)
+        for (index_t p = 0; p < plane; ++p) {
+            const index_t r = n * plane + p, y = p / width, xx = p % width;
+            for (index_t c = 0; c < u32; ++c) {
+                const float v = float(1e3 + double(c) + normal(rng));
+                nchw[size_t(n * u32 * plane + c * plane + p)] = v;
+                x[size_t(r * cols + c32 + c)] = v;
+            }
+            for (index_t c = 0; c < u16; ++c) {
+                std::uint16_t bits = std::uint16_t((rng() & 0x3ff) | ((12 + rng() % 9) << 10));
+                if (rng() % 2) bits |= 0x8000;
+                nhwc[size_t(r * u16 + c)] = bits;
+                x[size_t(r * cols + c16 + c)] = float(half_value(bits));
+            }
+            for (index_t c = 0; c < u64; ++c) {
+                const double v = double(float(-50.0 + 3.0 * normal(rng)));
+                permuted[size_t(((2 * c) * images + n) * plane + xx * height + y)] = v;
+                x[size_t(r * cols + c64 + c)] = float(v);
+            }
+        }
+    const DeviceBytes d32 = device_copy(nchw), d16 = device_copy(nhwc), d64 = device_copy(permuted);
+    ASSERT_TRUE(d32 && d16 && d64) << "cudaMalloc/cudaMemcpy failed";
+    std::vector<DeviceChunkBlock> blocks(3);
+    blocks[0].data = d32.get();
+    blocks[0].dtype = NpyDtype::Float32;
+    blocks[0].units = u32;
+    blocks[0].column = c32;
+    blocks[0].image_stride = u32 * plane;
+    blocks[0].unit_stride = plane;
+    blocks[0].y_stride = width;
+    blocks[0].x_stride = 1;
+    blocks[1].data = d16.get();
+    blocks[1].dtype = NpyDtype::Float16;
+    blocks[1].units = u16;
+    blocks[1].column = c16;
+    blocks[1].image_stride = plane * u16;
+    blocks[1].unit_stride = 1;
+    blocks[1].y_stride = width * u16;
+    blocks[1].x_stride = u16;
+    blocks[2].data = d64.get();
+    blocks[2].dtype = NpyDtype::Float64;
+    blocks[2].units = u64;
+    blocks[2].column = c64;
+    blocks[2].image_stride = plane;
+    blocks[2].unit_stride = 2 * images * plane;
+    blocks[2].y_stride = 1;
+    blocks[2].x_stride = height;
+
+    std::vector<double> mean(static_cast<size_t>(cols)), comoment(static_cast<size_t>(cols * cols));
+    cpu->chunk_moments(x.data(), rows, cols, cols, mean.data(), comoment.data());
+    const std::vector<index_t> sample_rows = {0, 7, 1000, rows - 1};
+    std::vector<double> got_mean(mean.size(), -1.0), got_comoment(comoment.size(), -1.0);
+    std::vector<float> samples(sample_rows.size() * size_t(cols), -1.0f);
+    cuda->device_chunk_moments(blocks.data(), 3, images, height, width, cols, got_mean.data(),
+                               got_comoment.data(), sample_rows, samples.data());
+    for (index_t c = 0; c < cols; ++c) {
+        const double sd = std::sqrt(comoment[size_t(c * cols + c)] / double(rows));
+        EXPECT_NEAR(got_mean[size_t(c)], mean[size_t(c)], 1e-10 * std::max(std::abs(mean[size_t(c)]), sd)) << c;
+    }
+    for (index_t a = 0; a < cols; ++a)
+        for (index_t b = 0; b < cols; ++b) {
+            const double ref = comoment[size_t(a * cols + b)];
+            const double scale = std::sqrt(comoment[size_t(a * cols + a)] * comoment[size_t(b * cols + b)]);
+            EXPECT_NEAR(got_comoment[size_t(a * cols + b)], ref, 1e-9 * std::max(std::abs(ref), scale)) << a << ", " << b;
+        }
+    for (size_t i = 0; i < sample_rows.size(); ++i)
+        for (index_t c = 0; c < cols; ++c)
+            EXPECT_EQ(samples[i * size_t(cols) + size_t(c)], x[size_t(sample_rows[i] * cols + c)])
+                << "sample row " << sample_rows[i] << ", column " << c;
+
+    // Refused before any kernel runs: a block on another device, a host pointer.
+    std::vector<DeviceChunkBlock> elsewhere = blocks;
+    elsewhere[1].device_id = 1;
+    try {
+        cuda->device_chunk_moments(elsewhere.data(), 3, images, height, width, cols, got_mean.data(),
+                                   got_comoment.data(), {}, nullptr);
+        ADD_FAILURE() << "a block on device 1 was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+        EXPECT_NE(std::string(e.what()).find("device 1"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("device 0"), std::string::npos) << e.what();
+    }
+    std::vector<DeviceChunkBlock> on_host = blocks;
+    on_host[0].data = nchw.data();
+    try {
+        cuda->device_chunk_moments(on_host.data(), 3, images, height, width, cols, got_mean.data(),
+                                   got_comoment.data(), {}, nullptr);
+        ADD_FAILURE() << "a host pointer was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::InvalidArgument) << e.what();
+    }
+    // The backend still works, and gives the same numbers again.
+    std::vector<double> again_mean(mean.size()), again_comoment(comoment.size());
+    cuda->device_chunk_moments(blocks.data(), 3, images, height, width, cols, again_mean.data(),
+                               again_comoment.data(), {}, nullptr);
+    EXPECT_EQ(again_mean, got_mean);
+    EXPECT_EQ(again_comoment, got_comoment);
+#endif
 }

@@ -276,6 +276,33 @@ CVG_API int cvg_stats_units(const cvg_stats *stats, int32_t net, int64_t *out);
  * keeps the rows pushed before), CVG_E_DEVICE. */
 CVG_API int cvg_stats_push(cvg_stats *stats, int32_t net, const float *data, int64_t rows,
                            int64_t ld, int32_t layout);
+/* ---- Zero-copy input: DLPack ------------------------------------------------
+ * A DLManagedTensor (dlpack/dlpack.h, DLPack 0.6 or later; e.g. from
+ * torch.utils.dlpack.to_dlpack, numpy's __dlpack__, DLPack.jl) is read in
+ * place: no copy of the tensor is made, on the host or the device. The call
+ * takes ownership: it calls tensor->deleter exactly once, when the tensor is
+ * no longer needed (right away on an error, otherwise once the batch it
+ * belongs to is merged, i.e. after the last net's push of that batch; at
+ * cvg_*_destroy for a batch never completed). Accepted: float16, float32,
+ * float64 (one lane), any strides >= 0, on the host (kDLCPU, kDLCUDAHost) or,
+ * with the CUDA backend, on the device (kDLCUDA: read by the device, never
+ * copied to the host; with another backend it is CVG_E_UNSUPPORTED, never a
+ * silent copy). Shapes: (rows, units) or a conv layer's (B, C, H, W), or
+ * (B, H, W, C) with channels_last != 0, whose B * H * W positions are the
+ * samples (paper Sec. 2, footnote 3). */
+struct DLManagedTensor;
+#define CVG_CHANNELS_FIRST 0 /* (B, C, H, W) */
+#define CVG_CHANNELS_LAST 1  /* (B, H, W, C) */
+/* cvg_stats_push for a DLPack tensor of net `net` (its units must equal
+ * units[net]). Values are checked for NaN/Inf during the call (the tensor is
+ * read, not copied) so a rejected batch leaves stats as it was. A batch whose
+ * nets were all pushed through DLPack is merged straight from the tensors;
+ * one that mixes cvg_stats_push and DLPack copies the DLPack rows once.
+ * Errors: as cvg_stats_push, plus CVG_E_UNSUPPORTED (dtype, device, a CUDA
+ * tensor without the CUDA backend) and CVG_E_INVALID_ARG (tensor NULL, rank
+ * not 2 or 4, negative strides, a CUDA tensor mixed with host tensors). */
+CVG_API int cvg_stats_push_dlpack(cvg_stats *stats, int32_t net, struct DLManagedTensor *tensor,
+                                  int32_t channels_last);
 /* Merges another accumulator with the same unit counts into stats (e.g. from
  * another process). Both must have no partially pushed batch.
  * Errors: CVG_E_INVALID_ARG (a handle NULL/not live, stats == other,
@@ -572,6 +599,43 @@ CVG_API int cvg_mean_activation_ratio(const cvg_stats *stats, double *ratio);
  * a device), CVG_E_DEVICE. */
 CVG_API int cvg_compare(const char *const *inputs, int32_t n_inputs, const char *out_dir,
                         const cvg_options *opts);
+
+/* ---- The whole pipeline, fed batch by batch ---------------------------------
+ * cvg_compare on activations pushed in process (e.g. from forward hooks):
+ * nothing but the moments, the Sec. 3.2 sample and the batch being
+ * assembled is kept. Every net pushes the same inputs in the same batches
+ * for each layer; a layer's batch is processed once every net pushed it.
+ * `images` is the total number of inputs when known (then the Sec. 3.2
+ * sample rows are those cvg_compare draws from files, so the figures agree
+ * up to rounding), or 0 (a seeded reservoir sample of the same size). The
+ * options' CVG_OPT_CHANNELS_LAST gives the layout of 4-D batches. */
+typedef struct cvg_session cvg_session;
+/* net_names[n_nets] (n_nets >= 2, unique) are copied. opts NULL = defaults.
+ * Errors: CVG_E_INVALID_ARG (out NULL, bad names, images < 0, opts not
+ * live), CVG_E_UNSUPPORTED (CVG_BACKEND_CUDA without a device). */
+CVG_API int cvg_session_create(cvg_session **out, const char *const *net_names, int32_t n_nets,
+                               const cvg_options *opts, int64_t images);
+/* Frees the session (calls the deleters of tensors of unfinished batches). */
+CVG_API void cvg_session_destroy(cvg_session *session);
+/* Pushes one batch of layer `layer` of net `net` (see the DLPack section
+ * above for ownership and what is accepted). Errors: CVG_E_INVALID_ARG (a
+ * NULL argument, net out of range, the net already pushed this batch, a
+ * push after an earlier failed one or after finish), CVG_E_BAD_DATA (a bad
+ * layer name, a batch size, unit count or spatial size that disagrees with
+ * the other nets or the layer's earlier batches, NaN/Inf), CVG_E_UNSUPPORTED. */
+CVG_API int cvg_session_push_dlpack(cvg_session *session, int32_t net, const char *layer,
+                                    struct DLManagedTensor *tensor);
+/* The same for a C-contiguous float32 array of the given shape (rank 2 or
+ * 4); `data` must stay valid until every net has pushed this batch (it is
+ * read then, not copied). */
+CVG_API int cvg_session_push(cvg_session *session, int32_t net, const char *layer, const float *data,
+                             int32_t rank, const int64_t *shape);
+/* Runs every analysis on every pushed layer and writes out_dir like
+ * cvg_compare (atomically; CVG_OPT_OVERWRITE). The session takes no pushes
+ * afterwards. Errors: CVG_E_INVALID_ARG (an incomplete batch, nothing
+ * pushed, finish called twice), CVG_E_BAD_DATA (a layer got a number of
+ * inputs other than `images`), CVG_E_IO, CVG_E_DEVICE. */
+CVG_API int cvg_session_finish(cvg_session *session, const char *out_dir);
 
 #ifdef __cplusplus
 }

@@ -35,6 +35,7 @@ const char* handle_type_name(HandleKind kind) {
         case HandleKind::Sparse: return "cvg_sparse";
         case HandleKind::Clustering: return "cvg_clustering";
         case HandleKind::Context: return "cvg_context";
+        case HandleKind::Session: return "cvg_session";
     }
     return "handle";
 }

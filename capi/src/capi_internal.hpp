@@ -17,9 +17,38 @@
 #include "convergent/compare.hpp"
 #include "convergent/error.hpp"
 #include "convergent/statistics.hpp"
+#include "convergent/tensor.hpp"
 
 namespace convergent {
 namespace capi {
+
+// A DLPack tensor the C API owns until it is merged: the deleter runs
+// exactly once, when this is destroyed (or at release()).
+class ManagedTensor {
+public:
+    explicit ManagedTensor(DLManagedTensor* tensor) : tensor_(tensor) {}
+    ~ManagedTensor() { release(); }
+    ManagedTensor(const ManagedTensor&) = delete;
+    ManagedTensor& operator=(const ManagedTensor&) = delete;
+    DLManagedTensor* get() const { return tensor_; }
+    void release() noexcept {
+        DLManagedTensor* t = tensor_;
+        tensor_ = nullptr;
+        if (t && t->deleter) t->deleter(t);
+    }
+
+private:
+    DLManagedTensor* tensor_;
+};
+
+// One net's DLPack batch waiting for the other nets.
+struct ManagedBatch {
+    std::unique_ptr<ManagedTensor> tensor;
+    TensorView view;
+    std::unique_ptr<LayerSource> source;  // host tensors
+    bool channels_last = false;
+    index_t height = 1, width = 1;        // positions per input
+};
 
 void set_last_error(const std::string& message);
 void clear_last_error();
@@ -64,7 +93,7 @@ void check_matrix(const void* data, int64_t rows, int64_t cols, int64_t ld, int3
 // being dereferenced (best effort: an address reused by a new handle of the
 // same type looks live again). A mutex guards the set; the lookups are
 // negligible next to any analysis.
-enum class HandleKind { Stats, Options, Binned, Sparse, Clustering, Context };
+enum class HandleKind { Stats, Options, Binned, Sparse, Clustering, Context, Session };
 const char* handle_type_name(HandleKind kind);
 void register_handle(const void* handle, HandleKind kind);
 // Returns false (and sets the last error) when handle is not a live handle of kind.
@@ -164,6 +193,8 @@ struct cvg_stats {
     std::vector<float> pending;
     std::vector<convergent::index_t> pending_rows;
     convergent::index_t batch_rows = 0;  // rows of the batch being assembled (0: none)
+    // Nets that pushed this batch through DLPack (null for the others).
+    std::vector<std::unique_ptr<convergent::capi::ManagedBatch>> managed;
     bool finalized = false;
     convergent::LayerStatistics result;
 };

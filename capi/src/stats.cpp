@@ -22,13 +22,69 @@ index_t offset_of(const cvg_stats* s, int32_t net) {
     return off;
 }
 
-// Merges the pending batch once every net has pushed its rows.
+// Merges the pending batch once every net has pushed its rows. Nets pushed
+// through DLPack are read from their tensors: in place when every net of the
+// batch was (host: in pieces into the accumulator's chunks; device: by the
+// backend), otherwise copied once into the side-by-side batch.
 void flush_if_complete(cvg_stats* s) {
     for (index_t r : s->pending_rows)
         if (r != s->batch_rows) return;
-    s->acc.push(*s->backend, s->pending.data(), s->batch_rows, s->acc.width());
-    s->batch_rows = 0;
-    std::fill(s->pending_rows.begin(), s->pending_rows.end(), 0);
+    struct Reset {  // the batch is consumed whatever happens (deleters run)
+        cvg_stats* s;
+        ~Reset() {
+            s->batch_rows = 0;
+            std::fill(s->pending_rows.begin(), s->pending_rows.end(), 0);
+            for (auto& m : s->managed) m.reset();
+        }
+    } reset{s};
+    size_t managed = 0;
+    bool device = false;
+    for (const auto& m : s->managed)
+        if (m) {
+            ++managed;
+            device = device || m->view.device == TensorDevice::Cuda;
+        }
+    const index_t width = s->acc.width();
+    if (device) {
+        CVG_ARG(managed == s->managed.size(),
+                "a batch mixes CUDA tensors with host data: push every net of a batch on the same device");
+        std::vector<DeviceChunkBlock> blocks;
+        index_t column = 0;
+        for (const auto& m : s->managed) {
+            blocks.push_back(device_chunk_block(m->view, m->channels_last, column));
+            column += blocks.back().units;
+        }
+        const capi::ManagedBatch& first = *s->managed.front();
+        const index_t images = first.view.shape[0], height = first.height, wide = first.width;
+        std::vector<double> mean(static_cast<size_t>(width)), comoment(static_cast<size_t>(width * width));
+        s->backend->device_chunk_moments(blocks.data(), int(blocks.size()), images, height, wide, width, mean.data(),
+                                         comoment.data(), {}, nullptr);
+        for (index_t c = 0; c < width; ++c)
+            CVG_REQUIRE(std::isfinite(mean[size_t(c)]) && std::isfinite(comoment[size_t(c * width + c)]), BadData,
+                        "the batch holds NaN or Inf (" + s->acc.describe_unit(c) + ")");
+        s->acc.merge_moments(s->batch_rows, mean.data(), comoment.data());
+    } else if (managed == s->managed.size()) {
+        std::vector<const LayerSource*> sources;
+        for (const auto& m : s->managed) sources.push_back(m->source.get());
+        push_sources(s->acc, *s->backend, sources);
+    } else {
+        if (s->pending.size() != size_t(s->batch_rows * width)) s->pending.assign(size_t(s->batch_rows * width), 0.0f);
+        index_t off = 0;
+        std::vector<float> rows;
+        for (size_t n = 0; n < s->managed.size(); ++n) {
+            const index_t units = s->units[n];
+            if (s->managed[n]) {
+                const LayerSource& src = *s->managed[n]->source;
+                rows.resize(size_t(src.samples() * units));
+                src.read_images(0, src.images(), rows.data());
+                for (index_t r = 0; r < s->batch_rows; ++r)
+                    std::copy(rows.begin() + r * units, rows.begin() + (r + 1) * units,
+                              s->pending.begin() + r * width + off);
+            }
+            off += units;
+        }
+        s->acc.push(*s->backend, s->pending.data(), s->batch_rows, width);
+    }
     s->finalized = false;
 }
 
@@ -42,6 +98,7 @@ std::unique_ptr<cvg_stats> new_stats(int32_t n_nets, const int64_t* units) {
     s->units = widths;
     s->acc = MomentAccumulator(widths);
     s->pending_rows.assign(size_t(n_nets), 0);
+    s->managed.resize(size_t(n_nets));
     return s;
 }
 
@@ -53,6 +110,7 @@ std::unique_ptr<cvg_stats> load_stats(const char* path) {
     s->acc = MomentAccumulator::load(f, std::string("file '") + path + "'");
     s->units = s->acc.block_widths();
     s->pending_rows.assign(s->units.size(), 0);
+    s->managed.resize(s->units.size());
     return s;
 }
 
@@ -152,15 +210,81 @@ int cvg_stats_push(cvg_stats* stats, int32_t net, const float* data, int64_t row
                     " rows but this batch has " + std::to_string(stats->batch_rows) +
                     ": every net must push the same samples");
         capi::require_finite(data, rows, units, ld, layout, "data of net " + std::to_string(net));
-        if (stats->batch_rows == 0) {
-            stats->batch_rows = rows;
-            stats->pending.assign(size_t(rows * stats->acc.width()), 0.0f);
-        }
+        if (stats->batch_rows == 0) stats->batch_rows = rows;
         const index_t width = stats->acc.width();
+        if (stats->pending.size() != size_t(rows * width)) stats->pending.assign(size_t(rows * width), 0.0f);
         const index_t off = offset_of(stats, net);
         for (index_t r = 0; r < rows; ++r)
             for (index_t c = 0; c < units; ++c)
                 stats->pending[size_t(r * width + off + c)] = capi::element(data, r, c, ld, layout);
+        stats->pending_rows[size_t(net)] = rows;
+        flush_if_complete(stats);
+    });
+}
+
+int cvg_stats_push_dlpack(cvg_stats* stats, int32_t net, DLManagedTensor* tensor, int32_t channels_last) {
+    // Owned from here on: released on every error path, or when merged.
+    auto owned = std::make_unique<capi::ManagedTensor>(tensor);
+    return capi::translate_exceptions("cvg_stats_push_dlpack", [&] {
+        check_handle(stats);
+        check_net(stats, net, "net");
+        CVG_ARG(tensor != nullptr, "tensor is NULL");
+        CVG_ARG(channels_last == CVG_CHANNELS_FIRST || channels_last == CVG_CHANNELS_LAST,
+                "channels_last = " + std::to_string(channels_last) + " (CVG_CHANNELS_FIRST or CVG_CHANNELS_LAST)");
+        const std::string what = "DLPack tensor of net " + std::to_string(net);
+        auto batch = std::make_unique<capi::ManagedBatch>();
+        batch->view = tensor_from_dlpack(tensor->dl_tensor, what);
+        batch->channels_last = channels_last == CVG_CHANNELS_LAST;
+        const TensorView& v = batch->view;
+        CVG_ARG(v.shape.size() == 2 || v.shape.size() == 4,
+                what + ": rank " + std::to_string(v.shape.size()) + "; a batch is (rows, units) or " +
+                    (batch->channels_last ? "(B, H, W, C)" : "(B, C, H, W)"));
+        for (index_t d : v.shape) CVG_ARG(d >= 0, what + ": negative extent");
+        for (index_t d : v.strides) CVG_ARG(d >= 0, what + ": negative stride (pass a copy with positive strides)");
+        const bool rank4 = v.shape.size() == 4;
+        const index_t units = !rank4 ? v.shape[1] : batch->channels_last ? v.shape[3] : v.shape[1];
+        batch->height = !rank4 ? 1 : batch->channels_last ? v.shape[1] : v.shape[2];
+        batch->width = !rank4 ? 1 : batch->channels_last ? v.shape[2] : v.shape[3];
+        CVG_ARG(units == stats->units[size_t(net)], what + " has " + std::to_string(units) + " units but net " +
+                                                        std::to_string(net) + " has " +
+                                                        std::to_string(stats->units[size_t(net)]));
+        const index_t rows = v.shape[0] * batch->height * batch->width;
+        if (rows == 0) return;
+        CVG_ARG(stats->pending_rows[size_t(net)] == 0,
+                "net " + std::to_string(net) + " already pushed its rows of this batch; push the other nets first");
+        CVG_ARG(stats->batch_rows == 0 || rows == stats->batch_rows,
+                "net " + std::to_string(net) + " pushed " + std::to_string(rows) + " rows but this batch has " +
+                    std::to_string(stats->batch_rows) + ": every net must push the same samples");
+        for (size_t n = 0; n < stats->managed.size(); ++n)
+            if (stats->pending_rows[n] > 0) {
+                const bool other_device = stats->managed[n] && stats->managed[n]->view.device == TensorDevice::Cuda;
+                CVG_ARG(other_device == (v.device == TensorDevice::Cuda),
+                        what + ": this batch mixes CUDA tensors with host data; push every net of a batch on the "
+                               "same device");
+            }
+        if (v.device == TensorDevice::Cuda) {
+            CVG_REQUIRE(stats->backend->kind() == BackendKind::Cuda, Unsupported,
+                        what + " is in CUDA device memory but the accumulator runs on the " +
+                            backend_kind_name(stats->backend->kind()) + " backend" +
+                            (cuda_compiled_in() ? "" : " (this convergent has no CUDA backend)") +
+                            "; create it on the CUDA backend, or move the tensor to the host explicitly");
+            for (const auto& m : stats->managed)
+                if (m) CVG_ARG(m->height == batch->height && m->width == batch->width && m->view.shape[0] == v.shape[0],
+                               what + ": its inputs and positions differ from the other nets' in this batch");
+        } else {
+            batch->source = std::make_unique<LayerSource>("net " + std::to_string(net), "dlpack", tensor_array(v, what),
+                                                          ActivationLayout{batch->channels_last});
+            // NaN/Inf check now, reading in pieces (no copy), so a rejected
+            // batch leaves the accumulator as it was.
+            const LayerSource& src = *batch->source;
+            const index_t per_piece = std::max<index_t>(1, (index_t(1) << 17) / std::max<index_t>(1, src.positions() * units));
+            std::vector<float> piece(size_t(std::min(per_piece, src.images()) * src.positions() * units));
+            for (index_t i = 0; i < src.images(); i += per_piece)
+                src.read_images(i, std::min(per_piece, src.images() - i), piece.data());
+        }
+        batch->tensor = std::move(owned);
+        if (stats->batch_rows == 0) stats->batch_rows = rows;
+        stats->managed[size_t(net)] = std::move(batch);
         stats->pending_rows[size_t(net)] = rows;
         flush_if_complete(stats);
     });

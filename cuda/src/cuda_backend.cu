@@ -5,6 +5,7 @@
 
 #include "cuda_utils.cuh"
 #include "portable/moments.cuh"
+#include "portable/pack.cuh"
 
 #include "auction.cuh"
 #include "eigensolve.cuh"
@@ -14,23 +15,18 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "convergent/cuda_backend.hpp"
 
 namespace convergent {
 namespace cuda_detail {
 
-// Sec. 2 chunk moments: centring in Thrust (shared with the OMP build), the
-// centred cross-product with cuBLAS DSYRK in float64.
-inline void cuda_chunk_moments(DeviceContext& ctx, const float* x, index_t rows, index_t cols,
-                               index_t ld, double* mean, double* comoment) {
-    CVG_REQUIRE(rows <= INT_MAX && cols <= INT_MAX, InvalidArgument,
-                "cuda chunk_moments: chunk of " + std::to_string(rows) + " x " + std::to_string(cols) +
-                    " exceeds cuBLAS's 32-bit dimensions");
-    CVG_CUDA_TRY(cudaSetDevice(ctx.ordinal));
-    thrust::device_vector<float> dx(x, x + (rows - 1) * ld + cols);
-    thrust::device_vector<double> dmean;
-    thrust::device_vector<double> xc = cuda_device::centred_chunk(dx, rows, cols, ld, dmean);
+// comoment = xc^T xc of the centred column-major rows x cols chunk with
+// cuBLAS DSYRK in float64; copies it and the mean to the host.
+inline void centred_moments_to_host(DeviceContext& ctx, const thrust::device_vector<double>& xc,
+                                    const thrust::device_vector<double>& dmean, index_t rows,
+                                    index_t cols, double* mean, double* comoment) {
     thrust::device_vector<double> dco(static_cast<size_t>(cols * cols));
     const double one = 1.0, zero = 0.0;
     // xc is rows x cols column-major; C = xc^T xc (cols x cols), lower part.
@@ -46,6 +42,68 @@ inline void cuda_chunk_moments(DeviceContext& ctx, const float* x, index_t rows,
     // Column-major lower triangle == row-major upper triangle: mirror it.
     for (index_t i = 0; i < cols; ++i)
         for (index_t j = i + 1; j < cols; ++j) comoment[j * cols + i] = comoment[i * cols + j];
+}
+
+inline void require_cublas_dimensions(index_t rows, index_t cols, const char* what) {
+    CVG_REQUIRE(rows <= INT_MAX && cols <= INT_MAX, InvalidArgument,
+                std::string(what) + ": chunk of " + std::to_string(rows) + " x " + std::to_string(cols) +
+                    " exceeds cuBLAS's 32-bit dimensions");
+}
+
+// Sec. 2 chunk moments: centring in Thrust (shared with the OMP build), the
+// centred cross-product with cuBLAS DSYRK in float64.
+inline void cuda_chunk_moments(DeviceContext& ctx, const float* x, index_t rows, index_t cols,
+                               index_t ld, double* mean, double* comoment) {
+    require_cublas_dimensions(rows, cols, "cuda chunk_moments");
+    CVG_CUDA_TRY(cudaSetDevice(ctx.ordinal));
+    thrust::device_vector<float> dx(x, x + (rows - 1) * ld + cols);
+    thrust::device_vector<double> dmean;
+    thrust::device_vector<double> xc = cuda_device::centred_chunk(dx, rows, cols, ld, dmean);
+    centred_moments_to_host(ctx, xc, dmean, rows, cols, mean, comoment);
+}
+
+// Sec. 2 chunk moments of tensors already in this device's memory (issue
+// 14): the blocks are read in place by the portable pack (portable/pack.cuh),
+// so only the moments and the requested sample rows reach the host.
+inline void cuda_device_chunk_moments(DeviceContext& ctx, const DeviceChunkBlock* blocks, int n_blocks,
+                                      index_t images, index_t height, index_t width, index_t cols,
+                                      double* mean, double* comoment,
+                                      const std::vector<index_t>& sample_rows, float* sample_values) {
+    const char* what = "cuda device_chunk_moments";
+    // Every check before the first kernel: a kernel reading a host or foreign
+    // pointer would leave the context unusable for the rest of the process.
+    for (int k = 0; k < n_blocks && blocks; ++k) {
+        const DeviceChunkBlock& b = blocks[k];
+        CVG_REQUIRE(b.device_id == ctx.ordinal, InvalidArgument,
+                    std::string(what) + ": block " + std::to_string(k) + " lies on CUDA device " +
+                        std::to_string(b.device_id) + " but the backend runs on device " +
+                        std::to_string(ctx.ordinal));
+    }
+    CVG_CUDA_TRY(cudaSetDevice(ctx.ordinal));
+    for (int k = 0; k < n_blocks && blocks; ++k) {
+        if (!blocks[k].data || blocks[k].units == 0) continue;  // device_chunk_source reports it
+        cudaPointerAttributes attributes{};
+        CVG_CUDA_TRY(cudaPointerGetAttributes(&attributes, blocks[k].data));
+        const bool on_device = attributes.type == cudaMemoryTypeDevice && attributes.device == ctx.ordinal;
+        // Pinned host memory is read in place only where the device sees it
+        // at the same address (UVA-mapped).
+        const bool reachable = on_device || attributes.type == cudaMemoryTypeManaged ||
+                               (attributes.type == cudaMemoryTypeHost &&
+                                attributes.devicePointer == blocks[k].data);
+        CVG_REQUIRE(reachable, InvalidArgument,
+                    std::string(what) + ": block " + std::to_string(k) + "'s data is " +
+                        (attributes.type == cudaMemoryTypeDevice
+                             ? "memory of CUDA device " + std::to_string(attributes.device) +
+                                   ", not of the backend's device " + std::to_string(ctx.ordinal)
+                             : std::string("not CUDA memory (a host pointer?)")));
+    }
+    const cuda_device::DeviceChunkSource source = cuda_device::device_chunk_source(
+        blocks, n_blocks, images, height, width, cols, mean, comoment, sample_rows, sample_values, what);
+    require_cublas_dimensions(source.rows, cols, what);
+    thrust::device_vector<double> xc, dmean;
+    cuda_device::pack_centred_chunk(source, xc, dmean);
+    centred_moments_to_host(ctx, xc, dmean, source.rows, cols, mean, comoment);
+    cuda_device::gather_sample_rows(source, sample_rows, sample_values);
 }
 
 class CudaBackend final : public Backend {
@@ -68,6 +126,14 @@ public:
                        double* comoment) const override {
         std::lock_guard<std::mutex> lock(mutex_);
         cuda_chunk_moments(*ctx_, x, rows, cols, ld, mean, comoment);
+    }
+    void device_chunk_moments(const DeviceChunkBlock* blocks, int n_blocks, index_t images,
+                              index_t height, index_t width, index_t cols, double* mean,
+                              double* comoment, const std::vector<index_t>& sample_rows,
+                              float* sample_values) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        cuda_device_chunk_moments(*ctx_, blocks, n_blocks, images, height, width, cols, mean,
+                                  comoment, sample_rows, sample_values);
     }
     void mutual_information(const BinCodesView& a, const BinCodesView& b,
                             double* mi) const override {

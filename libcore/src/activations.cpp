@@ -223,6 +223,21 @@ NetSource NetSource::open(const std::string& path, const ActivationLayout& layou
     return net;
 }
 
+NetSource NetSource::from_arrays(const std::string& name, const std::string& path,
+                                 std::vector<std::pair<std::string, std::unique_ptr<NpyArray>>> arrays,
+                                 const ActivationLayout& layout) {
+    CVG_REQUIRE(!arrays.empty(), InvalidArgument, "net '" + name + "' (" + path + ") has no layers");
+    NetSource net;
+    net.name_ = name;
+    net.path_ = path;
+    for (auto& [layer, array] : arrays) {
+        CVG_REQUIRE(!net.layers_.count(layer), InvalidArgument,
+                    "net '" + name + "' (" + path + ") has two layers named '" + layer + "'");
+        net.layers_.emplace(layer, std::make_unique<LayerSource>(name, layer, std::move(array), layout));
+    }
+    return net;
+}
+
 std::vector<std::string> NetSource::layer_names() const {
     std::vector<std::string> names;
     names.reserve(layers_.size());

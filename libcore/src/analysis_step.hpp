@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "convergent/backend.hpp"
+#include "convergent/compare.hpp"
 #include "convergent/matching.hpp"
 #include "convergent/options.hpp"
 #include "convergent/statistics.hpp"
@@ -48,9 +49,9 @@ struct LayerData {
 
 class LayerContext {
 public:
-    LayerContext(const Backend& backend, const CompareOptions& options, LayerData& data,
-                 const std::filesystem::path& output_root, nlohmann::json& layer_json)
-        : backend_(backend), options_(options), data_(data), root_(output_root), json_(layer_json) {}
+    LayerContext(const Backend& backend, const CompareOptions& options, LayerData& data, ResultSink& sink,
+                 nlohmann::json& layer_json)
+        : backend_(backend), options_(options), data_(data), sink_(sink), json_(layer_json) {}
 
     const Backend& backend() const { return backend_; }
     const CompareOptions& options() const { return options_; }
@@ -89,7 +90,7 @@ private:
     const Backend& backend_;
     const CompareOptions& options_;
     LayerData& data_;
-    std::filesystem::path root_;
+    ResultSink& sink_;
     nlohmann::json& json_;
     std::map<std::string, std::any> shared_;
 };

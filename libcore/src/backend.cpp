@@ -25,6 +25,13 @@ const char* backend_kind_name(BackendKind kind) {
     return "unknown";
 }
 
+void Backend::device_chunk_moments(const DeviceChunkBlock*, int, index_t, index_t, index_t, index_t, double*, double*,
+                                   const std::vector<index_t>&, float*) const {
+    fail(ErrorCode::Unsupported, "the " + std::string(backend_kind_name(kind())) +
+                                     " backend cannot read tensors in device memory; use the CUDA backend "
+                                     "(--backend cuda) or move the tensors to the host first");
+}
+
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
 
 namespace {

@@ -49,7 +49,7 @@ nlohmann::json& LayerContext::pair_json(int a, int b) {
 void LayerContext::write_pair_array(int a, int b, const std::string& kind, const std::vector<float>& values,
                                     const std::vector<index_t>& shape) {
     const std::string stem = data_.layer + "/" + pair_key(a, b) + "." + kind + ".npy";
-    write_npy((root_ / stem).string(), values.data(), shape);
+    sink_.write_array(stem, values.data(), shape);
     json_["files"][pair_key(a, b)][kind] = stem;
 }
 
@@ -207,12 +207,12 @@ constexpr index_t kChunkRowsMax = 4096;
 // fails naming the layer, its file and the estimate before anything is
 // allocated.
 index_t plan_chunk_images(const std::vector<const LayerSource*>& sources, index_t width,
-                          const CompareOptions& options, const LayerPassRequest& request) {
+                          const CompareOptions& options, index_t mi_rows_total) {
     const LayerSource& first = *sources.front();
     index_t widest = 0;
     for (const LayerSource* s : sources) widest = std::max(widest, s->units());
     const double t = double(width), pair = 2.0 * double(widest);
-    const double mi_rows = double(std::min<index_t>(request.mi_sample_rows, first.samples()));
+    const double mi_rows = double(mi_rows_total);
     const double fixed = 2.0 * 8.0 * t * t        // comoment + correlation
                          + 4.0 * mi_rows * t      // MI sample (float32), then its codes
                          + 4.0 * 8.0 * pair * pair;  // per-pair blocks, graph, eigenvectors
@@ -235,66 +235,322 @@ index_t plan_chunk_images(const std::vector<const LayerSource*>& sources, index_
 // Floats per piece read from one net: the piece is converted into the
 // accumulator's chunk while it is still in cache (512 KiB).
 constexpr index_t kPieceElements = index_t(1) << 17;
-// One streaming pass over a layer: chunks of whole inputs, every net side by
-// side, into the moment accumulator; gathers the requested sample rows.
-// Each net is read a piece (a few inputs) at a time and handed straight to
-// the accumulator, which converts and centres it into its chunk once (no
-// side-by-side float32 copy of the chunk).
-LayerData layer_pass(const Backend& backend, const std::vector<const LayerSource*>& sources,
-                     const std::vector<std::string>& net_names, const CompareOptions& options,
-                     const LayerPassRequest& request, const ProgressFn& progress) {
-    LayerData d;
-    d.layer = sources.front()->layer_name();
-    d.nets = net_names;
-    d.images = sources.front()->images();
-    d.positions = sources.front()->positions();
-    index_t width = 0;
-    for (const LayerSource* s : sources) {
-        d.widths.push_back(s->units());
-        width += s->units();
-    }
-    const index_t chunk_images = plan_chunk_images(sources, width, options, request);
-    MomentAccumulator acc(d.widths, d.layer, d.nets);
-    const std::string what = "layer '" + d.layer + "' (" + sources.front()->what() + ")";
-    std::vector<float> piece;
-    // Sec. 3.2 footnote 6: the same seeded sample rows of every net, gathered
-    // during this pass so the data is read once.
-    if (request.mi_sample_rows > 0) {
-        d.mi_rows = sample_rows(d.images * d.positions, request.mi_sample_rows, options.seed);
-        resize_or_fail(d.mi_values, d.mi_rows.size() * size_t(width), what, "the mutual-information sample");
-    }
-    for (index_t first = 0; first < d.images; first += chunk_images) {
-        const index_t count = std::min(chunk_images, d.images - first);
-        const index_t rows = count * d.positions;
-        acc.begin_chunk(backend, rows);
-        index_t offset = 0;
-        for (const LayerSource* s : sources) {
-            const index_t units = s->units();
-            const index_t piece_images =
-                std::max<index_t>(1, std::min(count, kPieceElements / std::max<index_t>(1, d.positions * units)));
-            resize_or_fail(piece, size_t(piece_images * d.positions * units), what, "one net's piece of the chunk");
-            for (index_t done = 0; done < count; done += piece_images) {
-                const index_t n = std::min(piece_images, count - done);
-                s->read_images(first + done, n, piece.data());
-                const index_t piece_row = done * d.positions, piece_rows = n * d.positions;
-                acc.add_block(piece.data(), piece_rows, units, piece_row, offset, units);
-                // The sample rows inside this piece (d.mi_rows is sorted).
-                const index_t row0 = first * d.positions + piece_row;
-                auto it = std::lower_bound(d.mi_rows.begin(), d.mi_rows.end(), row0);
-                for (; it != d.mi_rows.end() && *it < row0 + piece_rows; ++it)
-                    std::copy(piece.begin() + (*it - row0) * units, piece.begin() + (*it - row0 + 1) * units,
-                              d.mi_values.begin() + index_t(it - d.mi_rows.begin()) * width + offset);
-            }
-            offset += units;
+
+// A seeded pseudo-random integer in [0, n) for row g (splitmix64): the
+// reservoir decision of a row is a function of the row alone, so every net
+// takes the same decisions without sharing state.
+index_t reservoir_slot(std::uint64_t seed, index_t g, index_t n) {
+    std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (std::uint64_t(g) + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return index_t(z % std::uint64_t(n));
+}
+
+// One streaming pass over a layer, fed with aligned batches of every net
+// (the whole file at once for run_compare, one batch at a time for a
+// CompareSession): moments into one accumulator over all nets' units, and
+// the requested sample rows. Each net is read a piece (a few inputs) at a
+// time and handed straight to the accumulator, which converts and centres
+// it into its chunk once (no side-by-side float32 copy of the chunk).
+class LayerPass {
+public:
+    // total_images: the inputs the layer will get (0: unknown, then the
+    // sample rows are a seeded reservoir sample).
+    LayerPass(const Backend& backend, std::string layer, std::vector<std::string> nets, std::vector<index_t> widths,
+              index_t positions, const CompareOptions& options, const LayerPassRequest& request,
+              index_t total_images)
+        : backend_(backend), options_(options), acc_(widths, layer, nets) {
+        d_.layer = std::move(layer);
+        d_.nets = std::move(nets);
+        d_.widths = std::move(widths);
+        d_.positions = positions;
+        for (index_t w : d_.widths) width_ += w;
+        sample_count_ = request.mi_sample_rows;
+        reservoir_ = total_images == 0;
+        if (sample_count_ > 0 && !reservoir_) {
+            // Sec. 3.2 footnote 6: the same seeded sample rows of every net,
+            // gathered during this pass so the data is read once.
+            d_.mi_rows = sample_rows(total_images * positions, sample_count_, options.seed);
+            resize_or_fail(d_.mi_values, d_.mi_rows.size() * size_t(width_), description(), "the mutual-information sample");
         }
-        acc.end_chunk();
-        if (progress) progress(d.layer, double(first + count) / double(d.images));
     }
-    d.stats = finalize_statistics(acc);
-    return d;
+
+    std::string description() const { return "layer '" + d_.layer + "'"; }
+    index_t images() const { return images_; }
+
+    // Adds every image of the aligned sources (one per net, same images
+    // and positions), chunk_images at a time. after_chunk(images done in
+    // this call) is called after each chunk.
+    void add(const std::vector<const LayerSource*>& sources, index_t chunk_images,
+             const std::function<void(index_t)>& after_chunk) {
+        const index_t images = sources.front()->images();
+        const index_t positions = d_.positions;
+        std::vector<float> piece;
+        const std::string what = "layer '" + d_.layer + "' (" + sources.front()->what() + ")";
+        for (index_t first = 0; first < images; first += chunk_images) {
+            const index_t count = std::min(chunk_images, images - first);
+            const index_t rows = count * positions;
+            const index_t chunk_row0 = (images_ + first) * positions;  // global row of the chunk's first row
+            acc_.begin_chunk(backend_, rows);
+            index_t offset = 0;
+            for (const LayerSource* s : sources) {
+                const index_t units = s->units();
+                const index_t piece_images =
+                    std::max<index_t>(1, std::min(count, kPieceElements / std::max<index_t>(1, positions * units)));
+                resize_or_fail(piece, size_t(piece_images * positions * units), what, "one net's piece of the chunk");
+                for (index_t done = 0; done < count; done += piece_images) {
+                    const index_t n = std::min(piece_images, count - done);
+                    s->read_images(first + done, n, piece.data());
+                    const index_t piece_row = done * positions, piece_rows = n * positions;
+                    acc_.add_block(piece.data(), piece_rows, units, piece_row, offset, units);
+                    gather(piece.data(), chunk_row0 + piece_row, piece_rows, units, units, offset);
+                }
+                offset += units;
+            }
+            acc_.end_chunk();
+            if (after_chunk) after_chunk(first + count);
+        }
+        images_ += images;
+    }
+
+    // Adds one chunk whose pieces lie in device memory (read in place by
+    // the backend).
+    void add_device(const std::vector<DeviceChunkBlock>& blocks, index_t images, index_t height, index_t width) {
+        const index_t rows = images * height * width;
+        const index_t row0 = images_ * d_.positions;
+        // The sample rows inside this chunk, chunk-local and sorted.
+        std::vector<index_t> local;
+        std::vector<index_t> targets;  // their rows in the sample
+        if (sample_count_ > 0) {
+            if (!reservoir_) {
+                auto it = std::lower_bound(d_.mi_rows.begin(), d_.mi_rows.end(), row0);
+                for (; it != d_.mi_rows.end() && *it < row0 + rows; ++it) {
+                    local.push_back(*it - row0);
+                    targets.push_back(index_t(it - d_.mi_rows.begin()));
+                }
+            } else {
+                for (index_t r = 0; r < rows; ++r) {
+                    const index_t slot = reservoir_target(row0 + r);
+                    if (slot < 0) continue;
+                    local.push_back(r);
+                    targets.push_back(slot);
+                }
+            }
+        }
+        std::vector<double> mean(static_cast<size_t>(width_)), comoment(static_cast<size_t>(width_ * width_));
+        std::vector<float> sample(local.size() * size_t(width_));
+        backend_.device_chunk_moments(blocks.data(), int(blocks.size()), images, height, width, width_, mean.data(),
+                                      comoment.data(), local, sample.data());
+        for (index_t c = 0; c < width_; ++c)
+            CVG_REQUIRE(std::isfinite(mean[size_t(c)]) && std::isfinite(comoment[size_t(c * width_ + c)]), BadData,
+                        description() + ", " + acc_.describe_unit(c) + ": the batch of inputs " +
+                            std::to_string(images_) + ".." + std::to_string(images_ + images - 1) +
+                            " holds NaN or Inf");
+        acc_.merge_moments(rows, mean.data(), comoment.data());
+        for (size_t i = 0; i < local.size(); ++i) {
+            place_sample_row(targets[i], row0 + local[i]);
+            std::copy(sample.begin() + i * size_t(width_), sample.begin() + (i + 1) * size_t(width_),
+                      d_.mi_values.begin() + targets[i] * width_);
+        }
+        images_ += images;
+    }
+
+    LayerData finish() {
+        d_.images = images_;
+        if (reservoir_ && !d_.mi_rows.empty()) {
+            // Slots in row order, so the sample does not depend on the batching.
+            std::vector<size_t> order(d_.mi_rows.size());
+            for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+            std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return d_.mi_rows[a] < d_.mi_rows[b]; });
+            std::vector<index_t> rows(order.size());
+            std::vector<float> values(d_.mi_values.size());
+            for (size_t i = 0; i < order.size(); ++i) {
+                rows[i] = d_.mi_rows[order[i]];
+                std::copy(d_.mi_values.begin() + order[i] * size_t(width_),
+                          d_.mi_values.begin() + (order[i] + 1) * size_t(width_), values.begin() + i * size_t(width_));
+            }
+            d_.mi_rows = std::move(rows);
+            d_.mi_values = std::move(values);
+        }
+        d_.stats = finalize_statistics(acc_);
+        return std::move(d_);
+    }
+
+private:
+    // Reservoir sampling (Algorithm R): the sample slot global row g takes,
+    // or -1. Rows are offered in increasing order by every net.
+    index_t reservoir_target(index_t g) const {
+        if (g < sample_count_) return g;
+        const index_t j = reservoir_slot(options_.seed, g, g + 1);
+        return j < sample_count_ ? j : -1;
+    }
+    void place_sample_row(index_t slot, index_t row) {
+        if (!reservoir_) return;
+        if (size_t(slot) >= d_.mi_rows.size()) {
+            // Slots fill in order: slot == size.
+            d_.mi_rows.push_back(row);
+            resize_or_fail(d_.mi_values, d_.mi_rows.size() * size_t(width_), description(),
+                           "the mutual-information sample");
+        } else {
+            d_.mi_rows[size_t(slot)] = row;
+        }
+    }
+    // Copies the sample rows among global rows [row0, row0 + rows) of one
+    // net's piece (rows x units, leading dimension ld) into the sample's
+    // columns [offset, offset + units).
+    void gather(const float* piece, index_t row0, index_t rows, index_t units, index_t ld, index_t offset) {
+        if (sample_count_ == 0) return;
+        if (!reservoir_) {
+            auto it = std::lower_bound(d_.mi_rows.begin(), d_.mi_rows.end(), row0);
+            for (; it != d_.mi_rows.end() && *it < row0 + rows; ++it)
+                std::copy(piece + (*it - row0) * ld, piece + (*it - row0) * ld + units,
+                          d_.mi_values.begin() + index_t(it - d_.mi_rows.begin()) * width_ + offset);
+            return;
+        }
+        for (index_t r = 0; r < rows; ++r) {
+            const index_t slot = reservoir_target(row0 + r);
+            if (slot < 0) continue;
+            if (offset == 0) place_sample_row(slot, row0 + r);
+            std::copy(piece + r * ld, piece + r * ld + units, d_.mi_values.begin() + slot * width_ + offset);
+        }
+    }
+
+    const Backend& backend_;
+    const CompareOptions& options_;
+    MomentAccumulator acc_;
+    LayerData d_;
+    index_t width_ = 0;
+    index_t images_ = 0;
+    index_t sample_count_ = 0;
+    bool reservoir_ = false;
+};
+
+// The steps that run (enabled ones and those an enabled one requires) and
+// what they need from the layer pass.
+struct PipelinePlan {
+    std::vector<bool> active;
+    LayerPassRequest request;
+};
+
+PipelinePlan plan_pipeline(const CompareOptions& options) {
+    const std::vector<AnalysisStep>& steps = analysis_steps();
+    PipelinePlan plan;
+    plan.active.assign(steps.size(), false);
+    for (size_t i = steps.size(); i-- > 0;) {
+        plan.active[i] = steps[i].enabled(options);
+        for (size_t j = i + 1; j < steps.size(); ++j)
+            if (plan.active[j] && steps[j].requires_step && std::string(steps[j].requires_step) == steps[i].name)
+                plan.active[i] = true;
+    }
+    for (size_t i = 0; i < steps.size(); ++i)
+        if (plan.active[i] && steps[i].request) steps[i].request(options, plan.request);
+    return plan;
+}
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+nlohmann::json summary_header(const Backend& backend, const CompareOptions& options,
+                              const std::vector<std::string>& net_names, const std::vector<std::string>& inputs) {
+    nlohmann::json summary;
+    summary["schema_version"] = 1;
+    summary["convergent_version"] = CONVERGENT_VERSION_STRING;
+    summary["backend"] = backend_kind_name(backend.kind());
+    summary["backend_device"] = backend.device_description();
+    summary["backend_requested"] = backend_kind_name(options.backend);
+    summary["nets"] = net_names;
+    summary["inputs"] = nlohmann::json::object();
+    for (size_t n = 0; n < net_names.size(); ++n) summary["inputs"][net_names[n]] = inputs[n];
+    summary["options"] = recorded_options(options);
+    summary["layers"] = nlohmann::json::object();
+    return summary;
+}
+
+// Runs the active steps on one layer's pass results and records them.
+void analyse_layer(const Backend& backend, const CompareOptions& options, const PipelinePlan& plan, LayerData& data,
+                   ResultSink& sink, nlohmann::json& summary, nlohmann::json& layer_timings) {
+    const std::vector<AnalysisStep>& steps = analysis_steps();
+    sink.begin_layer(data.layer);
+    nlohmann::json lj = nlohmann::json::object();
+    LayerContext ctx(backend, options, data, sink, lj);
+    for (size_t i = 0; i < steps.size(); ++i) {
+        if (!plan.active[i]) continue;
+        const auto t0 = Clock::now();
+        steps[i].run(ctx);
+        layer_timings[steps[i].name] = seconds_since(t0);
+    }
+    summary["layers"][data.layer] = std::move(lj);
+}
+
+void check_names(const std::vector<std::string>& net_names) {
+    CVG_REQUIRE(net_names.size() >= 2, InvalidArgument, "compare needs at least two nets");
+    std::set<std::string> seen;
+    for (const std::string& n : net_names) {
+        validate_net_name(n, "compare");
+        CVG_REQUIRE(seen.insert(n).second, InvalidArgument, "two nets are named '" + n + "'");
+    }
 }
 
 }  // namespace
+
+// ---- result sinks ---------------------------------------------------------------
+
+struct DirectorySink::Impl {
+    StagedDirectory staged;
+    Impl(const std::string& out_dir, bool overwrite, const std::vector<std::string>& inputs)
+        : staged(out_dir, overwrite, inputs) {}
+};
+
+DirectorySink::DirectorySink(const std::string& out_dir, bool overwrite, const std::vector<std::string>& inputs)
+    : impl_(std::make_unique<Impl>(out_dir, overwrite, inputs)) {}
+DirectorySink::~DirectorySink() = default;
+
+void DirectorySink::begin_layer(const std::string& layer) { fs::create_directories(impl_->staged.path() / layer); }
+
+void DirectorySink::write_array(const std::string& relative_path, const float* data, const std::vector<index_t>& shape) {
+    write_npy((impl_->staged.path() / relative_path).string(), data, shape);
+}
+
+void DirectorySink::commit(const nlohmann::json& summary) {
+    write_text_file((impl_->staged.path() / "summary.json").string(), summary.dump(1) + "\n");
+    impl_->staged.commit();
+}
+
+void MemorySink::write_array(const std::string& relative_path, const float* data, const std::vector<index_t>& shape) {
+    FloatArray& a = arrays_[relative_path];
+    a.shape = shape;
+    index_t n = 1;
+    for (index_t d : shape) n *= d;
+    resize_or_fail(a.values, std::uint64_t(n), "result array '" + relative_path + "'", "a copy in memory");
+    std::copy(data, data + n, a.values.begin());
+}
+
+void save_results(const nlohmann::json& summary, const std::map<std::string, FloatArray>& arrays,
+                  const std::string& out_dir, bool overwrite) {
+    CVG_REQUIRE(summary.is_object() && summary.contains("layers"), InvalidArgument,
+                "save_results: the summary is not a compare summary (no \"layers\")");
+    std::set<std::string> dirs;
+    for (const auto& [key, array] : arrays) {
+        const fs::path p(key);
+        bool climbs = false;
+        for (const auto& part : p) climbs = climbs || part == "..";
+        CVG_REQUIRE(!key.empty() && p.is_relative() && !climbs && p.extension() == ".npy", InvalidArgument,
+                    "save_results: array key '" + key + "' is not a relative path ending in .npy inside the results");
+        index_t n = 1;
+        for (index_t d : array.shape) n *= d;
+        CVG_REQUIRE(n == index_t(array.values.size()), InvalidArgument,
+                    "save_results: array '" + key + "' has " + std::to_string(array.values.size()) +
+                        " values for its shape's " + std::to_string(n));
+        if (p.has_parent_path()) dirs.insert(p.parent_path().string());
+    }
+    DirectorySink sink(out_dir, overwrite);
+    for (const std::string& d : dirs) sink.begin_layer(d);
+    for (const auto& [key, array] : arrays) sink.write_array(key, array.values.data(), array.shape);
+    sink.commit(summary);
+}
+
+// ---- run_compare ----------------------------------------------------------------
 
 nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::string& out_dir,
                            const CompareOptions& options, const ProgressFn& progress) {
@@ -323,6 +579,43 @@ nlohmann::json run_compare(const std::vector<NetInput>& inputs, const std::strin
                         "); name them with NAME=PATH, e.g. net1=" + in.path);
         paths.push_back(in.path);
     }
+    // Layers and alignment are checked again (cheaply) by the overload
+    // below; checking here first leaves no output directory behind.
+    for (const auto& l : select_layers(nets, options.layers)) {
+        std::vector<const LayerSource*> sources;
+        for (const auto& net : nets) sources.push_back(&net.layer(l));
+        check_aligned(sources);
+    }
+    DirectorySink sink(out_dir, options.overwrite, paths);
+    return run_compare(nets, paths, sink, options, progress);
+}
+
+nlohmann::json run_compare(const std::vector<ArrayNet>& nets, ResultSink& sink, const CompareOptions& options,
+                           const ProgressFn& progress) {
+    validate_options(options);
+    std::vector<std::string> names;
+    for (const ArrayNet& n : nets) names.push_back(n.name);
+    check_names(names);
+    std::vector<NetSource> sources;
+    std::vector<std::string> origins;
+    for (const ArrayNet& n : nets) {
+        std::vector<std::pair<std::string, std::unique_ptr<NpyArray>>> arrays;
+        for (const auto& [layer, view] : n.layers)
+            arrays.emplace_back(layer, tensor_array(view, "net '" + n.name + "', array '" + layer + "'"));
+        origins.push_back("<memory>");
+        sources.push_back(NetSource::from_arrays(n.name, "arrays", std::move(arrays), options.layout));
+    }
+    return run_compare(sources, origins, sink, options, progress);
+}
+
+nlohmann::json run_compare(const std::vector<NetSource>& nets, const std::vector<std::string>& inputs,
+                           ResultSink& sink, const CompareOptions& options, const ProgressFn& progress) {
+    validate_options(options);
+    CVG_REQUIRE(nets.size() >= 2, InvalidArgument, "compare needs at least two nets");
+    CVG_REQUIRE(inputs.size() == nets.size(), InvalidArgument, "run_compare: one input description per net");
+    std::vector<std::string> net_names;
+    for (const auto& net : nets) net_names.push_back(net.name());
+    check_names(net_names);
     const std::vector<std::string> layers = select_layers(nets, options.layers);
     std::vector<std::vector<const LayerSource*>> layer_sources;
     for (const auto& l : layers) {
@@ -331,66 +624,283 @@ nlohmann::json run_compare(const std::vector<NetInput>& inputs, const std::strin
         check_aligned(sources);
         layer_sources.push_back(sources);
     }
-    std::vector<std::string> net_names;
-    for (const auto& net : nets) net_names.push_back(net.name());
+    const PipelinePlan plan = plan_pipeline(options);
 
-    // The steps that run: enabled ones and those an enabled one requires.
-    const std::vector<AnalysisStep>& steps = analysis_steps();
-    std::vector<bool> active(steps.size());
-    for (size_t i = steps.size(); i-- > 0;) {
-        active[i] = steps[i].enabled(options);
-        for (size_t j = i + 1; j < steps.size(); ++j)
-            if (active[j] && steps[j].requires_step && std::string(steps[j].requires_step) == steps[i].name)
-                active[i] = true;
-    }
-    LayerPassRequest request;
-    for (size_t i = 0; i < steps.size(); ++i)
-        if (active[i] && steps[i].request) steps[i].request(options, request);
-
-    using Clock = std::chrono::steady_clock;
-    const auto seconds_since = [](Clock::time_point t0) {
-        return std::chrono::duration<double>(Clock::now() - t0).count();
-    };
     nlohmann::json timings = {{"layers", nlohmann::json::object()}};
     auto t_stage = Clock::now();
     std::unique_ptr<Backend> backend = make_backend(options.backend);
     timings["backend_setup"] = seconds_since(t_stage);
-    StagedDirectory staged(out_dir, options.overwrite, paths);
-
-    nlohmann::json summary;
-    summary["schema_version"] = 1;
-    summary["convergent_version"] = CONVERGENT_VERSION_STRING;
-    summary["backend"] = backend_kind_name(backend->kind());
-    summary["backend_device"] = backend->device_description();
-    summary["backend_requested"] = backend_kind_name(options.backend);
-    summary["nets"] = net_names;
-    summary["inputs"] = nlohmann::json::object();
-    for (size_t n = 0; n < nets.size(); ++n) summary["inputs"][net_names[n]] = inputs[n].path;
-    summary["options"] = recorded_options(options);
-    summary["layers"] = nlohmann::json::object();
+    nlohmann::json summary = summary_header(*backend, options, net_names, inputs);
 
     for (size_t li = 0; li < layers.size(); ++li) {
         nlohmann::json& lt = timings["layers"][layers[li]];
         t_stage = Clock::now();
-        LayerData data = layer_pass(*backend, layer_sources[li], net_names, options, request, progress);
-        lt["pass"] = seconds_since(t_stage);
-        fs::create_directories(staged.path() / layers[li]);
-        nlohmann::json lj = nlohmann::json::object();
-        LayerContext ctx(*backend, options, data, staged.path(), lj);
-        for (size_t i = 0; i < steps.size(); ++i) {
-            if (!active[i]) continue;
-            t_stage = Clock::now();
-            steps[i].run(ctx);
-            lt[steps[i].name] = seconds_since(t_stage);
+        const std::vector<const LayerSource*>& sources = layer_sources[li];
+        std::vector<index_t> widths;
+        index_t width = 0;
+        for (const LayerSource* s : sources) {
+            widths.push_back(s->units());
+            width += s->units();
         }
-        summary["layers"][layers[li]] = std::move(lj);
+        const index_t images = sources.front()->images();
+        // Planned (and checked against the memory budget) before anything is allocated.
+        const index_t chunk_images =
+            plan_chunk_images(sources, width, options, std::min(plan.request.mi_sample_rows, sources.front()->samples()));
+        LayerPass pass(*backend, layers[li], net_names, widths, sources.front()->positions(), options, plan.request,
+                       images);
+        pass.add(sources, chunk_images, [&](index_t done) {
+            if (progress) progress(layers[li], double(done) / double(images));
+        });
+        LayerData data = pass.finish();
+        lt["pass"] = seconds_since(t_stage);
+        analyse_layer(*backend, options, plan, data, sink, summary, lt);
     }
     // Wall-clock seconds, for finding where the time goes; not part of the
     // results (absent unless asked for, so outputs stay reproducible).
     if (options.timings) summary["timings"] = std::move(timings);
+    sink.commit(summary);
+    return summary;
+}
 
-    write_text_file((staged.path() / "summary.json").string(), summary.dump(1) + "\n");
-    staged.commit();
+// ---- CompareSession ---------------------------------------------------------------
+
+struct CompareSession::Impl {
+    struct Pushed {
+        std::unique_ptr<LayerSource> source;  // host batches
+        TensorView view;                      // as pushed (device batches are read from it)
+        std::function<void()> release;
+        bool pushed = false;
+    };
+    struct Layer {
+        std::string name;
+        std::vector<index_t> widths;  // per net, from its first batch (0: none yet)
+        index_t positions = 0, height = 1, width = 1;
+        index_t batches = 0;          // completed batches
+        std::vector<Pushed> batch;    // the batch being assembled, per net
+        std::unique_ptr<LayerPass> pass;
+    };
+
+    std::vector<std::string> nets;
+    CompareOptions options;
+    index_t images = 0;
+    std::unique_ptr<Backend> backend;
+    PipelinePlan plan;
+    std::map<std::string, Layer> layers;
+    std::vector<std::string> order;
+    std::string broken;  // why the session cannot go on ("" while it can)
+    bool finished = false;
+
+    static void release_all(Layer& l) {
+        for (Pushed& p : l.batch) {
+            p.source.reset();
+            if (p.release) {
+                auto r = std::move(p.release);
+                p.release = nullptr;
+                r();
+            }
+            p.pushed = false;
+        }
+    }
+    ~Impl() {
+        for (auto& [name, layer] : layers) {
+            try {
+                release_all(layer);
+            } catch (...) {
+            }
+        }
+    }
+
+    std::string where(int net, const Layer& l) const {
+        return "net '" + nets[size_t(net)] + "', layer '" + l.name + "', batch " + std::to_string(l.batches);
+    }
+
+    void process(Layer& l) {
+        const int n_nets = int(nets.size());
+        const bool device = l.batch.front().view.device == TensorDevice::Cuda;
+        std::vector<const LayerSource*> sources;
+        index_t chunk_images = 0;
+        if (!device) {
+            index_t width = 0;
+            for (index_t w : l.widths) width += w;
+            for (const Pushed& p : l.batch) sources.push_back(p.source.get());
+            const index_t sample = images > 0 ? std::min(plan.request.mi_sample_rows, images * l.positions)
+                                              : plan.request.mi_sample_rows;
+            chunk_images = plan_chunk_images(sources, width, options, sample);
+        }
+        if (!l.pass) {
+            l.pass = std::make_unique<LayerPass>(*backend, l.name, nets, l.widths, l.positions, options, plan.request,
+                                                 images);
+        }
+        if (!device) {
+            l.pass->add(sources, chunk_images, {});
+        } else {
+            std::vector<DeviceChunkBlock> blocks;
+            index_t column = 0;
+            for (int n = 0; n < n_nets; ++n) {
+                blocks.push_back(device_chunk_block(l.batch[size_t(n)].view, options.layout.channels_last, column));
+                column += blocks.back().units;
+            }
+            l.pass->add_device(blocks, l.batch.front().view.shape[0], l.height, l.width);
+        }
+        ++l.batches;
+    }
+};
+
+CompareSession::CompareSession(std::vector<std::string> net_names, const CompareOptions& options, index_t images)
+    : impl_(std::make_unique<Impl>()) {
+    validate_options(options);
+    check_names(net_names);
+    CVG_REQUIRE(images >= 0, InvalidArgument, "compare session: negative image count " + std::to_string(images));
+    impl_->nets = std::move(net_names);
+    impl_->options = options;
+    impl_->images = images;
+    impl_->plan = plan_pipeline(options);
+    impl_->backend = make_backend(options.backend);
+}
+
+CompareSession::~CompareSession() = default;
+
+std::string CompareSession::backend_name() const { return backend_kind_name(impl_->backend->kind()); }
+std::string CompareSession::backend_description() const { return impl_->backend->device_description(); }
+
+std::vector<std::string> CompareSession::layers() const { return impl_->order; }
+
+void CompareSession::push(int net, const std::string& layer, const TensorView& batch) {
+    push_owned(net, layer, batch, nullptr);
+}
+
+void CompareSession::push_owned(int net, const std::string& layer, const TensorView& batch,
+                                std::function<void()> release) {
+    Impl& s = *impl_;
+    // Until the batch is stored, an exception releases it here.
+    struct Guard {
+        std::function<void()>* release;
+        ~Guard() {
+            if (release && *release) (*release)();
+        }
+    } guard{&release};
+
+    CVG_REQUIRE(s.broken.empty(), InvalidArgument, "compare session: an earlier push failed (" + s.broken + ")");
+    CVG_REQUIRE(!s.finished, InvalidArgument, "compare session: push after finish");
+    CVG_REQUIRE(net >= 0 && net < int(s.nets.size()), InvalidArgument,
+                "compare session: net index " + std::to_string(net) + " is outside [0, " +
+                    std::to_string(s.nets.size()) + ")");
+    auto it = s.layers.find(layer);
+    if (it == s.layers.end()) {
+        validate_layer_name(layer, "net '" + s.nets[size_t(net)] + "'");
+        Impl::Layer l;
+        l.name = layer;
+        l.widths.assign(s.nets.size(), 0);
+        l.batch.resize(s.nets.size());
+        it = s.layers.emplace(layer, std::move(l)).first;
+        s.order.push_back(layer);
+    }
+    Impl::Layer& l = it->second;
+    const std::string where = s.where(net, l);
+    Impl::Pushed& slot = l.batch[size_t(net)];
+    CVG_REQUIRE(!slot.pushed, InvalidArgument,
+                where + ": this net already pushed the batch; every net pushes each batch once, then the next batch starts");
+
+    // Shape: (B, C) or (B, C, H, W) / (B, H, W, C).
+    const size_t rank = batch.shape.size();
+    CVG_REQUIRE(rank == 2 || rank == 4, BadData,
+                where + ": a batch of rank " + std::to_string(rank) + "; a layer's batch is (B, C) or " +
+                    (s.options.layout.channels_last ? "(B, H, W, C)" : "(B, C, H, W)"));
+    for (index_t d : batch.shape)
+        CVG_REQUIRE(d > 0, BadData, where + ": the batch has an empty dimension");
+    const bool cl = s.options.layout.channels_last;
+    const index_t units = rank == 2 ? batch.shape[1] : cl ? batch.shape[3] : batch.shape[1];
+    const index_t height = rank == 2 ? 1 : cl ? batch.shape[1] : batch.shape[2];
+    const index_t width = rank == 2 ? 1 : cl ? batch.shape[2] : batch.shape[3];
+    if (batch.device == TensorDevice::Cuda)
+        CVG_REQUIRE(s.backend->kind() == BackendKind::Cuda, Unsupported,
+                    where + ": a CUDA tensor was pushed but the session runs on the " + backend_name() +
+                        " backend" + (cuda_compiled_in() ? "" : " (this convergent has no CUDA backend)") +
+                        "; use backend='cuda', or move the tensor to the host explicitly (e.g. tensor.cpu())");
+    // Everything is checked before the layer's state changes, so a rejected
+    // batch leaves the session as it was.
+    CVG_REQUIRE(l.widths[size_t(net)] == 0 || l.widths[size_t(net)] == units, BadData,
+                where + ": " + std::to_string(units) + " units, but its earlier batches had " +
+                    std::to_string(l.widths[size_t(net)]));
+    if (l.positions != 0) {
+        CVG_REQUIRE(l.height == height && l.width == width, BadData,
+                    where + ": " + std::to_string(height) + " x " + std::to_string(width) +
+                        " positions per input, but the layer's other batches have " + std::to_string(l.height) + " x " +
+                        std::to_string(l.width));
+    }
+    for (const Impl::Pushed& other : l.batch)
+        if (other.pushed) {
+            CVG_REQUIRE(other.view.shape[0] == batch.shape[0], BadData,
+                        where + ": " + std::to_string(batch.shape[0]) + " inputs, but another net pushed " +
+                            std::to_string(other.view.shape[0]) + " for this batch; every net sees the same inputs");
+            CVG_REQUIRE(other.view.device == batch.device, InvalidArgument,
+                        where + ": a batch mixes host and CUDA tensors across nets; push all on one device");
+        }
+    std::unique_ptr<LayerSource> source;
+    if (batch.device != TensorDevice::Cuda) {
+        source = std::make_unique<LayerSource>(s.nets[size_t(net)], layer, tensor_array(batch, where),
+                                               s.options.layout);
+    }
+    l.widths[size_t(net)] = units;
+    if (l.positions == 0) l.positions = height * width, l.height = height, l.width = width;
+    slot.view = batch;
+    slot.source = std::move(source);
+    slot.release = std::move(release);
+    release = nullptr;
+    slot.pushed = true;
+
+    for (const Impl::Pushed& p : l.batch)
+        if (!p.pushed) return;
+    try {
+        s.process(l);
+    } catch (const std::exception& e) {
+        s.broken = e.what();
+        Impl::release_all(l);
+        throw;
+    }
+    Impl::release_all(l);
+}
+
+nlohmann::json CompareSession::finish(ResultSink& sink, const ProgressFn& progress) {
+    Impl& s = *impl_;
+    CVG_REQUIRE(s.broken.empty(), InvalidArgument, "compare session: an earlier push failed (" + s.broken + ")");
+    CVG_REQUIRE(!s.finished, InvalidArgument, "compare session: finish was called already");
+    std::vector<std::string> layers = s.options.layers.empty() ? s.order : s.options.layers;
+    CVG_REQUIRE(!layers.empty(), InvalidArgument, "compare session: nothing was pushed");
+    for (const std::string& name : layers) {
+        auto it = s.layers.find(name);
+        CVG_REQUIRE(it != s.layers.end(), InvalidArgument, "compare session: layer '" + name + "' was never pushed");
+        const Impl::Layer& l = it->second;
+        std::string missing;
+        bool any = false;
+        for (size_t n = 0; n < l.batch.size(); ++n) {
+            any = any || l.batch[n].pushed;
+            if (!l.batch[n].pushed) missing += (missing.empty() ? "'" : ", '") + s.nets[n] + "'";
+        }
+        CVG_REQUIRE(!any, InvalidArgument,
+                    "compare session: layer '" + name + "': batch " + std::to_string(l.batches) +
+                        " is incomplete: net(s) " + missing + " did not push it");
+        CVG_REQUIRE(l.pass != nullptr, InvalidArgument, "compare session: layer '" + name + "' has no complete batch");
+        CVG_REQUIRE(s.images == 0 || l.pass->images() == s.images, BadData,
+                    "compare session: layer '" + name + "' got " + std::to_string(l.pass->images()) +
+                        " inputs, but the session was told to expect " + std::to_string(s.images));
+        CVG_REQUIRE(l.pass->images() * l.positions >= 2, BadData,
+                    "compare session: layer '" + name + "' has fewer than 2 samples");
+    }
+    s.finished = true;
+    std::vector<std::string> inputs(s.nets.size(), "<stream>");
+    nlohmann::json summary = summary_header(*s.backend, s.options, s.nets, inputs);
+    nlohmann::json timings = {{"layers", nlohmann::json::object()}};
+    for (size_t i = 0; i < layers.size(); ++i) {
+        Impl::Layer& l = s.layers.at(layers[i]);
+        LayerData data = l.pass->finish();
+        l.pass.reset();
+        nlohmann::json& lt = timings["layers"][layers[i]];
+        analyse_layer(*s.backend, s.options, s.plan, data, sink, summary, lt);
+        if (progress) progress(layers[i], 1.0);
+    }
+    if (s.options.timings) summary["timings"] = std::move(timings);
+    sink.commit(summary);
     return summary;
 }
 

@@ -297,6 +297,39 @@ MomentAccumulator MomentAccumulator::load(std::istream& in, const std::string& w
     return acc;
 }
 
+void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vector<const LayerSource*>& sources,
+                  index_t max_chunk_rows) {
+    CVG_REQUIRE(!sources.empty() && sources.size() == acc.block_widths().size(), InvalidArgument,
+                acc.description() + ": push_sources needs one source per net");
+    const index_t images = sources.front()->images(), positions = sources.front()->positions();
+    for (size_t n = 0; n < sources.size(); ++n)
+        CVG_REQUIRE(sources[n]->images() == images && sources[n]->positions() == positions &&
+                        sources[n]->units() == acc.block_widths()[n],
+                    InvalidArgument, acc.description() + ": push_sources: source " + std::to_string(n) +
+                                         " does not match the accumulator's blocks or the other sources");
+    constexpr index_t kPieceElements = index_t(1) << 17;  // 512 KiB of float32, converted while in cache
+    const index_t chunk_images = std::max<index_t>(1, max_chunk_rows / positions);
+    std::vector<float> piece;
+    for (index_t first = 0; first < images; first += chunk_images) {
+        const index_t count = std::min(chunk_images, images - first);
+        acc.begin_chunk(backend, count * positions);
+        index_t offset = 0;
+        for (const LayerSource* s : sources) {
+            const index_t units = s->units();
+            const index_t piece_images =
+                std::max<index_t>(1, std::min(count, kPieceElements / std::max<index_t>(1, positions * units)));
+            piece.resize(size_t(piece_images * positions * units));
+            for (index_t done = 0; done < count; done += piece_images) {
+                const index_t n = std::min(piece_images, count - done);
+                s->read_images(first + done, n, piece.data());
+                acc.add_block(piece.data(), n * positions, units, done * positions, offset, units);
+            }
+            offset += units;
+        }
+        acc.end_chunk();
+    }
+}
+
 LayerStatistics finalize_statistics(const MomentAccumulator& acc) {
     CVG_REQUIRE(acc.count() > 0, InvalidArgument,
                 "finalize_statistics (" + acc.description() + "): no samples were pushed");

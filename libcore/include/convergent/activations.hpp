@@ -54,6 +54,11 @@ public:
     // by default the basename without extension.
     static NetSource open(const std::string& path, const ActivationLayout& layout = {},
                           const std::string& name = {});
+    // A net from arrays opened elsewhere (e.g. tensor_array()); `path` is
+    // what messages and summary.json call its origin.
+    static NetSource from_arrays(const std::string& name, const std::string& path,
+                                 std::vector<std::pair<std::string, std::unique_ptr<NpyArray>>> arrays,
+                                 const ActivationLayout& layout = {});
 
     const std::string& name() const { return name_; }
     const std::string& path() const { return path_; }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "convergent/error.hpp"
+#include "convergent/npy_format.hpp"  // NpyDtype (standard library only)
 
 namespace convergent {
 
@@ -30,6 +31,22 @@ struct BinCodesView {
     index_t units = 0;
     index_t samples = 0;
     int bins = 0;
+};
+
+// One net's piece of a chunk held in device memory (e.g. a CUDA tensor
+// pushed through DLPack), read in place by a device backend. Sample r =
+// image * (height * width) + y * width + x of unit c is the element at
+//   data + image * image_stride + c * unit_stride + y * y_stride + x * x_stride
+// (strides in elements: NCHW and NHWC tensors, dense (N, C) layers with
+// height = width = 1, any strides). The chunk's columns
+// [column, column + units) belong to this block.
+struct DeviceChunkBlock {
+    const void* data = nullptr;
+    NpyDtype dtype = NpyDtype::Float32;
+    int device_id = 0;
+    index_t units = 0;
+    index_t column = 0;
+    index_t image_stride = 0, unit_stride = 1, y_stride = 0, x_stride = 0;
 };
 
 // A one-to-one assignment with its optimality certificate. For rows > cols
@@ -81,6 +98,19 @@ public:
     // (column j belongs to values[j]).
     virtual void symmetric_eigensolve_smallest(const double* matrix, index_t n, index_t k,
                                                double* values, double* vectors) const = 0;
+
+    // Sec. 2 statistics of one chunk whose pieces lie in device memory:
+    // images x (height * width) samples (rows) of cols = sum of the blocks'
+    // units columns (the blocks cover every column exactly once). Writes
+    // mean[cols] and comoment[cols * cols] on the host like chunk_moments,
+    // and, when sample_rows is non-empty (sorted chunk-local rows), copies
+    // those rows (all columns, float32) to sample_values (row-major, ld
+    // cols). Reads the tensors in place: no host copy of the chunk. The
+    // default throws Unsupported (host-only backends).
+    virtual void device_chunk_moments(const DeviceChunkBlock* blocks, int n_blocks, index_t images,
+                                      index_t height, index_t width, index_t cols, double* mean,
+                                      double* comoment, const std::vector<index_t>& sample_rows,
+                                      float* sample_values) const;
 };
 
 // ---- Backend registry (ggml-backend style) ---------------------------------

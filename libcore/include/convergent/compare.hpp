@@ -7,12 +7,16 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "convergent/activations.hpp"
 #include "convergent/options.hpp"
+#include "convergent/tensor.hpp"
 
 namespace convergent {
 
@@ -39,6 +43,123 @@ void validate_layer_name(const std::string& name, const std::string& what);
 // Progress callback: (layer, fraction of the layer's pass done in [0,1]).
 using ProgressFn = std::function<void(const std::string& layer, double fraction)>;
 
+// Where the results of a comparison go: summary.json plus float32 arrays
+// at paths relative to the results directory ("conv1/a~b.corr.npy").
+class ResultSink {
+public:
+    virtual ~ResultSink() = default;
+    // Called once per layer before its arrays are written.
+    virtual void begin_layer(const std::string& layer) = 0;
+    virtual void write_array(const std::string& relative_path, const float* data,
+                             const std::vector<index_t>& shape) = 0;
+    // Called once, last, when every analysis succeeded.
+    virtual void commit(const nlohmann::json& summary) = 0;
+};
+
+// A results directory written atomically: everything goes to a temporary
+// sibling that is renamed onto out_dir by commit(); on any error before
+// that, nothing is left behind. `inputs` are paths the results must not
+// overwrite (see StagedDirectory).
+class DirectorySink final : public ResultSink {
+public:
+    DirectorySink(const std::string& out_dir, bool overwrite, const std::vector<std::string>& inputs = {});
+    ~DirectorySink() override;
+    void begin_layer(const std::string& layer) override;
+    void write_array(const std::string& relative_path, const float* data, const std::vector<index_t>& shape) override;
+    void commit(const nlohmann::json& summary) override;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+struct FloatArray {
+    std::vector<index_t> shape;
+    std::vector<float> values;
+};
+
+// Results kept in memory (the Python API's result objects).
+class MemorySink final : public ResultSink {
+public:
+    void begin_layer(const std::string&) override {}
+    void write_array(const std::string& relative_path, const float* data, const std::vector<index_t>& shape) override;
+    void commit(const nlohmann::json& summary) override { summary_ = summary; }
+
+    const nlohmann::json& summary() const { return summary_; }
+    std::map<std::string, FloatArray>& arrays() { return arrays_; }
+
+private:
+    nlohmann::json summary_;
+    std::map<std::string, FloatArray> arrays_;
+};
+
+// Writes results held in memory as a results directory with the layout of
+// run_compare (atomically, like DirectorySink): `arrays` keys are the
+// relative paths summary.json refers to. Throws InvalidArgument for a key
+// that is absolute, climbs out ("..") or does not end in ".npy".
+void save_results(const nlohmann::json& summary, const std::map<std::string, FloatArray>& arrays,
+                  const std::string& out_dir, bool overwrite);
+
+// In-memory nets: name and (layer, view) pairs; views are read in place and
+// must stay valid during the call.
+struct ArrayNet {
+    std::string name;
+    std::vector<std::pair<std::string, TensorView>> layers;
+};
+
+// Runs the comparison on opened nets and hands the results to `sink`.
+// run_compare on files and on arrays both end here, so the same data gives
+// the same figures either way. `inputs` records each net's origin in
+// summary.json ("inputs"): a path, or e.g. "<memory>".
+nlohmann::json run_compare(const std::vector<NetSource>& nets, const std::vector<std::string>& inputs,
+                           ResultSink& sink, const CompareOptions& options, const ProgressFn& progress = {});
+// Arrays (host views), e.g. from NumPy or torch.
+nlohmann::json run_compare(const std::vector<ArrayNet>& nets, ResultSink& sink, const CompareOptions& options,
+                           const ProgressFn& progress = {});
+
+// The comparison fed batch by batch (in-process streaming, e.g. from
+// forward hooks): each net pushes the same inputs, in the same batches, for
+// every layer; nothing but the moments, the Sec. 3.2 sample rows and the
+// batch being assembled is kept. A layer's batch is processed once every
+// net has pushed it; until then the pushed views are only referenced, so
+// they must stay valid until the last net's push of that batch returns
+// (push_owned takes a release callback instead).
+//
+// With `images` (the total number of inputs) known, the Sec. 3.2 sample
+// rows are the same seeded rows run_compare draws, so the results equal the
+// file-based ones up to floating-point rounding of the chunking; with
+// images = 0 (unknown), a seeded reservoir sample of the same size is drawn.
+class CompareSession {
+public:
+    CompareSession(std::vector<std::string> net_names, const CompareOptions& options, index_t images = 0);
+    ~CompareSession();
+    CompareSession(const CompareSession&) = delete;
+    CompareSession& operator=(const CompareSession&) = delete;
+
+    // Backend that runs ("cpu", "cuda") and its description.
+    std::string backend_name() const;
+    std::string backend_description() const;
+
+    // One batch of one net's layer: (B, C), or (B, C, H, W) / (B, H, W, C)
+    // per options.layout, host memory. Throws naming the net, the layer and
+    // the batch when the shape does not match the other nets' or the layer's
+    // earlier batches, or when the net already pushed this batch.
+    void push(int net, const std::string& layer, const TensorView& batch);
+    // The same; `release` is called once the view is no longer needed (also
+    // when push throws, and on destruction of an unfinished session).
+    void push_owned(int net, const std::string& layer, const TensorView& batch, std::function<void()> release);
+
+    // Layers pushed so far, in first-push order.
+    std::vector<std::string> layers() const;
+    // Runs the analysis steps on every layer (in first-push order, or
+    // options.layers when given) and hands the results to sink. Throws when
+    // a batch is incomplete or a layer got fewer inputs than another.
+    nlohmann::json finish(ResultSink& sink, const ProgressFn& progress = {});
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 // Runs the comparison and writes out_dir (via a temporary sibling directory
 // renamed at the end: on any error nothing is left behind). Returns the
 // summary JSON that was written.

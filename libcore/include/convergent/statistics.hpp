@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "convergent/activations.hpp"
 #include "convergent/backend.hpp"
 
 namespace convergent {
@@ -110,6 +111,14 @@ private:
     std::vector<double> chunk_sums_, chunk_squares_, chunk_offset_;
     std::vector<float> chunk_values_;         // other backends: the float32 chunk
 };
+
+// Adds every image of aligned sources (one per block of acc, in order: same
+// images and positions) to acc, reading each a bounded piece at a time
+// straight into the accumulator's chunks (no copy of the sources), at most
+// max_chunk_rows rows per chunk. Throws like MomentAccumulator::end_chunk
+// and LayerSource::read_images; chunks merged before an error stay merged.
+void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vector<const LayerSource*>& sources,
+                  index_t max_chunk_rows = 4096);
 
 // Finalised statistics of one layer over all nets.
 struct LayerStatistics {
