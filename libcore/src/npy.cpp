@@ -60,14 +60,35 @@ MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<std::uint8_t*>(data_), std::size_t(size_));
 }
 
+void MappedFile::release(std::uint64_t begin, std::uint64_t end) const {
+    static const std::uint64_t page = std::uint64_t(::sysconf(_SC_PAGESIZE));
+    begin = (begin + page - 1) / page * page;
+    end = std::min(end, size_) / page * page;
+    if (data_ && end > begin)  // advice only: a failure changes nothing but the resident size
+        ::madvise(const_cast<std::uint8_t*>(data_) + begin, std::size_t(end - begin), MADV_DONTNEED);
+}
+
 // ---- MappedNpyArray ---------------------------------------------------------------
+
+// Released in steps of this many bytes behind a sequential reader (the
+// resident part of an input stays within about this size).
+constexpr std::uint64_t kReleaseBytes = std::uint64_t(8) << 20;
 
 void MappedNpyArray::read_elements(index_t first, index_t count, float* out) const {
     check_range(header_, first, count, what_);
     if (count == 0) return;
-    const std::uint8_t* src =
-        file_->data() + base_ + header_.data_offset + std::uint64_t(first) * std::uint64_t(header_.element_size());
-    convert_to_float(src, count, header_, out);
+    const std::uint64_t begin =
+        base_ + header_.data_offset + std::uint64_t(first) * std::uint64_t(header_.element_size());
+    convert_to_float(file_->data() + begin, count, header_, out);
+    // The pages before this read are done with when reads move forward
+    // (every pass over a layer does): give them back, so the resident
+    // memory of a pass does not grow with the number of samples.
+    if (begin < released_) {
+        released_ = begin;  // a read went back: release from here on later
+    } else if (begin - released_ >= kReleaseBytes) {
+        file_->release(std::max(released_, base_), begin);
+        released_ = begin;
+    }
 }
 
 std::unique_ptr<NpyArray> open_mapped(std::shared_ptr<const MappedFile> file, std::uint64_t base,

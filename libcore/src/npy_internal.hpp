@@ -29,6 +29,11 @@ public:
     const std::uint8_t* data() const { return data_; }
     std::uint64_t size() const { return size_; }
     const std::string& path() const { return path_; }
+    // Drops the pages of [begin, end) (byte offsets, rounded inwards to
+    // whole pages) from this process's memory: a later read faults them in
+    // again from the file. Keeps the resident size of a long sequential
+    // read flat instead of growing with the file.
+    void release(std::uint64_t begin, std::uint64_t end) const;
 
 private:
     std::string path_;
@@ -55,6 +60,9 @@ private:
     std::uint64_t base_;  // offset of the .npy stream inside the file (non-zero for .npz members)
     NpyHeader header_;
     std::string what_;
+    // Bytes of the file before this offset that reads have moved past and
+    // whose pages were released (sequential reads release behind them).
+    mutable std::uint64_t released_ = 0;
 };
 
 // Parses the .npy header of a stream of `stream_bytes` bytes that starts at
