@@ -8,6 +8,7 @@
 // (convergent/options.hpp); CLI11 parses them.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -166,8 +167,21 @@ int compare_main(int argc, char** argv) {
     if (inputs.size() < 2) throw UsageError("compare needs at least two nets");
     if (out.empty()) throw UsageError("compare needs --out DIR");
 
-    ProgressBar bar(!quiet);
     const auto t0 = std::chrono::steady_clock::now();
+    if (!quiet) {
+        // The plan's peak before anything is read (the largest layer; layers
+        // run one after another), so a run that will not fit says so first.
+        std::vector<NetInput> nets;
+        for (const std::string& text : inputs) nets.push_back(parse_net_input(text));
+        const std::vector<LayerMemoryEstimate> estimates = estimate_compare_memory(nets, options);
+        const auto peak = std::max_element(estimates.begin(), estimates.end(), [](const auto& a, const auto& b) {
+            return a.peak_bytes < b.peak_bytes;
+        });
+        if (peak != estimates.end())
+            std::fprintf(stderr, "convergent: peak memory estimate %.0f MiB (layer '%s', %lld units together)\n",
+                         std::ceil(peak->peak_bytes / 1048576.0), peak->layer.c_str(), (long long)peak->units);
+    }
+    ProgressBar bar(!quiet);
     const nlohmann::json summary =
         run_compare(inputs, out, options, [&](const std::string& l, double f) { bar.update(l, f); });
     bar.finish();

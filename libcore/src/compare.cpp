@@ -193,43 +193,59 @@ double memory_budget(const CompareOptions& options) {
 std::string mib(double bytes) { return std::to_string(index_t(std::ceil(bytes / kMiB))) + " MiB"; }
 
 // Rows per chunk at most: the accumulator's float64 chunk stays small (16 MiB
-// for 512 units) and warm in cache between packing and dsyrk, and dsyrk
-// still gets a long inner dimension (at least the width, so the O(T^2)
-// Chan correction per chunk stays a small fraction of the O(rows T^2) work).
+// for 512 units, a quarter of the T x T moments for 16384) and warm in cache
+// between packing and dsyrk, and dsyrk still gets a long inner dimension;
+// the O(T^2) Chan correction per chunk is 1/4096 of the chunk's O(rows T^2).
 constexpr index_t kChunkRowsMax = 4096;
 
-// Plans a layer's chunks within the budget: the parts that do not depend on
-// the chunk (the T x T float64 moments and correlation, the MI sample, the
-// largest pair's analysis matrices) and, per input image, the chunk buffers
-// (the accumulator's float64 chunk and the float32 piece being read: 12
-// bytes per unit and position). Returns the images per chunk: at most
-// chunk_rows and kChunkRowsMax (or the width) rows' worth, at least one;
-// fails naming the layer, its file and the estimate before anything is
-// allocated.
-index_t plan_chunk_images(const std::vector<const LayerSource*>& sources, index_t width,
-                          const CompareOptions& options, index_t mi_rows_total) {
+// The memory plan of one layer: the parts that do not depend on the chunk
+// (the T x T float64 moments, turned into the correlation in place; the MI
+// sample and its codes; the largest pair's analysis matrices) and, per input
+// image, the chunk buffers (the accumulator's float64 chunk and the float32
+// piece being read: 12 bytes per unit and position).
+struct ChunkPlan {
+    index_t chunk_images = 1;
+    double fixed_bytes = 0, per_image_bytes = 0;
+    double peak_bytes() const { return fixed_bytes + per_image_bytes * double(chunk_images); }
+};
+
+// Returns the images per chunk: at most chunk_rows and kChunkRowsMax rows'
+// worth, at least one; fails naming the layer, its file and the estimate
+// before anything is allocated.
+ChunkPlan plan_chunks(const std::vector<const LayerSource*>& sources, index_t width, const CompareOptions& options,
+                      index_t mi_rows_total) {
     const LayerSource& first = *sources.front();
     index_t widest = 0;
     for (const LayerSource* s : sources) widest = std::max(widest, s->units());
-    const double t = double(width), pair = 2.0 * double(widest);
+    const double t = double(width), w = double(widest), pair = 2.0 * w;
     const double mi_rows = double(mi_rows_total);
-    const double fixed = 2.0 * 8.0 * t * t        // comoment + correlation
-                         + 4.0 * mi_rows * t      // MI sample (float32), then its codes
-                         + 4.0 * 8.0 * pair * pair;  // per-pair blocks, graph, eigenvectors
-    const double per_image = 3.0 * 4.0 * double(first.positions()) * t;
+    ChunkPlan plan;
+    plan.fixed_bytes = 8.0 * t * t                     // comoment, then the correlation in its place
+                       + 5.0 * mi_rows * t             // MI sample (float32) and its codes
+                       + (options.clustering.enabled ? 4.0 * 8.0 * pair * pair  // graph, Laplacian, eigenvectors
+                                                     : 3.0 * 8.0 * w * w);     // a pair's block, its copies
+    plan.per_image_bytes = 3.0 * 4.0 * double(first.positions()) * t;
     const double budget = memory_budget(options);
     const std::string where = "layer '" + first.layer_name() + "' (" + first.what() + ", " +
                               std::to_string(sources.size()) + " nets, " + std::to_string(width) +
                               " units together, " + std::to_string(first.positions()) + " positions per input)";
+    const double fixed = plan.fixed_bytes, per_image = plan.per_image_bytes;
     CVG_REQUIRE(fixed + per_image <= budget, OutOfMemory,
                 "out of memory: " + where + " needs at least " + mib(fixed + per_image) + " (" + mib(fixed) +
                     " of statistics and analysis matrices + " + mib(per_image) +
                     " per input image), more than the memory budget of " + mib(budget) +
                     " (--max-memory / CVG_OPT_MAX_MEMORY_MB)");
-    const index_t rows = std::min(options.chunk_rows, std::max(kChunkRowsMax, width));
+    const index_t rows = std::min(options.chunk_rows, kChunkRowsMax);
     const index_t by_rows = std::max<index_t>(1, rows / first.positions());
     const double fit = std::floor((budget - fixed) / per_image);
-    return std::max<index_t>(1, std::min<index_t>({first.images(), by_rows, fit >= 9e18 ? by_rows : index_t(fit)}));
+    plan.chunk_images =
+        std::max<index_t>(1, std::min<index_t>({first.images(), by_rows, fit >= 9e18 ? by_rows : index_t(fit)}));
+    return plan;
+}
+
+index_t plan_chunk_images(const std::vector<const LayerSource*>& sources, index_t width, const CompareOptions& options,
+                          index_t mi_rows_total) {
+    return plan_chunks(sources, width, options, mi_rows_total).chunk_images;
 }
 
 // Floats per piece read from one net: the piece is converted into the
@@ -373,7 +389,7 @@ public:
             d_.mi_rows = std::move(rows);
             d_.mi_values = std::move(values);
         }
-        d_.stats = finalize_statistics(acc_);
+        d_.stats = finalize_statistics(std::move(acc_));  // the correlation replaces the comoment in place
         return std::move(d_);
     }
 
@@ -559,6 +575,29 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
     return run_compare(nets, out_dir, options, progress);
 }
 
+std::vector<LayerMemoryEstimate> estimate_compare_memory(const std::vector<NetInput>& inputs,
+                                                         const CompareOptions& options) {
+    validate_options(options);
+    std::vector<NetSource> nets;
+    for (const NetInput& in : inputs) nets.push_back(NetSource::open(in.path, options.layout, in.name));
+    CVG_REQUIRE(nets.size() >= 2, InvalidArgument, "compare needs at least two nets");
+    const PipelinePlan plan = plan_pipeline(options);
+    std::vector<LayerMemoryEstimate> out;
+    for (const auto& l : select_layers(nets, options.layers)) {
+        std::vector<const LayerSource*> sources;
+        index_t width = 0;
+        for (const auto& net : nets) {
+            sources.push_back(&net.layer(l));
+            width += sources.back()->units();
+        }
+        check_aligned(sources);
+        const ChunkPlan c =
+            plan_chunks(sources, width, options, std::min(plan.request.mi_sample_rows, sources.front()->samples()));
+        out.push_back({l, width, c.chunk_images, c.fixed_bytes, c.peak_bytes()});
+    }
+    return out;
+}
+
 nlohmann::json run_compare(const std::vector<NetInput>& inputs, const std::string& out_dir,
                            const CompareOptions& options, const ProgressFn& progress) {
     CVG_REQUIRE(inputs.size() >= 2, InvalidArgument, "compare needs at least two nets");
@@ -644,8 +683,10 @@ nlohmann::json run_compare(const std::vector<NetSource>& nets, const std::vector
         }
         const index_t images = sources.front()->images();
         // Planned (and checked against the memory budget) before anything is allocated.
-        const index_t chunk_images =
-            plan_chunk_images(sources, width, options, std::min(plan.request.mi_sample_rows, sources.front()->samples()));
+        const ChunkPlan chunks =
+            plan_chunks(sources, width, options, std::min(plan.request.mi_sample_rows, sources.front()->samples()));
+        const index_t chunk_images = chunks.chunk_images;
+        lt["memory_estimate_bytes"] = chunks.peak_bytes();
         LayerPass pass(*backend, layers[li], net_names, widths, sources.front()->positions(), options, plan.request,
                        images);
         pass.add(sources, chunk_images, [&](index_t done) {

@@ -196,6 +196,17 @@ const std::vector<double>& MomentAccumulator::comoment() const {
     return comoment_;
 }
 
+std::vector<double> MomentAccumulator::take_comoment() {
+    comoment();  // symmetric
+    std::vector<double> out = std::move(comoment_);
+    comoment_.clear();
+    // The chunk buffers are not needed any more either.
+    chunk_centred_ = {};
+    chunk_values_ = {};
+    scratch_comoment_ = {};
+    return out;
+}
+
 void MomentAccumulator::merge_moments(index_t count, const double* mean, const double* comoment) {
     CVG_REQUIRE(count >= 0, InvalidArgument, "merge_moments: negative count");
     if (count == 0) return;
@@ -330,7 +341,11 @@ void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vec
     }
 }
 
-LayerStatistics finalize_statistics(const MomentAccumulator& acc) {
+namespace {
+
+// The correlation from a symmetric comoment, in place: m2 becomes the
+// correlation matrix (0 in rows/columns of dead units).
+LayerStatistics finalize_from(const MomentAccumulator& acc, std::vector<double>&& m2) {
     CVG_REQUIRE(acc.count() > 0, InvalidArgument,
                 "finalize_statistics (" + acc.description() + "): no samples were pushed");
     LayerStatistics s;
@@ -346,24 +361,40 @@ LayerStatistics finalize_statistics(const MomentAccumulator& acc) {
     s.mean = acc.mean();
     s.stddev.resize(size_t(t));
     s.dead.resize(size_t(t));
-    s.correlation.assign(size_t(t * t), 0.0);
-    const std::vector<double>& m2 = acc.comoment();
+    std::vector<double> diag(static_cast<size_t>(t));
     for (index_t i = 0; i < t; ++i) {
-        const double var = std::max(0.0, m2[size_t(i * t + i)] / n);
+        diag[size_t(i)] = m2[size_t(i * t + i)];
+        const double var = std::max(0.0, diag[size_t(i)] / n);
         const double sd = std::sqrt(var);
         s.stddev[size_t(i)] = sd;
         s.dead[size_t(i)] = (sd == 0.0 || sd <= 4.0 * FLT_EPSILON * std::fabs(s.mean[size_t(i)])) ? 1 : 0;
     }
 #pragma omp parallel for schedule(static)
     for (index_t i = 0; i < t; ++i) {
+        double* row = m2.data() + i * t;
         for (index_t j = 0; j < t; ++j) {
-            const double c = m2[size_t(i * t + j)];
-            if (s.dead[size_t(i)] || s.dead[size_t(j)]) continue;
-            const double r = c / std::sqrt(m2[size_t(i * t + i)] * m2[size_t(j * t + j)]);
-            s.correlation[size_t(i * t + j)] = std::clamp(r, -1.0, 1.0);
+            if (s.dead[size_t(i)] || s.dead[size_t(j)]) {
+                row[j] = 0.0;
+                continue;
+            }
+            const double r = row[j] / std::sqrt(diag[size_t(i)] * diag[size_t(j)]);
+            row[j] = std::clamp(r, -1.0, 1.0);
         }
     }
+    s.correlation = std::move(m2);
     return s;
+}
+
+}  // namespace
+
+LayerStatistics finalize_statistics(const MomentAccumulator& acc) {
+    std::vector<double> m2 = acc.comoment();
+    return finalize_from(acc, std::move(m2));
+}
+
+LayerStatistics finalize_statistics(MomentAccumulator&& acc) {
+    std::vector<double> m2 = acc.take_comoment();
+    return finalize_from(acc, std::move(m2));
 }
 
 namespace {

@@ -43,6 +43,23 @@ void validate_layer_name(const std::string& name, const std::string& what);
 // Progress callback: (layer, fraction of the layer's pass done in [0,1]).
 using ProgressFn = std::function<void(const std::string& layer, double fraction)>;
 
+// The memory a layer of run_compare is planned to take at its peak (what
+// --max-memory is checked against): the T x T float64 moments (turned into
+// the correlation in place), the MI sample, the largest pair's analysis
+// matrices, and the chunk being merged.
+struct LayerMemoryEstimate {
+    std::string layer;
+    index_t units = 0;         // all nets' units together (T)
+    index_t chunk_images = 0;  // inputs per chunk
+    double fixed_bytes = 0;    // everything but the chunk
+    double peak_bytes = 0;
+};
+// Opens the inputs (cheap: mapped, headers only) and plans every layer
+// without reading activations; throws what run_compare would (OutOfMemory
+// when a layer does not fit the budget).
+std::vector<LayerMemoryEstimate> estimate_compare_memory(const std::vector<NetInput>& inputs,
+                                                         const CompareOptions& options);
+
 // Where the results of a comparison go: summary.json plus float32 arrays
 // at paths relative to the results directory ("conv1/a~b.corr.npy").
 class ResultSink {

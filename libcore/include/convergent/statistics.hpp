@@ -77,6 +77,10 @@ public:
     // concurrently with other calls on the same accumulator.
     const std::vector<double>& comoment() const;
 
+    // Moves the (symmetric) comoment out; the accumulator keeps its count
+    // and mean but cannot take pushes any more (finalize_statistics(&&)).
+    std::vector<double> take_comoment();
+
     // Serialisation (binary, little endian, versioned), e.g. to merge
     // accumulators computed on different machines.
     void save(std::ostream& out) const;
@@ -148,5 +152,9 @@ struct LayerStatistics {
 // even after rounding) or stddev == 0. Dead units get correlation 0 with every
 // unit, themselves included, and are listed in the output.
 LayerStatistics finalize_statistics(const MomentAccumulator& acc);
+// The same, turning the accumulator's comoment into the correlation in
+// place (one T x T float64 matrix at the peak instead of two); acc is left
+// without its comoment.
+LayerStatistics finalize_statistics(MomentAccumulator&& acc);
 
 }  // namespace convergent
