@@ -635,6 +635,41 @@ module convergent
       type(c_ptr), value :: opts
       integer(c_int) :: r
     end function
+    ! The pipeline fed batch by batch (convergent.h, cvg_session_*).
+    ! net_names: C pointers to NUL-terminated names; images: total inputs or 0.
+    function cvg_session_create(session, net_names, n_nets, opts, images) &
+        bind(C, name="cvg_session_create") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_int64_t
+      type(c_ptr), intent(out) :: session
+      type(c_ptr), intent(in) :: net_names(*)
+      integer(c_int32_t), value :: n_nets
+      type(c_ptr), value :: opts
+      integer(c_int64_t), value :: images
+      integer(c_int) :: r
+    end function
+    subroutine cvg_session_destroy(session) bind(C, name="cvg_session_destroy")
+      import :: c_ptr
+      type(c_ptr), value :: session
+    end subroutine
+    ! A C-contiguous float32 batch: a Fortran array x(units, batch) is the
+    ! C shape [batch, units] (rank 2); x(w, h, c, batch) is [batch, c, h, w].
+    ! x must stay valid until every net has pushed this batch.
+    function cvg_session_push(session, net, layer, data, rank, shape) bind(C, name="cvg_session_push") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_int64_t, c_float, c_char
+      type(c_ptr), value :: session
+      integer(c_int32_t), value :: net
+      character(kind=c_char), intent(in) :: layer(*)
+      real(c_float), intent(in) :: data(*)
+      integer(c_int32_t), value :: rank
+      integer(c_int64_t), intent(in) :: shape(*)
+      integer(c_int) :: r
+    end function
+    function cvg_session_finish(session, out_dir) bind(C, name="cvg_session_finish") result(r)
+      import :: c_ptr, c_int, c_char
+      type(c_ptr), value :: session
+      character(kind=c_char), intent(in) :: out_dir(*)
+      integer(c_int) :: r
+    end function
   end interface
 
 contains

@@ -26,6 +26,9 @@ program test_capi_fortran
   character(len=*), parameter :: work = 'test_capi_fortran.work'
   character(kind=c_char, len=64), target :: in1, in2
   type(c_ptr) :: inputs(2)
+  type(c_ptr) :: session
+  character(kind=c_char, len=8), target :: name_a, name_b
+  real(c_float), target :: xt(ua, n), yt(ub, n)
   logical :: there
 
   ! Two nets: y(:, j) repeats x(:, perm(j)) with noise; y(:, 4) is unrelated.
@@ -195,6 +198,26 @@ program test_capi_fortran
   call check(exported_check < 1d-6, 'exported correlation = cvg_stats correlation')
   ! An existing output directory without CVG_OPT_OVERWRITE is an I/O error.
   call check(cvg_compare(inputs, 2_c_int32_t, work // '/out' // c_null_char, opts) == CVG_E_IO, 'compare exists')
+  ! The same data fed batch by batch (two batches of n/2 inputs) through a
+  ! session: x(units, batch) in Fortran order is the C batch [batch, units].
+  name_a = 'neta' // c_null_char
+  name_b = 'netb' // c_null_char
+  inputs = [c_loc(name_a), c_loc(name_b)]
+  xt = transpose(x)
+  yt = transpose(y)
+  call check(cvg_session_create(session, inputs, 2_c_int32_t, opts, n64) == CVG_OK, 'session create')
+  do i = 0, 1
+    call check(cvg_session_push(session, 0_c_int32_t, 'fc' // c_null_char, xt(:, 1 + i * (n / 2):), 2_c_int32_t, &
+         [int(n / 2, c_int64_t), int(ua, c_int64_t)]) == CVG_OK, 'session push a')
+    call check(cvg_session_push(session, 1_c_int32_t, 'fc' // c_null_char, yt(:, 1 + i * (n / 2):), 2_c_int32_t, &
+         [int(n / 2, c_int64_t), int(ub, c_int64_t)]) == CVG_OK, 'session push b')
+  end do
+  call check(cvg_session_push(session, 2_c_int32_t, 'fc' // c_null_char, xt, 2_c_int32_t, &
+       [int(n, c_int64_t), int(ua, c_int64_t)]) == CVG_E_INVALID_ARG, 'session net out of range')
+  call check(cvg_session_finish(session, work // '/session' // c_null_char) == CVG_OK, 'session finish')
+  call cvg_session_destroy(session)
+  call read_npy_payload(work // '/session/fc/neta~netb.corr.npy', exported)
+  call check(maxval(abs(real(transpose(exported), c_double) - corr)) < 1d-6, 'session correlation = cvg_stats')
   if (failures == 0) call execute_command_line('rm -rf ' // work)
 
   call cvg_options_destroy(opts)
