@@ -15,6 +15,20 @@
 //       --auction-n N    (default 4096)
 //       --eig-n N1,N2 --eig-cpu-n N --eig-k K   (default 4096,8192; 4096; 100)
 //       --repeat R       best of R timed runs after one warm-up (default 3)
+//       --cross-assign-n N1,...  (default 64,128,256,512,1024,2048,4096)
+//       --cross-eig-n N1,... --cross-eig-k K  (default 128,...,8192; 32)
+//       --cross-host-limit S  skip a size whose host solve is predicted (n^3
+//                        from the previous size) to take over S s (default 5)
+//       --no-crossover   leave the crossover measurement out of auction/eigensolve
+//
+// The solver crossovers (issue 13 item 4; cuda/src/crossovers.hpp): the CUDA
+// backend runs assignments below CONVERGENT_CUDA_MIN_ASSIGNMENT cells and
+// eigensolves below CONVERGENT_CUDA_MIN_EIGENSOLVE on the host. --case
+// crossover (also part of auction / eigensolve / all) times host JV against
+// the device auction, and host LAPACK dsyevr against cuSOLVER syevdx, size by
+// size (the device side through a CUDA backend created with both variables
+// 0, i.e. always the device), and prints the measured crossovers next to the
+// ones in effect ({"case": "crossover_summary", ...}).
 //
 // Host code only (g++): the device is reached through the Backend interface
 // (make_backend(Cuda)) and, for the reference peaks, cuBLAS directly. Built
@@ -39,6 +53,10 @@
 #include "convergent/backend.hpp"
 #include "convergent/jonker_volgenant.hpp"
 #include "convergent/spectral_clustering.hpp"
+
+// The CUDA backend's size rule and its variables (standard library only; not
+// on this program's include path).
+#include "../cuda/src/crossovers.hpp"
 
 using namespace convergent;
 using nlohmann::json;
@@ -168,6 +186,11 @@ struct Settings {
     index_t auction_n = 4096;
     std::vector<index_t> eig_n{4096, 8192};
     index_t eig_cpu_n = 4096, eig_k = 100;
+    bool crossover = true;
+    std::vector<index_t> cross_assign_n{64, 128, 256, 512, 1024, 2048, 4096};
+    std::vector<index_t> cross_eig_n{128, 256, 512, 1024, 2048, 4096, 8192};
+    index_t cross_eig_k = 32;
+    double cross_host_limit_s = 5.0;
 
     void make_quick() {
         quick = true;
@@ -179,6 +202,8 @@ struct Settings {
         eig_n = {512};
         eig_cpu_n = 512;
         eig_k = 32;
+        cross_assign_n = {64, 128, 256, 512};
+        cross_eig_n = {128, 256, 512};
     }
 };
 
@@ -466,6 +491,9 @@ void bench_eigensolve(const Settings& s, const Backend* cuda, const Backend& cpu
                 cuda->symmetric_eigensolve_smallest(l.data(), n, k, values.data(), vectors.data());
             });
             j["cuda_seconds"] = gpu_s;
+            // The backend reads the same variables, once, at creation.
+            j["cuda_ran_on"] = cuda_solver_choice::solver_place_name(cuda_solver_choice::choose_eigensolve_solver(
+                n, cuda_solver_choice::crossovers_from_environment().min_eigensolve_n));
             if (run_cpu) {
                 double diff = 0.0;
                 for (index_t i = 0; i < k; ++i) diff = std::max(diff, std::abs(values[size_t(i)] - values_cpu[size_t(i)]));
@@ -476,10 +504,225 @@ void bench_eigensolve(const Settings& s, const Backend* cuda, const Backend& cpu
     }
 }
 
+// ---- Solver crossovers (issue 13 item 4): host vs device, size by size -------
+// The host side is what the CUDA backend runs below its crossovers (the CPU
+// backend's JV and LAPACK); the device side is a CUDA backend created with
+// both crossovers 0 (always the device).
+
+// One call first (the device side's warm-up: context, handles, kernels; a
+// host call slower than 1 s is taken as the figure), then the best of
+// `repeat` runs.
+double adaptive_best(int repeat, bool device, const std::function<void()>& run) {
+    auto t0 = std::chrono::steady_clock::now();
+    run();
+    const double first = seconds_since(t0);
+    if (first > (device ? 3.0 : 1.0)) return first;
+    double best = device ? 1e300 : first;
+    for (int r = device ? 0 : 1; r < std::max(1, repeat); ++r) {
+        t0 = std::chrono::steady_clock::now();
+        run();
+        best = std::min(best, seconds_since(t0));
+    }
+    return best;
+}
+
+struct CrossoverPoint {
+    index_t n;
+    double host_s, device_s;
+};
+
+// The smallest measured n from which the device is faster at every larger
+// measured n, refined by interpolating log(host / device) linearly in log n
+// between the last size where the host won and the first where the device
+// did. Writes the bracket and a note; returns 0 when the device never wins
+// (the note says so) and the smallest n when it always does.
+double measured_crossover(std::vector<CrossoverPoint> points, json& out) {
+    std::sort(points.begin(), points.end(), [](const CrossoverPoint& a, const CrossoverPoint& b) { return a.n < b.n; });
+    out["sizes_compared"] = points.size();
+    if (points.empty()) {
+        out["note"] = "no size had both a host and a device time";
+        return 0.0;
+    }
+    size_t first = points.size();  // first index of the device-faster tail
+    while (first > 0 && points[first - 1].device_s < points[first - 1].host_s) --first;
+    if (first == points.size()) {
+        out["note"] = "the host was faster at every size up to n = " + std::to_string(points.back().n);
+        out["bracket"] = {points.back().n, nullptr};
+        return 0.0;
+    }
+    if (first == 0) {
+        out["note"] = "the device was faster at every size from n = " + std::to_string(points.front().n);
+        out["bracket"] = {nullptr, points.front().n};
+        return double(points.front().n);
+    }
+    const CrossoverPoint& lo = points[first - 1];
+    const CrossoverPoint& hi = points[first];
+    const double x0 = std::log(double(lo.n)), x1 = std::log(double(hi.n));
+    const double y0 = std::log(lo.host_s / lo.device_s), y1 = std::log(hi.host_s / hi.device_s);
+    out["bracket"] = {lo.n, hi.n};
+    out["note"] = "host faster at n = " + std::to_string(lo.n) + ", device faster from n = " + std::to_string(hi.n);
+    return y1 > y0 ? std::exp(x0 + (0.0 - y0) * (x1 - x0) / (y1 - y0)) : double(hi.n);
+}
+
+void bench_assignment_crossover(const Settings& s, const Backend* device_only, const Backend& cpu) {
+    namespace choice = cuda_solver_choice;
+    const choice::Crossovers now = choice::crossovers_from_environment();
+    json summary{{"case", "crossover_summary"},
+                 {"op", "assignment"},
+                 {"variable", choice::kMinAssignmentVariable},
+                 {"unit", "cells (rows x cols)"},
+                 {"default", choice::kDefaultMinAssignmentCells},
+                 {"in_effect", now.min_assignment_cells},
+                 {"in_effect_from_environment", now.assignment_from_environment}};
+    for (const char* matrix : {"correlation", "uniform"}) {
+        std::vector<CrossoverPoint> points;
+        double last_host_s = 0.0;
+        index_t last_n = 0;
+        for (index_t n : s.cross_assign_n) {
+            json j{{"case", "crossover_assignment"}, {"n", n}, {"matrix", matrix}, {"cells", n * n},
+                   {"rule_in_effect", choice::solver_place_name(
+                                          choice::choose_assignment_solver(n, n, now.min_assignment_cells))}};
+            // JV grows about as n^2.5 on these matrices; n^3 is the cautious guess.
+            const double predicted = last_n ? last_host_s * std::pow(double(n) / double(last_n), 3.0) : 0.0;
+            if (predicted > s.cross_host_limit_s) {
+                j["skipped"] = "host JV predicted " + std::to_string(predicted) + " s > --cross-host-limit";
+                std::cout << j.dump() << std::endl;
+                continue;
+            }
+            SplitMix rng{std::uint64_t(n) * 977 + (matrix[0] == 'u' ? 1 : 2)};
+            std::vector<double> w;
+            if (matrix[0] == 'u') {
+                w.resize(size_t(n * n));
+                for (double& v : w) v = rng.uniform();
+            } else {
+                w = correlation_like(n, rng, device_only);
+            }
+            Assignment host;
+            const double host_s = adaptive_best(s.repeat, false, [&] { host = cpu.max_weight_assignment(w.data(), n, n, n); });
+            j["host_seconds"] = host_s;
+            j["host_solver"] = host.solver;
+            last_host_s = host_s;
+            last_n = n;
+            if (device_only) {
+                Assignment dev;
+                const double device_s =
+                    adaptive_best(s.repeat, true, [&] { dev = device_only->max_weight_assignment(w.data(), n, n, n); });
+                j["device_seconds"] = device_s;
+                j["device_solver"] = dev.solver;
+                j["host_over_device"] = host_s / device_s;
+                j["faster"] = device_s < host_s ? "device" : "host";
+                j["rel_primal_diff"] = std::abs(dev.primal - host.primal) / std::max(1.0, std::abs(host.primal));
+                points.push_back({n, host_s, device_s});
+            }
+            std::cout << j.dump() << std::endl;
+        }
+        if (!device_only) continue;
+        json m;
+        const double n_star = measured_crossover(points, m);
+        m["n"] = n_star > 0 ? json(n_star) : json(nullptr);
+        m["cells"] = n_star > 0 ? json(std::llround(n_star * n_star)) : json(nullptr);
+        summary["measured"][matrix] = m;
+    }
+    if (device_only) {
+        // The pipeline matches correlation matrices (Sec. 3.1): their
+        // crossover is the suggestion.
+        const json& c = summary["measured"]["correlation"];
+        summary["suggested"] = c["cells"];
+        summary["suggested_from"] = "correlation";
+    }
+    std::cout << summary.dump() << std::endl;
+}
+
+void bench_eigensolve_crossover(const Settings& s, const Backend* device_only, const Backend& cpu) {
+    namespace choice = cuda_solver_choice;
+    const choice::Crossovers now = choice::crossovers_from_environment();
+    json summary{{"case", "crossover_summary"},
+                 {"op", "eigensolve"},
+                 {"variable", choice::kMinEigensolveVariable},
+                 {"unit", "matrix order n"},
+                 {"k", s.cross_eig_k},
+                 {"default", choice::kDefaultMinEigensolveN},
+                 {"in_effect", now.min_eigensolve_n},
+                 {"in_effect_from_environment", now.eigensolve_from_environment}};
+    std::vector<CrossoverPoint> points;
+    double last_host_s = 0.0;
+    index_t last_n = 0;
+    for (index_t n : s.cross_eig_n) {
+        const index_t k = std::min(s.cross_eig_k, n);
+        json j{{"case", "crossover_eigensolve"}, {"n", n}, {"k", k},
+               {"rule_in_effect", choice::solver_place_name(choice::choose_eigensolve_solver(n, now.min_eigensolve_n))}};
+        // dsytrd's n^3 dominates dsyevr for k << n.
+        const double predicted = last_n ? last_host_s * std::pow(double(n) / double(last_n), 3.0) : 0.0;
+        if (predicted > s.cross_host_limit_s) {
+            j["skipped"] = "host dsyevr predicted " + std::to_string(predicted) + " s > --cross-host-limit";
+            std::cout << j.dump() << std::endl;
+            continue;
+        }
+        const std::vector<double> l = clustered_laplacian(n);
+        std::vector<double> values_host(static_cast<size_t>(k)), vectors_host(static_cast<size_t>(n * k));
+        const double host_s = adaptive_best(s.repeat, false, [&] {
+            cpu.symmetric_eigensolve_smallest(l.data(), n, k, values_host.data(), vectors_host.data());
+        });
+        j["host_seconds"] = host_s;
+        last_host_s = host_s;
+        last_n = n;
+        if (device_only) {
+            std::vector<double> values(static_cast<size_t>(k)), vectors(static_cast<size_t>(n * k));
+            const double device_s = adaptive_best(s.repeat, true, [&] {
+                device_only->symmetric_eigensolve_smallest(l.data(), n, k, values.data(), vectors.data());
+            });
+            double diff = 0.0;
+            for (index_t i = 0; i < k; ++i) diff = std::max(diff, std::abs(values[size_t(i)] - values_host[size_t(i)]));
+            j["device_seconds"] = device_s;
+            j["host_over_device"] = host_s / device_s;
+            j["faster"] = device_s < host_s ? "device" : "host";
+            j["max_abs_diff_eigenvalues"] = diff;
+            points.push_back({n, host_s, device_s});
+        }
+        std::cout << j.dump() << std::endl;
+    }
+    if (device_only) {
+        json m;
+        const double n_star = measured_crossover(points, m);
+        m["n"] = n_star > 0 ? json(n_star) : json(nullptr);
+        summary["measured"] = m;
+        summary["suggested"] = n_star > 0 ? json(std::llround(std::ceil(n_star))) : json(nullptr);
+    }
+    std::cout << summary.dump() << std::endl;
+}
+
+// A CUDA backend that runs every assignment and eigensolve on the device:
+// created with both crossover variables 0 (restored afterwards).
+std::unique_ptr<Backend> make_device_only_backend() {
+    namespace choice = cuda_solver_choice;
+    struct Saved {
+        const char* name;
+        bool set;
+        std::string value;
+    };
+    std::vector<Saved> saved;
+    for (const char* name : {choice::kMinAssignmentVariable, choice::kMinEigensolveVariable}) {
+        const char* old = std::getenv(name);
+        saved.push_back({name, old != nullptr, old ? old : ""});
+        ::setenv(name, "0", 1);
+    }
+    std::unique_ptr<Backend> backend;
+    try {
+        backend = make_backend(BackendKind::Cuda);
+    } catch (...) {
+        for (const Saved& v : saved) v.set ? ::setenv(v.name, v.value.c_str(), 1) : ::unsetenv(v.name);
+        throw;
+    }
+    for (const Saved& v : saved) v.set ? ::setenv(v.name, v.value.c_str(), 1) : ::unsetenv(v.name);
+    return backend;
+}
+
 int usage() {
-    std::cerr << "usage: cuda_bench --probe | --case statistics|mutual_information|auction|eigensolve|all "
+    std::cerr << "usage: cuda_bench --probe | --case statistics|mutual_information|auction|eigensolve|crossover|all "
                  "[--quick] [--no-gpu] [--repeat R] [--stats-shapes RxC,...] [--mi-units N] [--mi-samples S] "
-                 "[--mi-cpu-units M] [--auction-n N] [--eig-n N,...] [--eig-cpu-n N] [--eig-k K]\n"
+                 "[--mi-cpu-units M] [--auction-n N] [--eig-n N,...] [--eig-cpu-n N] [--eig-k K] "
+                 "[--cross-assign-n N,...] [--cross-eig-n N,...] [--cross-eig-k K] [--cross-host-limit S] "
+                 "[--no-crossover]\n"
                  "(see the comment at the top of bench/cuda_bench.cpp)\n";
     return 2;
 }
@@ -520,12 +763,18 @@ int main(int argc, char** argv) {
             else if (a == "--eig-n" && has_value) s.eig_n = parse_list(args[++i]);
             else if (a == "--eig-cpu-n" && has_value) s.eig_cpu_n = std::stoll(args[++i]);
             else if (a == "--eig-k" && has_value) s.eig_k = std::stoll(args[++i]);
+            else if (a == "--cross-assign-n" && has_value) s.cross_assign_n = parse_list(args[++i]);
+            else if (a == "--cross-eig-n" && has_value) s.cross_eig_n = parse_list(args[++i]);
+            else if (a == "--cross-eig-k" && has_value) s.cross_eig_k = std::stoll(args[++i]);
+            else if (a == "--cross-host-limit" && has_value) s.cross_host_limit_s = std::stod(args[++i]);
+            else if (a == "--no-crossover") s.crossover = false;
             else return usage();
         }
         const bool all = which == "all";
         if (!all && which != "statistics" && which != "mutual_information" && which != "auction" &&
-            which != "eigensolve")
+            which != "eigensolve" && which != "crossover")
             return usage();
+        const bool crossover_only = which == "crossover";
 
         const std::unique_ptr<Backend> cpu = make_backend(BackendKind::Cpu);
         // An explicit cuda backend: throws (never falls back) without a device.
@@ -535,11 +784,26 @@ int main(int argc, char** argv) {
         device["cuda_backend"] = cuda ? cuda->device_description() : "not run (--no-gpu)";
         device["cpu_backend"] = cpu->device_description();
         device["quick"] = s.quick;
+        {
+            const cuda_solver_choice::Crossovers c = cuda_solver_choice::crossovers_from_environment();
+            device["crossovers"] = cuda_solver_choice::describe_crossovers(c);
+            device["min_assignment_cells"] = c.min_assignment_cells;
+            device["min_eigensolve_n"] = c.min_eigensolve_n;
+        }
         std::cout << device.dump() << std::endl;
+        const bool cross = crossover_only || s.crossover;
+        const std::unique_ptr<Backend> device_only =
+            cuda && cross && (all || crossover_only || which == "auction" || which == "eigensolve")
+                ? make_device_only_backend()
+                : nullptr;
         if (all || which == "statistics") bench_statistics(s, cuda.get(), *cpu);
         if (all || which == "mutual_information") bench_mutual_information(s, cuda.get(), *cpu);
         if (all || which == "auction") bench_auction(s, cuda.get(), *cpu);
+        if (cross && (all || crossover_only || which == "auction"))
+            bench_assignment_crossover(s, device_only.get(), *cpu);
         if (all || which == "eigensolve") bench_eigensolve(s, cuda.get(), *cpu);
+        if (cross && (all || crossover_only || which == "eigensolve"))
+            bench_eigensolve_crossover(s, device_only.get(), *cpu);
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "cuda_bench: " << e.what() << "\n";

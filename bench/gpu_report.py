@@ -8,7 +8,8 @@
   /usr/bin/python3 bench/gpu_report.py table LOGS OUT.md
       writes the markdown section for docs/benchmarks.md: device, driver,
       CUDA version, every GPU figure next to the CPU-backend figure measured
-      in the same run, and the test and step summaries.
+      in the same run, the host/device solver crossovers measured against the
+      ones in effect (cuda/src/crossovers.hpp), and the test and step summaries.
 
 Standard library only, except numpy for the end-to-end array comparison
 (skipped when numpy is missing)."""
@@ -176,6 +177,79 @@ def compare_arrays(a_dir, b_dir):
     return text
 
 
+def crossover_text(m, cells):
+    """One measured crossover (cuda_bench's measured_crossover) in words."""
+    if not m:
+        return "not measured"
+    n = m.get("n")
+    note = m.get("note", "")
+    if n is None:
+        return f"none measured ({note})"
+    text = f"n ~ {n:.0f}" + (f" ({m['cells']} cells)" if cells and m.get("cells") is not None else "")
+    return f"{text}; {note}" if note else text
+
+
+def in_effect_source(summary, variable):
+    if summary.get("in_effect_from_environment"):
+        return f"(from {variable}; the default is {summary.get('default')})"
+    return "(the default)"
+
+
+def crossover_section(bench):
+    """Host vs device solver by size (issue 13 item 4): the rows of
+    cuda_bench's crossover cases and the measured crossovers next to the ones
+    the CUDA backend used in this run (cuda/src/crossovers.hpp)."""
+    assign = [r for r in bench if r.get("case") == "crossover_assignment"]
+    eig = [r for r in bench if r.get("case") == "crossover_eigensolve"]
+    summaries = {r.get("op"): r for r in bench if r.get("case") == "crossover_summary"}
+    if not (assign or eig or summaries):
+        return ["### Solver crossovers: not measured in this run (cuda_bench --case crossover)"]
+    L = ["### Solver crossovers (issue 13 item 4): where the CUDA backend should run small problems on the host",
+         "The CUDA backend runs assignments below `CONVERGENT_CUDA_MIN_ASSIGNMENT` cells (rows x cols) with "
+         "host Jonker-Volgenant and eigensolves below `CONVERGENT_CUDA_MIN_EIGENSOLVE` with host LAPACK; "
+         "the device side here is a CUDA backend with both set to 0. host/device > 1: the device is faster.",
+         "",
+         "| n | matrix | host JV (s) | device auction (s) (solver) | host/device | faster | rule in effect |",
+         "|---:|---|---:|---:|---:|---|---|"]
+    for r in assign:
+        if "skipped" in r:
+            L.append(f"| {r['n']} | {r['matrix']} | skipped | - | - | - | {r.get('rule_in_effect', '-')} |")
+            continue
+        L.append(f"| {r['n']} | {r['matrix']} | {fmt_s(r.get('host_seconds'))} "
+                 f"| {fmt_s(r.get('device_seconds'))} ({r.get('device_solver', '-')}) "
+                 f"| {ratio(r.get('host_seconds'), r.get('device_seconds'))} | {r.get('faster', '-')} "
+                 f"| {r.get('rule_in_effect', '-')} |")
+    L.append("")
+    L.append("| n | k | host LAPACK dsyevr (s) | device cuSOLVER syevdx (s) | host/device | faster | rule in effect "
+             "| max abs diff eigenvalues |")
+    L.append("|---:|---:|---:|---:|---:|---|---|---:|")
+    for r in eig:
+        if "skipped" in r:
+            L.append(f"| {r['n']} | {r['k']} | skipped | - | - | - | {r.get('rule_in_effect', '-')} | - |")
+            continue
+        L.append(f"| {r['n']} | {r['k']} | {fmt_s(r.get('host_seconds'))} | {fmt_s(r.get('device_seconds'))} "
+                 f"| {ratio(r.get('host_seconds'), r.get('device_seconds'))} | {r.get('faster', '-')} "
+                 f"| {r.get('rule_in_effect', '-')} | {sci(r.get('max_abs_diff_eigenvalues'))} |")
+    L.append("")
+    a, e = summaries.get("assignment"), summaries.get("eigensolve")
+    if a:
+        measured = a.get("measured", {})
+        L.append(f"- measured assignment crossover: correlation matrices {crossover_text(measured.get('correlation'), True)}; "
+                 f"uniform {crossover_text(measured.get('uniform'), True)}. In effect: {a.get('in_effect')} cells "
+                 f"{in_effect_source(a, 'CONVERGENT_CUDA_MIN_ASSIGNMENT')}; suggested: {a.get('suggested', '-')} cells.")
+    if e:
+        L.append(f"- measured eigensolve crossover (k = {e.get('k')}): {crossover_text(e.get('measured'), False)}. "
+                 f"In effect: n = {e.get('in_effect')} {in_effect_source(e, 'CONVERGENT_CUDA_MIN_EIGENSOLVE')}; "
+                 f"suggested: n = {e.get('suggested', '-')}.")
+    suggested = [(name, r.get("suggested")) for name, r in (("kDefaultMinAssignmentCells", a),
+                                                             ("kDefaultMinEigensolveN", e)) if r]
+    if any(v is not None for _, v in suggested):
+        L.append("- to adopt: " + ", ".join(f"`{name} = {v}`" for name, v in suggested if v is not None)
+                 + " in cuda/src/crossovers.hpp (or export CONVERGENT_CUDA_MIN_ASSIGNMENT / "
+                 "CONVERGENT_CUDA_MIN_EIGENSOLVE).")
+    return L
+
+
 def cmd_table(logs, out):
     env = read_kv(os.path.join(logs, "environment.txt"))
     bench = []
@@ -238,11 +312,15 @@ def cmd_table(logs, out):
     L.append("")
 
     L.append("### Eigensolve (Sec. 4.1): k smallest eigenpairs of a graph Laplacian (cuSOLVER syevdx vs LAPACK dsyevr)")
-    L.append("| n | k | CPU backend (s) | CUDA backend (s) | cpu/cuda | max abs diff eigenvalues |")
+    L.append("| n | k | CPU backend (s) | CUDA backend (s) (ran on) | cpu/cuda | max abs diff eigenvalues |")
     L.append("|---:|---:|---:|---:|---:|---:|")
     for r in (r for r in bench if r.get("case") == "eigensolve"):
-        L.append(f"| {r['n']} | {r['k']} | {fmt_s(r.get('cpu_seconds'))} | {fmt_s(r.get('cuda_seconds'))} "
+        L.append(f"| {r['n']} | {r['k']} | {fmt_s(r.get('cpu_seconds'))} "
+                 f"| {fmt_s(r.get('cuda_seconds'))} ({r.get('cuda_ran_on', '-')}) "
                  f"| {ratio(r.get('cpu_seconds'), r.get('cuda_seconds'))} | {sci(r.get('max_abs_diff_eigenvalues'))} |")
+    L.append("")
+
+    L += crossover_section(bench)
     L.append("")
 
     L.append("### End to end: `convergent compare --timings` on examples/fashion_mnist/nets/net1..4.npz")

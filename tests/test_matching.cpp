@@ -2,6 +2,8 @@
 // / Fig. 3 orders and cycle consistency.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -302,7 +304,10 @@ TEST(CycleConsistency, FourNetsTriangleFractions) {
 TEST(MaxWeightMatching, CudaBackendEqualsCpu) {
     std::string why;
     if (!cuda_device_available(&why)) GTEST_SKIP() << "no CUDA device: " << why;
+    // The device solver itself, whatever the size crossover (cuda/src/crossovers.hpp).
+    ::setenv("CONVERGENT_CUDA_MIN_ASSIGNMENT", "0", 1);
     const auto gpu = make_backend(BackendKind::Cuda);
+    ::unsetenv("CONVERGENT_CUDA_MIN_ASSIGNMENT");
     const auto cpu = make_cpu_backend();
     std::mt19937_64 rng(2);
     for (auto [rows, cols] : {std::pair<index_t, index_t>{200, 200}, {150, 230}, {230, 150}}) {

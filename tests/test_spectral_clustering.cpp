@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -100,7 +102,10 @@ TEST(Eigensolve, CpuDiagonalAndFullRange) {
 TEST(Eigensolve, CudaMatchesCpu) {
     std::string why;
     if (!cuda_device_available(&why)) GTEST_SKIP() << why;
+    // The device solver itself, whatever the size crossover (cuda/src/crossovers.hpp).
+    ::setenv("CONVERGENT_CUDA_MIN_EIGENSOLVE", "0", 1);
     auto cuda = make_backend(BackendKind::Cuda);
+    ::unsetenv("CONVERGENT_CUDA_MIN_EIGENSOLVE");
     const index_t n = 200, k = 12;
     std::vector<double> expected;
     for (index_t j = 0; j < k; ++j) expected.push_back(2.0 - 2.0 * std::cos(kPi * double(j) / double(n)));

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One-command GPU check: on a machine with an NVIDIA GPU, builds the CUDA
 # backend, runs every test (the GPU parity tests must run, not skip), times
-# the GPU benchmarks against the CPU backend in the same run, and writes a
-# markdown section for docs/benchmarks.md.
+# the GPU benchmarks against the CPU backend in the same run, measures the
+# size crossovers where the CUDA backend should hand small assignments and
+# eigensolves to the host (cuda/src/crossovers.hpp; part of the auction and
+# eigensolve steps), and writes a markdown section for docs/benchmarks.md.
 #
 #   bash tools/gpu_check.sh [--dry-run] [--quick] [--skip-tests] [--help]
 #
@@ -17,7 +19,8 @@
 # (found before building), or a build that cannot reach the device.
 # Environment: CONVERGENT_GPU_BUILD_DIR (default build/gpu),
 # CONVERGENT_CUDA_ARCHITECTURES (default: nvidia-smi's compute capability),
-# CONVERGENT_GPU_CHECK_BUDGET_S (whole run, default 560), CONVERGENT_NVIDIA_SMI.
+# CONVERGENT_GPU_CHECK_BUDGET_S (whole run, default 560), CONVERGENT_NVIDIA_SMI;
+# CONVERGENT_CUDA_MIN_ASSIGNMENT/_MIN_EIGENSOLVE set the crossovers in effect.
 # Aim: under 5 minutes on an H100-class GPU with 16 cores; every step runs
 # under a hard `timeout`.
 set -uo pipefail
@@ -29,7 +32,7 @@ for arg in "$@"; do
     --dry-run) dry_run=1 ;;
     --quick) quick=1 ;;
     --skip-tests) skip_tests=1 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu_check: unknown argument '$arg' (see --help)" >&2; exit 64 ;;
   esac
 done
@@ -197,8 +200,10 @@ existing_units=4096
 if [ "$quick" = 1 ]; then sizes=(--quick); existing_units=1024; fi
 step bench-statistics 120 --stdout "$logs/bench_statistics.jsonl" "$bench" --case statistics "${sizes[@]}"
 step bench-mutual-info 180 --stdout "$logs/bench_mutual_information.jsonl" "$bench" --case mutual_information "${sizes[@]}"
-step bench-auction 120 --stdout "$logs/bench_auction.jsonl" "$bench" --case auction "${sizes[@]}"
-step bench-eigensolve 180 --stdout "$logs/bench_eigensolve.jsonl" "$bench" --case eigensolve "${sizes[@]}"
+# auction / eigensolve also time host vs device size by size (n = 64..4096 and
+# 128..8192, a host solve predicted over 5 s is skipped) for the crossovers.
+step bench-auction 150 --stdout "$logs/bench_auction.jsonl" "$bench" --case auction "${sizes[@]}"
+step bench-eigensolve 200 --stdout "$logs/bench_eigensolve.jsonl" "$bench" --case eigensolve "${sizes[@]}"
 # The existing MI bench: host binning + between- and within-net MI on the device.
 step bench-mi-existing 180 --stdout "$logs/existing_mi.jsonl" "$build/bench/bench_mutual_information" \
   --backend cuda --units "$existing_units"
@@ -224,5 +229,6 @@ if [ "$skip_tests" = 0 ]; then
   step report 60 "$py" "$here/bench/gpu_report.py" table "$logs" "$report"
 fi
 if [ "$dry_run" = 1 ]; then exit 0; fi
+grep -E '^- (measured|to adopt)' "$report" 2>/dev/null | sed 's/^- /gpu_check: /'
 echo "gpu_check: wrote $report (logs in $logs) in $(( $(date +%s) - t_start )) s"
 exit $failed

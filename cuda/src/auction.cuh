@@ -1,7 +1,9 @@
 // CUDA backend op: Sec. 3.1 max-weight assignment by the certified
 // epsilon-scaling auction of portable/auction.cuh on the CUDA device system,
 // with libcore's exact Jonker-Volgenant solver as fallback when the
-// certificate does not hold (convergent_cuda links convergent_core).
+// certificate does not hold (convergent_cuda links convergent_core). Runs
+// only at or above the assignment crossover (crossovers.hpp); smaller
+// problems go to host JV directly (CudaBackend::max_weight_assignment).
 #pragma once
 
 #include <new>

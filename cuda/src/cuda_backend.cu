@@ -1,6 +1,8 @@
 // The CUDA backend: the only nvcc translation unit. Each op lives in its own
 // header (kernel -> launcher on ctx.stream -> exported op) and is included
-// here, so the slow nvcc front end runs once per build.
+// here, so the slow nvcc front end runs once per build. Assignments and
+// eigensolves below the size crossovers of crossovers.hpp run on the host
+// (the CPU backend's solvers), where small problems are faster.
 #define CVG_PORTABLE_NS cuda_device
 
 #include "cuda_utils.cuh"
@@ -8,6 +10,7 @@
 #include "portable/pack.cuh"
 
 #include "auction.cuh"
+#include "crossovers.hpp"
 #include "eigensolve.cuh"
 #include "mutual_information.cuh"
 
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "convergent/cuda_backend.hpp"
+#include "convergent/jonker_volgenant.hpp"
 
 namespace convergent {
 namespace cuda_detail {
@@ -108,15 +112,28 @@ inline void cuda_device_chunk_moments(DeviceContext& ctx, const DeviceChunkBlock
 
 class CudaBackend final : public Backend {
 public:
-    explicit CudaBackend(int ordinal) {
+    // Reads the solver crossovers (crossovers.hpp) from the environment once,
+    // before touching the device: a malformed value is an error here.
+    explicit CudaBackend(int ordinal)
+        : crossovers_(cuda_solver_choice::crossovers_from_environment()), host_(make_cpu_backend()) {
         CVG_CUDA_TRY(cudaSetDevice(ordinal));
         cudaDeviceProp prop{};
         CVG_CUDA_TRY(cudaGetDeviceProperties(&prop, ordinal));
         description_ = std::string("cuda (") + prop.name + ", sm_" + std::to_string(prop.major) +
                        std::to_string(prop.minor) + ", " +
-                       std::to_string(prop.totalGlobalMem >> 20) + " MiB)";
+                       std::to_string(prop.totalGlobalMem >> 20) + " MiB; " +
+                       cuda_solver_choice::describe_crossovers(crossovers_) + ")";
         ctx_ = std::make_unique<DeviceContext>();
         ctx_->ordinal = ordinal;
+    }
+
+    // Where each size-dependent op runs (the rule of crossovers.hpp with
+    // this instance's crossovers).
+    cuda_solver_choice::SolverPlace assignment_place(index_t rows, index_t cols) const {
+        return cuda_solver_choice::choose_assignment_solver(rows, cols, crossovers_.min_assignment_cells);
+    }
+    cuda_solver_choice::SolverPlace eigensolve_place(index_t n) const {
+        return cuda_solver_choice::choose_eigensolve_solver(n, crossovers_.min_eigensolve_n);
     }
 
     BackendKind kind() const override { return BackendKind::Cuda; }
@@ -140,18 +157,33 @@ public:
         std::lock_guard<std::mutex> lock(mutex_);
         cuda_mutual_information(*ctx_, a, b, mi);
     }
+    // Below the crossover: the CPU backend's exact JV on the host (no device
+    // state, so no lock), its solver name saying where and why.
     Assignment max_weight_assignment(const double* weights, index_t rows, index_t cols,
                                      index_t ld) const override {
+        if (assignment_place(rows, cols) == cuda_solver_choice::SolverPlace::Host) {
+            Assignment exact = jonker_volgenant_max_weight(weights, rows, cols, ld);
+            exact.solver =
+                cuda_solver_choice::host_assignment_solver_name(rows, cols, crossovers_.min_assignment_cells);
+            return exact;
+        }
         std::lock_guard<std::mutex> lock(mutex_);
         return cuda_max_weight_assignment(*ctx_, weights, rows, cols, ld);
     }
+    // Below the crossover: the CPU backend's LAPACK dsyevr on the host.
     void symmetric_eigensolve_smallest(const double* matrix, index_t n, index_t k, double* values,
                                        double* vectors) const override {
+        if (eigensolve_place(n) == cuda_solver_choice::SolverPlace::Host) {
+            host_->symmetric_eigensolve_smallest(matrix, n, k, values, vectors);
+            return;
+        }
         std::lock_guard<std::mutex> lock(mutex_);
         cuda_symmetric_eigensolve_smallest(*ctx_, matrix, n, k, values, vectors);
     }
 
 private:
+    cuda_solver_choice::Crossovers crossovers_;
+    std::unique_ptr<Backend> host_;  // the CPU backend: small eigensolves (stateless, thread-safe)
     std::string description_;
     std::unique_ptr<DeviceContext> ctx_;
     // The ops share one stream, cuBLAS/cuSOLVER handle and scratch; the

@@ -2,6 +2,8 @@
 // graph Laplacian) with cuSOLVER syevdx, range I (only eigenpairs 1..k), in
 // float64 so that the result matches the CPU backend's LAPACK dsyevr to
 // rounding (eigenvectors up to sign / rotation within degenerate eigenspaces).
+// Runs only for n at or above the eigensolve crossover (crossovers.hpp);
+// smaller matrices go to the CPU backend's LAPACK on the host.
 #pragma once
 
 #include <thrust/device_vector.h>

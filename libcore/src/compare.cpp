@@ -665,7 +665,8 @@ nlohmann::json run_compare(const std::vector<NetSource>& nets, const std::vector
     }
     const PipelinePlan plan = plan_pipeline(options);
 
-    nlohmann::json timings = {{"layers", nlohmann::json::object()}};
+    nlohmann::json timings = {{"layers", nlohmann::json::object()},
+                              {"memory_estimate_bytes", nlohmann::json::object()}};
     auto t_stage = Clock::now();
     std::unique_ptr<Backend> backend = make_backend(options.backend);
     timings["backend_setup"] = seconds_since(t_stage);
@@ -686,7 +687,7 @@ nlohmann::json run_compare(const std::vector<NetSource>& nets, const std::vector
         const ChunkPlan chunks =
             plan_chunks(sources, width, options, std::min(plan.request.mi_sample_rows, sources.front()->samples()));
         const index_t chunk_images = chunks.chunk_images;
-        lt["memory_estimate_bytes"] = chunks.peak_bytes();
+        timings["memory_estimate_bytes"][layers[li]] = chunks.peak_bytes();
         LayerPass pass(*backend, layers[li], net_names, widths, sources.front()->positions(), options, plan.request,
                        images);
         pass.add(sources, chunk_images, [&](index_t done) {

@@ -20,12 +20,17 @@ def test_timings_cover_the_pass_and_every_step_that_ran(tmp_path):
     summary = json.loads((tmp_path / "t" / "summary.json").read_text())
     timings = summary["timings"]
     assert set(timings["layers"]) == {"fc", "conv"}
+    seconds = {}
     for layer, t in timings["layers"].items():
+        seconds[layer] = {k: v for k, v in t.items() if k != "memory_estimate_bytes"}
         # sparse prediction was switched off; cycle consistency runs with 3 nets
-        assert set(t) == {"pass", "statistics", "correlation_matching", "mutual_information", "clustering",
-                          "cycle_consistency", "mean_activation"}, t
-        assert all(v >= 0 for v in t.values())
-    total = timings["backend_setup"] + sum(sum(t.values()) for t in timings["layers"].values())
+        assert set(seconds[layer]) == {"pass", "statistics", "correlation_matching", "mutual_information",
+                                       "clustering", "cycle_consistency", "mean_activation"}, t
+        assert all(v >= 0 for v in seconds[layer].values())
+    # the planned peak memory of each layer (what --max-memory is checked against)
+    assert set(timings["memory_estimate_bytes"]) == {"fc", "conv"}
+    assert all(v > 0 for v in timings["memory_estimate_bytes"].values())
+    total = timings["backend_setup"] + sum(sum(t.values()) for t in seconds.values())
     assert 0 < total <= wall
     run_cli("compare", *nets, "--out", tmp_path / "plain", "--quiet")
     assert "timings" not in json.loads((tmp_path / "plain" / "summary.json").read_text())
