@@ -1,6 +1,6 @@
-// `convergent report DIR`: one self-contained HTML page per results
-// directory. The page is the Emscripten viewer built into this binary
-// (wasm_viewer/, inlined with SINGLE_FILE) plus a data block:
+// `convergent report DIR` and convergent.Result.report(): one self-contained
+// HTML page per result. The page is the Emscripten viewer linked into this
+// library (wasm_viewer/, inlined with SINGLE_FILE) plus a data block:
 //
 //   <script type="application/json" id="convergent-data">
 //   {"format":"convergent-report","version":1,
@@ -16,7 +16,9 @@
 // Only files inside DIR are embedded: names are checked as text (relative,
 // no "..") and every component is opened relative to its parent with
 // O_NOFOLLOW, so a symbolic link (to a file or a directory) cannot pull a
-// file from elsewhere into a page that may be shared.
+// file from elsewhere into a page that may be shared. A result held in
+// memory (the Python module) comes in through the same ReportInput
+// interface, so both write the same page.
 //
 // The page's Content-Security-Policy allows exactly its own inline scripts
 // and stylesheet: their SHA-256 hashes replace the 'convergent-script-hashes'
@@ -34,6 +36,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -93,6 +96,8 @@ private:
 
 std::string system_error_text(int error) { return std::strerror(error); }
 
+using convergent::report::ReportInput;
+
 // A file of the results directory, opened without leaving it.
 struct ResultFile {
     enum Status { Opened, Missing, NotRegular } status = Missing;
@@ -103,7 +108,7 @@ struct ResultFile {
 // The results directory DIR (itself reached the way the user named it, links
 // included). open() walks a relative name one component at a time with
 // openat(O_NOFOLLOW), so a file is only read when its real path is under DIR.
-class ResultsDirectory {
+class ResultsDirectory final : public ReportInput {
 public:
     explicit ResultsDirectory(const fs::path& dir)
         : dir_(dir), fd_(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
@@ -184,6 +189,26 @@ public:
 
     const fs::path& path() const { return dir_; }
 
+    // ReportInput
+    std::string display_path(const std::string& relative) const override { return (dir_ / relative).string(); }
+    std::string display_root() const override { return dir_.string(); }
+    File open_file(const std::string& relative) const override {
+        auto opened = std::make_shared<ResultFile>(open(relative));
+        File file;
+        file.status = opened->status == ResultFile::Opened  ? File::Opened
+                      : opened->status == ResultFile::Missing ? File::Missing
+                                                              : File::NotRegular;
+        file.size = opened->size;
+        if (file.status == File::Opened)
+            file.read = [this, opened, relative] { return read(*opened, relative); };
+        return file;
+    }
+    // Links are reported too (symlink_status): open_file() then refuses them by name.
+    bool exists(const std::string& relative) const override {
+        std::error_code ec;
+        return fs::exists(fs::symlink_status(dir_ / relative, ec));
+    }
+
 private:
     fs::path dir_;
     FileDescriptor fd_;
@@ -244,7 +269,7 @@ bool is_safe_relative_path(const std::string& path) {
 struct Options {
     fs::path dir;
     fs::path out;
-    std::uint64_t max_file_bytes = std::uint64_t(64) << 20;
+    std::uint64_t max_file_bytes = convergent::report::kDefaultMaxFileBytes;
     bool help = false;
 };
 
@@ -304,7 +329,7 @@ bool page_rebuilds(const nlohmann::json& layer, const std::string& key, const st
 // The files summary.json references (layers.*.files.*.*), in file order;
 // where a layer has no "files" map, the conventional names that exist.
 // Matched-order copies the page can rebuild are skipped (page_rebuilds).
-std::vector<std::string> referenced_files(const nlohmann::json& summary, const fs::path& dir,
+std::vector<std::string> referenced_files(const nlohmann::json& summary, const ReportInput& input,
                                           std::vector<std::string>& warnings) {
     std::vector<std::string> paths;
     std::set<std::string> seen;
@@ -340,9 +365,7 @@ std::vector<std::string> referenced_files(const nlohmann::json& summary, const f
                 for (const char* kind : {"corr", "corr_matched", "mi", "mi_matched"}) {
                     if (page_rebuilds(layer.value(), nets[a] + "~" + nets[b], kind)) continue;
                     const std::string p = layer.key() + "/" + nets[a] + "~" + nets[b] + "." + kind + ".npy";
-                    // Links are added too (symlink_status): open() then refuses them by name.
-                    std::error_code ec;
-                    if (is_safe_relative_path(p) && fs::exists(fs::symlink_status(dir / p, ec))) add(p);
+                    if (is_safe_relative_path(p) && input.exists(p)) add(p);
                 }
     }
     return paths;
@@ -417,24 +440,24 @@ std::string viewer_page() {
 #endif
 }
 
-int run(const Options& o) {
-    const std::string page = with_content_security_policy(viewer_page());
-    const fs::path summary_path = o.dir / "summary.json";
-    if (!fs::is_directory(o.dir)) throw Error(ErrorCode::Io, "'" + o.dir.string() + "' is not a directory");
-    const ResultsDirectory results(o.dir);
-    const ResultFile summary_file = results.open("summary.json");
-    if (summary_file.status != ResultFile::Opened)
-        throw Error(ErrorCode::Io, "'" + summary_path.string() + "' not found: is '" + o.dir.string() +
+// The page for one result (the viewer page checked by the caller first).
+convergent::report::ReportOutcome write_page(const std::string& page, const ReportInput& input,
+                                             const std::string& out_path, std::uint64_t max_file_bytes) {
+    using File = ReportInput::File;
+    const std::string summary_path = input.display_path("summary.json");
+    const File summary_file = input.open_file("summary.json");
+    if (summary_file.status != File::Opened)
+        throw Error(ErrorCode::Io, "'" + summary_path + "' not found: is '" + input.display_root() +
                                        "' the --out directory of `convergent compare`?");
-    const std::string summary_text = results.read(summary_file, "summary.json");
+    const std::string summary_text = summary_file.read();
     nlohmann::json summary;
     try {
         summary = nlohmann::json::parse(summary_text);
     } catch (const nlohmann::json::parse_error& e) {
-        throw Error(ErrorCode::BadData, "'" + summary_path.string() + "' is not valid JSON: " + e.what());
+        throw Error(ErrorCode::BadData, "'" + summary_path + "' is not valid JSON: " + e.what());
     }
     const auto bad = [&](const std::string& problem) {
-        return Error(ErrorCode::BadData, "'" + summary_path.string() + "': " + problem);
+        return Error(ErrorCode::BadData, "'" + summary_path + "': " + problem);
     };
     if (!summary.is_object()) throw bad("expected a JSON object at the top level");
     if (!summary.contains("schema_version")) throw bad("no schema_version (not a convergent result)");
@@ -450,10 +473,11 @@ int run(const Options& o) {
     if (marker == std::string::npos)
         throw Error(ErrorCode::Internal, "the embedded viewer has no data marker (build problem)");
 
-    std::vector<std::string> warnings;
-    const std::vector<std::string> paths = referenced_files(summary, o.dir, warnings);
+    convergent::report::ReportOutcome outcome;
+    std::vector<std::string>& warnings = outcome.warnings;
+    const std::vector<std::string> paths = referenced_files(summary, input, warnings);
 
-    AtomicFile file(o.out.string());
+    AtomicFile file(out_path);
     std::ostream& out = file.stream();
     out.write(page.data(), std::streamsize(marker));
     out << "<script type=\"application/json\" id=\"convergent-data\">"
@@ -462,27 +486,28 @@ int run(const Options& o) {
     append_base64(encoded, summary_text);
     out << encoded << "\",\"files\":{";
     nlohmann::json omitted = nlohmann::json::object();
-    size_t embedded = 0;
+    size_t& embedded = outcome.embedded;
     for (const std::string& p : paths) {
-        const ResultFile matrix = results.open(p);
-        if (matrix.status == ResultFile::Missing) {
+        const File matrix = input.open_file(p);
+        if (matrix.status == File::Missing) {
             warnings.push_back("'" + p + "' is referenced by summary.json but missing from the results directory");
             continue;
         }
-        if (matrix.status == ResultFile::NotRegular) {
+        if (matrix.status == File::NotRegular) {
             warnings.push_back("'" + p + "' is referenced by summary.json but is not a regular file");
             continue;
         }
         const std::uint64_t size = matrix.size;
-        if (size > o.max_file_bytes) {
+        if (size > max_file_bytes) {
             std::ostringstream why;
             why.precision(3);
-            why << double(size) / (1 << 20) << " MiB is more than --max-file-mb " << double(o.max_file_bytes) / (1 << 20);
+            why << double(size) / (1 << 20) << " MiB is more than --max-file-mb " << double(max_file_bytes) / (1 << 20);
             omitted[p] = why.str();
+            outcome.omitted.emplace_back(p, why.str());
             continue;
         }
         encoded.clear();
-        append_base64(encoded, results.read(matrix, p));
+        append_base64(encoded, matrix.read());
         out << (embedded ? "," : "") << script_safe_json(p) << ":\"" << encoded << "\"";
         ++embedded;
     }
@@ -491,18 +516,50 @@ int run(const Options& o) {
     out.write(page.data() + marker + std::strlen(kDataMarker),
               std::streamsize(page.size() - marker - std::strlen(kDataMarker)));
     file.commit();
-    for (const std::string& w : warnings) std::cerr << "convergent report: warning: " << w << "\n";
-    for (auto it = omitted.begin(); it != omitted.end(); ++it)
-        std::cerr << "convergent report: warning: left out '" << it.key() << "': " << it.value().get<std::string>() << "\n";
+    outcome.bytes = std::uint64_t(fs::file_size(out_path));
+    return outcome;
+}
+
+int run(const Options& o) {
+    const convergent::report::ReportOutcome outcome =
+        convergent::report::write_report(o.dir.string(), o.out.string(), o.max_file_bytes);
+    for (const std::string& w : outcome.warnings) std::cerr << "convergent report: warning: " << w << "\n";
+    for (const auto& [path, why] : outcome.omitted)
+        std::cerr << "convergent report: warning: left out '" << path << "': " << why << "\n";
     std::ostringstream size_text;
     size_text.precision(3);
-    size_text << double(fs::file_size(o.out)) / (1 << 20);
-    std::cout << "convergent report: wrote " << o.out.string() << " (" << embedded << " matrices embedded, "
+    size_text << double(outcome.bytes) / (1 << 20);
+    std::cout << "convergent report: wrote " << o.out.string() << " (" << outcome.embedded << " matrices embedded, "
               << size_text.str() << " MiB)\n";
     return 0;
 }
 
 }  // namespace
+
+namespace convergent::report {
+
+bool viewer_available() {
+#ifdef CONVERGENT_HAVE_VIEWER
+    return true;
+#else
+    return false;
+#endif
+}
+
+ReportOutcome write_report(const ReportInput& input, const std::string& out, std::uint64_t max_file_bytes) {
+    const std::string page = with_content_security_policy(viewer_page());
+    return write_page(page, input, out, max_file_bytes);
+}
+
+ReportOutcome write_report(const std::string& dir, const std::string& out, std::uint64_t max_file_bytes) {
+    // The viewer first: a build without it says so whatever the directory.
+    const std::string page = with_content_security_policy(viewer_page());
+    if (!fs::is_directory(dir)) throw Error(ErrorCode::Io, "'" + dir + "' is not a directory");
+    const ResultsDirectory results(dir);
+    return write_page(page, results, out, max_file_bytes);
+}
+
+}  // namespace convergent::report
 
 int report_main(const std::vector<std::string>& args) {
     try {

@@ -161,7 +161,7 @@ fi
 # ---- 2. Configure and build (the CUDA library, tests, CLI, benches)
 generator=()
 if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
-step configure 180 cmake -S "$here" -B "$build" "${generator[@]}" -DCONVERGENT_CUDA=ON -DCONVERGENT_VIEWER=OFF \
+step configure 180 cmake -S "$here" -B "$build" "${generator[@]}" -DCONVERGENT_CUDA=ON -DCONVERGENT_VIEWER=OFF -DCONVERGENT_PYTHON=OFF \
   -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CUDA_ARCHITECTURES=$arch" || exit 1
 step build 480 cmake --build "$build" -j "$jobs" --target all cuda_bench || exit 1
 

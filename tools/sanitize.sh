@@ -22,7 +22,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" \
   -DCONVERGENT_CUDA=OFF -DCONVERGENT_VIEWER=OFF -DCONVERGENT_BENCH=OFF -DCONVERGENT_FORTRAN=OFF \
-  -DCONVERGENT_THRUST_OMP=OFF >/dev/null
+  -DCONVERGENT_THRUST_OMP=OFF -DCONVERGENT_PYTHON=OFF >/dev/null
 targets=(convergent_tests)
 for src in tests/c/test_*.c; do targets+=("c_$(basename "$src" .c)"); done
 

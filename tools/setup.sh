@@ -8,7 +8,9 @@ packages=(
   libeigen3-dev libopenblas-dev liblapacke-dev libzip-dev nlohmann-json3-dev
   googletest libgtest-dev gfortran libcli11-dev
   python3 python3-numpy python3-scipy python3-sklearn python3-pytest
-  python3-torch
+  python3-torch python3-tqdm
+  python3-dev pybind11-dev libdlpack-dev                      # the Python module convergent._core
+  python3-setuptools python3-wheel python3-build python3-pip  # pip install . / wheels (tests/install/python_package.sh)
   emscripten chromium
   clang libclang-rt-14-dev libomp-14-dev llvm-14  # tools/fuzz.sh: libFuzzer + sanitizer runtimes, OpenMP, llvm-symbolizer
 )

@@ -15,13 +15,20 @@ cmake -S . -B build/cpu -DCONVERGENT_CUDA=OFF -DCONVERGENT_REQUIRE_BROWSER_TEST=
 cmake --build build/cpu -j"$jobs"
 (cd build/cpu && ctest --output-on-failure -j"$jobs")
 
+# The Python package installed three ways (cmake --install, a wheel, pip
+# install .), each checked in a fresh interpreter with a clean environment.
+if [ "${CONVERGENT_SKIP_PYTHON_PACKAGE:-0}" != 1 ]; then
+  echo "== Python package (tests/install/python_package.sh)"
+  CONVERGENT_JOBS="$jobs" bash tests/install/python_package.sh build/cpu
+fi
+
 if [ "${CONVERGENT_SKIP_CUDA:-0}" != 1 ]; then
   echo "== CUDA build (build/cuda)"
   if [ ! -x /usr/local/cuda/bin/nvcc ] && ! command -v nvcc >/dev/null; then
     echo "test.sh: nvcc not found; the CUDA backend must be built (set CONVERGENT_SKIP_CUDA=1 to skip)" >&2
     exit 1
   fi
-  cmake -S . -B build/cuda -DCONVERGENT_CUDA=ON -DCONVERGENT_VIEWER=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake -S . -B build/cuda -DCONVERGENT_CUDA=ON -DCONVERGENT_VIEWER=OFF -DCONVERGENT_PYTHON=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build build/cuda -j"$jobs"
   # Every C++/C test against the CUDA-enabled library: on a machine without
   # a GPU, auto selects the CPU and the GPU parity tests skip.

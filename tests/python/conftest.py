@@ -1,6 +1,14 @@
-"""Shared helpers for the Python tests (run by ctest with Debian's python3)."""
+"""Shared helpers for the Python tests (run by ctest with Debian's python3).
+
+The package `convergent` is imported from the build tree under test
+(CONVERGENT_PYTHON_PACKAGE_DIR, set by ctest; by hand: $CONVERGENT_BUILD_DIR/python),
+never from an installed copy or the source tree: the path goes first on
+sys.path and the `convergent` fixture checks where the module came from.
+"""
+import importlib
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +17,40 @@ import pytest
 SOURCE_DIR = Path(os.environ.get("CONVERGENT_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 BUILD_DIR = Path(os.environ.get("CONVERGENT_BUILD_DIR", SOURCE_DIR / "build" / "cpu"))
 CLI = Path(os.environ.get("CONVERGENT_CLI", BUILD_DIR / "cli" / "convergent"))
+# ON/OFF from ctest (whether this build has the Python module); unset by hand.
+PYTHON_MODULE = os.environ.get("CONVERGENT_PYTHON_MODULE", "ON")
+PACKAGE_DIR = Path(os.environ.get("CONVERGENT_PYTHON_PACKAGE_DIR") or BUILD_DIR / "python").resolve()
+if PYTHON_MODULE != "OFF":
+    sys.path.insert(0, str(PACKAGE_DIR))
+
+
+def import_convergent():
+    """The package of the build under test (fails when it is missing or
+    another copy would be imported; skips in a build without the module)."""
+    if PYTHON_MODULE == "OFF":
+        pytest.skip("this build has no Python module (CONVERGENT_PYTHON=OFF or pybind11 missing)")
+    if str(PACKAGE_DIR) in sys.path:
+        sys.path.remove(str(PACKAGE_DIR))
+    sys.path.insert(0, str(PACKAGE_DIR))
+    module = importlib.import_module("convergent")
+    origin = Path(module.__file__).resolve().parent
+    if origin != (PACKAGE_DIR / "convergent").resolve():
+        pytest.fail(f"imported convergent from {origin}, not from the build tree {PACKAGE_DIR / 'convergent'}")
+    return module
+
+
+@pytest.fixture(scope="session")
+def convergent():
+    return import_convergent()
+
+
+@pytest.fixture(scope="session")
+def capi():
+    """tests/python/capi_ctypes.py: the C ABI through ctypes (libconvergent of this build)."""
+    if "CONVERGENT_LIBRARY" not in os.environ:
+        pytest.skip("CONVERGENT_LIBRARY is not set (run through ctest)")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    return importlib.import_module("capi_ctypes")
 
 
 def run_cli(*args, check=True):

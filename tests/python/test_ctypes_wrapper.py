@@ -1,4 +1,5 @@
-"""python/convergent.py (ctypes over libconvergent) against numpy/scipy/sklearn:
+"""tests/python/capi_ctypes.py (ctypes over libconvergent, the C ABI's Python
+caller) against numpy/scipy/sklearn:
 np.corrcoef, scipy.optimize.linear_sum_assignment, numpy.quantile binning +
 sklearn.metrics.mutual_info_score, sklearn Lasso, and the error paths."""
 import importlib
@@ -12,8 +13,8 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 SOURCE_DIR = Path(os.environ.get("CONVERGENT_SOURCE_DIR", Path(__file__).resolve().parents[2]))
-sys.path.insert(0, str(SOURCE_DIR / "python"))
-cvg = importlib.import_module("convergent")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+cvg = importlib.import_module("capi_ctypes")
 
 
 def two_nets(n=1500, ua=5, ub=6, seed=0):

@@ -69,18 +69,30 @@ def test_include_keeps_them_with_correlation_zero(nets, tmp_path):
     assert corr["matching_mean"] < excluded["matching_mean"]
 
 
-def test_python_table1_equals_the_cli(nets, tmp_path):
+def test_python_table1_equals_the_cli(nets, tmp_path, convergent):
     # The API used to disagree with the CLI: semi_matching(correlation) kept
-    # dead units at 0. Stats.table1 uses the CLI's convention (and option).
-    import os
-    import sys
-    from conftest import SOURCE_DIR
-    sys.path.insert(0, str(SOURCE_DIR / "python"))
-    if "CONVERGENT_LIBRARY" not in os.environ:
-        pytest.skip("CONVERGENT_LIBRARY is not set (run through ctest)")
-    import convergent
+    # dead units at 0. Statistics.table1 uses the CLI's convention (and
+    # option), and so does compare() (the same pipeline).
     d, a, b = nets
-    st = convergent.Stats([6, 6], backend="cpu")
+    st = convergent.Statistics([6, 6], backend="cpu")
+    st.push(0, a)
+    st.push(1, b)
+    st.finalize()
+    for mode in ("exclude", "include"):
+        _, corr = run(d, tmp_path, mode)
+        t = st.table1(0, 1, dead_units=mode)
+        assert t["semi_matching_mean"] == pytest.approx(corr["semi_matching_mean"], abs=1e-6)
+        assert t["matching_mean"] == pytest.approx(corr["matching_mean"], abs=1e-6)
+        assert t["overlap_ratio"] == pytest.approx(corr["overlap_ratio"], abs=1e-12)
+        result = convergent.compare({"a": {"fc": a}, "b": {"fc": b}}, dead_units=mode, mutual_information=False,
+                                    sparse_prediction=False, clustering=False)
+        assert result["fc"].table1("a", "b") == {k: corr[k] for k in
+                                                 ("semi_matching_mean", "matching_mean", "overlap_ratio")}
+
+
+def test_c_api_table1_equals_the_cli(nets, tmp_path, capi):
+    d, a, b = nets
+    st = capi.Stats([6, 6], backend="cpu")
     st.push(0, a)
     st.push(1, b)
     st.finalize()

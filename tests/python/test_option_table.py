@@ -42,8 +42,20 @@ def test_fortran_keys_equal_table(table):
     assert declared == {o["c_name"]: o["c_key"] for o in table if o["c_key"]}
 
 
-def test_python_keys_equal_table(table):
-    source = (SOURCE_DIR / "python" / "convergent.py").read_text()
+def test_python_package_options_equal_table(table, convergent):
+    # The package takes its option names, types, ranges and defaults from
+    # the table itself (no list of its own): check that it exposes exactly
+    # the table, that its defaults are the table's, and that the aliases of
+    # version 0.1 stand for options of the table.
+    assert convergent.option_names() == [o["name"] for o in table]
+    assert convergent.option_table() == table
+    assert convergent.Options().to_dict() == {o["name"]: o["default"] for o in table}
+    assert set(convergent.OPTION_ALIASES.values()) <= {o["name"] for o in table}
+    assert not set(convergent.OPTION_ALIASES) & {o["name"] for o in table}
+
+
+def test_capi_ctypes_keys_equal_table(table):
+    source = (SOURCE_DIR / "tests" / "python" / "capi_ctypes.py").read_text()
     block = re.search(r"OPTION_KEYS = \{(.*?)\n\}", source, re.S).group(1)
     declared = {m.group(1): int(m.group(2)) for m in re.finditer(r'"(\w+)": (\d+)', block)}
     assert declared == {o["name"]: o["c_key"] for o in table if o["c_key"]}

@@ -1,4 +1,8 @@
-"""ctypes wrapper of libconvergent's C ABI (capi/include/convergent.h).
+"""ctypes caller of libconvergent's C ABI (capi/include/convergent.h), kept
+as the C ABI's Python test client (tests/python/test_ctypes_wrapper.py, the
+dead-unit and option-table tests). It was python/convergent.py, the Python
+API of version 0.1; the Python package is now `convergent` (python/convergent,
+a compiled module over the C++ core, docs/python.md).
 
 NumPy arrays in and out; every failing call raises ConvergentError carrying
 the status code and cvg_last_error(). The library is looked up in this order:
@@ -9,7 +13,7 @@ the status code and cvg_last_error(). The library is looked up in this order:
 Indices returned (units, columns, cluster ids) are 0-based; -1 marks an
 unmatched row of a max-weight matching.
 
-    import numpy as np, convergent as cvg
+    import numpy as np, capi_ctypes as cvg
     with cvg.Stats([3, 4]) as st:
         st.push(0, a); st.push(1, b); st.finalize()
         corr = st.correlation(0, 1)
