@@ -25,7 +25,7 @@ export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
 start=$SECONDS
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCONVERGENT_FUZZ=ON -DCONVERGENT_CUDA=OFF -DCONVERGENT_VIEWER=OFF -DCONVERGENT_BENCH=OFF \
-  -DCONVERGENT_TESTS=OFF -DCONVERGENT_FORTRAN=OFF -DCONVERGENT_THRUST_OMP=OFF >/dev/null
+  -DCONVERGENT_TESTS=OFF -DCONVERGENT_FORTRAN=OFF -DCONVERGENT_THRUST_OMP=OFF -DCONVERGENT_PYTHON=OFF >/dev/null
 targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
