@@ -73,7 +73,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("convergent.torch needs PyTorch (Debian: apt install python3-torch)") from exc
 
-from ._dump import ActivationDumpError, _as_tensor, _pair, dump_activations, spatial_grid
+from ._dump import ActivationDumpError, _as_tensor, _batches, _pair, dump_activations, spatial_grid
 
 if TYPE_CHECKING:  # pragma: no cover
     import convergent
@@ -200,19 +200,13 @@ def _single_device(model: nn.Module) -> Optional[torch.device]:
 # ---------------------------------------------------------------------------
 
 def _input_batches(loader, batch_size: int) -> Iterable[torch.Tensor]:
-    if isinstance(loader, np.ndarray):
-        loader = torch.from_numpy(loader)
-    if isinstance(loader, torch.Tensor):
-        if loader.dim() == 0:
-            raise ValueError("loader: an input tensor needs a batch dimension")
-        for start in range(0, loader.shape[0], batch_size):
-            yield loader[start:start + batch_size]
-        return
-    for batch in loader:  # a DataLoader or any iterable of batches, in its own order
-        try:
-            yield _as_tensor(batch)
-        except ActivationDumpError as exc:
-            raise TypeError(f"loader: {exc}") from None
+    """The dumper's batching (a tensor or array cut into batch_size rows, or
+    the batches of a DataLoader / iterable), with errors naming `loader`."""
+    try:
+        yield from _batches(loader, batch_size)
+    except ActivationDumpError as exc:
+        kind = ValueError if "batch dimension" in str(exc) else TypeError
+        raise kind(f"loader: {exc}") from None
 
 
 def _batch_count(loader, batch_size: int) -> Optional[int]:

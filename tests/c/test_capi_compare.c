@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "npy_io.h"
 #include "convergent.h"
 
 #define N 300
@@ -17,38 +18,6 @@
 #define WORK "test_capi_compare.work"
 
 static float net1[N][UA], net2[N][UB];
-
-/* Writes a C-order float32 .npy file (format 1.0). */
-static int write_npy(const char *path, const float *data, int rows, int cols) {
-    char dict[128];
-    int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols);
-    int total = 10 + n + 1;
-    int pad = (64 - total % 64) % 64;
-    unsigned short header_len = (unsigned short)(n + pad + 1);
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-    unsigned char len[2] = {(unsigned char)(header_len & 0xFF), (unsigned char)(header_len >> 8)};
-    fwrite(len, 1, 2, f);
-    fwrite(dict, 1, (size_t)n, f);
-    for (int i = 0; i < pad; ++i) fputc(' ', f);
-    fputc('\n', f);
-    fwrite(data, sizeof(float), (size_t)rows * (size_t)cols, f);
-    return fclose(f);
-}
-
-/* Reads the float32 payload of a .npy file written by convergent. */
-static int read_npy(const char *path, float *out, int count) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    unsigned char head[10];
-    if (fread(head, 1, 10, f) != 10) { fclose(f); return -1; }
-    long header_len = head[8] | (head[9] << 8);
-    fseek(f, 10 + header_len, SEEK_SET);
-    size_t got = fread(out, sizeof(float), (size_t)count, f);
-    fclose(f);
-    return got == (size_t)count ? 0 : -1;
-}
 
 static int exists(const char *path) {
     struct stat sb;
@@ -76,11 +45,11 @@ int main(void) {
     mkdir(WORK "/net1", 0755);
     mkdir(WORK "/net2", 0755);
     mkdir(WORK "/other", 0755);
-    CHECK(write_npy(WORK "/net1/fc.npy", &net1[0][0], N, UA) == 0);
-    CHECK(write_npy(WORK "/net2/fc.npy", &net2[0][0], N, UB) == 0);
-    CHECK(write_npy(WORK "/net1/relu.npy", &net1[0][0], N, UA) == 0);
-    CHECK(write_npy(WORK "/net2/relu.npy", &net2[0][0], N, UB) == 0);
-    CHECK(write_npy(WORK "/other/pool.npy", &net2[0][0], N, UB) == 0);
+    CHECK(write_npy_2d(WORK "/net1/fc.npy", &net1[0][0], N, UA) == 0);
+    CHECK(write_npy_2d(WORK "/net2/fc.npy", &net2[0][0], N, UB) == 0);
+    CHECK(write_npy_2d(WORK "/net1/relu.npy", &net1[0][0], N, UA) == 0);
+    CHECK(write_npy_2d(WORK "/net2/relu.npy", &net2[0][0], N, UB) == 0);
+    CHECK(write_npy_2d(WORK "/other/pool.npy", &net2[0][0], N, UB) == 0);
 
     const char *inputs[2] = {WORK "/net1", WORK "/net2"};
     cvg_options *o = NULL;
@@ -163,8 +132,8 @@ int main(void) {
     /* NaN in an input */
     net2[5][2] = NAN;
     mkdir(WORK "/nan", 0755);
-    CHECK(write_npy(WORK "/nan/fc.npy", &net2[0][0], N, UB) == 0);
-    CHECK(write_npy(WORK "/nan/relu.npy", &net2[0][0], N, UB) == 0);
+    CHECK(write_npy_2d(WORK "/nan/fc.npy", &net2[0][0], N, UB) == 0);
+    CHECK(write_npy_2d(WORK "/nan/relu.npy", &net2[0][0], N, UB) == 0);
     const char *with_nan[2] = {WORK "/net1", WORK "/nan"};
     CHECK(cvg_compare(with_nan, 2, WORK "/out2", o) == CVG_E_BAD_DATA);
     CHECK(!exists(WORK "/out2"));
