@@ -168,22 +168,28 @@ int compare_main(int argc, char** argv) {
     if (out.empty()) throw UsageError("compare needs --out DIR");
 
     const auto t0 = std::chrono::steady_clock::now();
-    if (!quiet) {
-        // The plan's peak before anything is read (the largest layer; layers
-        // run one after another), so a run that will not fit says so first.
-        std::vector<NetInput> nets;
-        for (const std::string& text : inputs) nets.push_back(parse_net_input(text));
-        const std::vector<LayerMemoryEstimate> estimates = estimate_compare_memory(nets, options);
-        const auto peak = std::max_element(estimates.begin(), estimates.end(), [](const auto& a, const auto& b) {
-            return a.peak_bytes < b.peak_bytes;
-        });
-        if (peak != estimates.end())
-            std::fprintf(stderr, "convergent: peak memory estimate %.0f MiB (layer '%s', %lld units together)\n",
-                         std::ceil(peak->peak_bytes / 1048576.0), peak->layer.c_str(), (long long)peak->units);
+    // Open, check and plan everything before any output (run_compare on
+    // NetInputs does the same; opened here once, for the estimate too).
+    validate_options(options);
+    std::vector<NetInput> parsed;
+    std::vector<std::string> paths;
+    for (const std::string& text : inputs) {
+        parsed.push_back(parse_net_input(text));
+        paths.push_back(parsed.back().path);
     }
+    const std::vector<NetSource> nets = open_nets(parsed, options.layout);
+    // The plan's peak (the largest layer; layers run one after another), so
+    // a run that will not fit says so before anything is read.
+    const std::vector<LayerMemoryEstimate> estimates = estimate_compare_memory(nets, options);
+    const auto peak = std::max_element(estimates.begin(), estimates.end(),
+                                       [](const auto& a, const auto& b) { return a.peak_bytes < b.peak_bytes; });
+    if (!quiet && peak != estimates.end())
+        std::fprintf(stderr, "convergent: peak memory estimate %.0f MiB (layer '%s', %lld units together)\n",
+                     std::ceil(peak->peak_bytes / 1048576.0), peak->layer.c_str(), (long long)peak->units);
+    DirectorySink sink(out, options.overwrite, paths);
     ProgressBar bar(!quiet);
     const nlohmann::json summary =
-        run_compare(inputs, out, options, [&](const std::string& l, double f) { bar.update(l, f); });
+        run_compare(nets, paths, sink, options, [&](const std::string& l, double f) { bar.update(l, f); });
     bar.finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!quiet) {

@@ -22,6 +22,9 @@ index_t offset_of(const cvg_stats* s, int32_t net) {
     return off;
 }
 
+// Rows per chunk of a batch merged straight from its DLPack tensors.
+constexpr index_t kChunkRows = 4096;
+
 // Merges the pending batch once every net has pushed its rows. Nets pushed
 // through DLPack are read from their tensors: in place when every net of the
 // batch was (host: in pieces into the accumulator's chunks; device: by the
@@ -46,8 +49,7 @@ void flush_if_complete(cvg_stats* s) {
         }
     const index_t width = s->acc.width();
     if (device) {
-        CVG_ARG(managed == s->managed.size(),
-                "a batch mixes CUDA tensors with host data: push every net of a batch on the same device");
+        // Every net of this batch is a CUDA tensor (mixing is refused at push).
         std::vector<DeviceChunkBlock> blocks;
         index_t column = 0;
         for (const auto& m : s->managed) {
@@ -55,18 +57,12 @@ void flush_if_complete(cvg_stats* s) {
             column += blocks.back().units;
         }
         const capi::ManagedBatch& first = *s->managed.front();
-        const index_t images = first.view.shape[0], height = first.height, wide = first.width;
-        std::vector<double> mean(static_cast<size_t>(width)), comoment(static_cast<size_t>(width * width));
-        s->backend->device_chunk_moments(blocks.data(), int(blocks.size()), images, height, wide, width, mean.data(),
-                                         comoment.data(), {}, nullptr);
-        for (index_t c = 0; c < width; ++c)
-            CVG_REQUIRE(std::isfinite(mean[size_t(c)]) && std::isfinite(comoment[size_t(c * width + c)]), BadData,
-                        "the batch holds NaN or Inf (" + s->acc.describe_unit(c) + ")");
-        s->acc.merge_moments(s->batch_rows, mean.data(), comoment.data());
+        s->acc.push_device(*s->backend, blocks, first.view.shape[0], first.height, first.width);
     } else if (managed == s->managed.size()) {
         std::vector<const LayerSource*> sources;
         for (const auto& m : s->managed) sources.push_back(m->source.get());
-        push_sources(s->acc, *s->backend, sources);
+        push_sources(s->acc, *s->backend, sources,
+                     std::max<index_t>(1, kChunkRows / sources.front()->positions()));
     } else {
         if (s->pending.size() != size_t(s->batch_rows * width)) s->pending.assign(size_t(s->batch_rows * width), 0.0f);
         index_t off = 0;

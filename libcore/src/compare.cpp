@@ -243,15 +243,6 @@ ChunkPlan plan_chunks(const std::vector<const LayerSource*>& sources, index_t wi
     return plan;
 }
 
-index_t plan_chunk_images(const std::vector<const LayerSource*>& sources, index_t width, const CompareOptions& options,
-                          index_t mi_rows_total) {
-    return plan_chunks(sources, width, options, mi_rows_total).chunk_images;
-}
-
-// Floats per piece read from one net: the piece is converted into the
-// accumulator's chunk while it is still in cache (512 KiB).
-constexpr index_t kPieceElements = index_t(1) << 17;
-
 // A seeded pseudo-random integer in [0, n) for row g (splitmix64): the
 // reservoir decision of a row is a function of the row alone, so every net
 // takes the same decisions without sharing state.
@@ -300,34 +291,14 @@ public:
     // this call) is called after each chunk.
     void add(const std::vector<const LayerSource*>& sources, index_t chunk_images,
              const std::function<void(index_t)>& after_chunk) {
-        const index_t images = sources.front()->images();
-        const index_t positions = d_.positions;
-        std::vector<float> piece;
-        const std::string what = "layer '" + d_.layer + "' (" + sources.front()->what() + ")";
-        for (index_t first = 0; first < images; first += chunk_images) {
-            const index_t count = std::min(chunk_images, images - first);
-            const index_t rows = count * positions;
-            const index_t chunk_row0 = (images_ + first) * positions;  // global row of the chunk's first row
-            acc_.begin_chunk(backend_, rows);
-            index_t offset = 0;
-            for (const LayerSource* s : sources) {
-                const index_t units = s->units();
-                const index_t piece_images =
-                    std::max<index_t>(1, std::min(count, kPieceElements / std::max<index_t>(1, positions * units)));
-                resize_or_fail(piece, size_t(piece_images * positions * units), what, "one net's piece of the chunk");
-                for (index_t done = 0; done < count; done += piece_images) {
-                    const index_t n = std::min(piece_images, count - done);
-                    s->read_images(first + done, n, piece.data());
-                    const index_t piece_row = done * positions, piece_rows = n * positions;
-                    acc_.add_block(piece.data(), piece_rows, units, piece_row, offset, units);
-                    gather(piece.data(), chunk_row0 + piece_row, piece_rows, units, units, offset);
-                }
-                offset += units;
-            }
-            acc_.end_chunk();
-            if (after_chunk) after_chunk(first + count);
-        }
-        images_ += images;
+        const index_t row0 = images_ * d_.positions;  // global row of the sources' first row
+        PieceFn gather_sample;
+        if (sample_count_ > 0)
+            gather_sample = [&](const float* piece, index_t first_row, index_t rows, index_t units, index_t column) {
+                gather(piece, row0 + first_row, rows, units, units, column);
+            };
+        push_sources(acc_, backend_, sources, chunk_images, gather_sample, after_chunk);
+        images_ += sources.front()->images();
     }
 
     // Adds one chunk whose pieces lie in device memory (read in place by
@@ -354,16 +325,8 @@ public:
                 }
             }
         }
-        std::vector<double> mean(static_cast<size_t>(width_)), comoment(static_cast<size_t>(width_ * width_));
         std::vector<float> sample(local.size() * size_t(width_));
-        backend_.device_chunk_moments(blocks.data(), int(blocks.size()), images, height, width, width_, mean.data(),
-                                      comoment.data(), local, sample.data());
-        for (index_t c = 0; c < width_; ++c)
-            CVG_REQUIRE(std::isfinite(mean[size_t(c)]) && std::isfinite(comoment[size_t(c * width_ + c)]), BadData,
-                        description() + ", " + acc_.describe_unit(c) + ": the batch of inputs " +
-                            std::to_string(images_) + ".." + std::to_string(images_ + images - 1) +
-                            " holds NaN or Inf");
-        acc_.merge_moments(rows, mean.data(), comoment.data());
+        acc_.push_device(backend_, blocks, images, height, width, local, sample.data());
         for (size_t i = 0; i < local.size(); ++i) {
             place_sample_row(targets[i], row0 + local[i]);
             std::copy(sample.begin() + i * size_t(width_), sample.begin() + (i + 1) * size_t(width_),
@@ -575,58 +538,112 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
     return run_compare(nets, out_dir, options, progress);
 }
 
-std::vector<LayerMemoryEstimate> estimate_compare_memory(const std::vector<NetInput>& inputs,
-                                                         const CompareOptions& options) {
-    validate_options(options);
-    std::vector<NetSource> nets;
-    for (const NetInput& in : inputs) nets.push_back(NetSource::open(in.path, options.layout, in.name));
-    CVG_REQUIRE(nets.size() >= 2, InvalidArgument, "compare needs at least two nets");
-    const PipelinePlan plan = plan_pipeline(options);
-    std::vector<LayerMemoryEstimate> out;
-    for (const auto& l : select_layers(nets, options.layers)) {
-        std::vector<const LayerSource*> sources;
-        index_t width = 0;
-        for (const auto& net : nets) {
-            sources.push_back(&net.layer(l));
-            width += sources.back()->units();
-        }
-        check_aligned(sources);
-        const ChunkPlan c =
-            plan_chunks(sources, width, options, std::min(plan.request.mi_sample_rows, sources.front()->samples()));
-        out.push_back({l, width, c.chunk_images, c.fixed_bytes, c.peak_bytes()});
-    }
-    return out;
-}
-
-nlohmann::json run_compare(const std::vector<NetInput>& inputs, const std::string& out_dir,
-                           const CompareOptions& options, const ProgressFn& progress) {
+std::vector<NetSource> open_nets(const std::vector<NetInput>& inputs, const ActivationLayout& layout) {
     CVG_REQUIRE(inputs.size() >= 2, InvalidArgument, "compare needs at least two nets");
-    validate_options(options);
-
-    // Open and validate everything before any work or output.
     std::vector<NetSource> nets;
     std::set<std::string> names;
-    std::vector<std::string> paths;
     for (const NetInput& in : inputs) {
         CVG_REQUIRE(!in.path.empty(), InvalidArgument, "net '" + in.name + "': the path is empty");
         if (!in.name.empty()) validate_net_name(in.name, "input '" + in.path + "'");
-        nets.push_back(NetSource::open(in.path, options.layout, in.name));
+        nets.push_back(NetSource::open(in.path, layout, in.name));
         if (in.name.empty())
             validate_net_name(nets.back().name(), "input '" + in.path + "' (named after its basename)");
         CVG_REQUIRE(names.insert(nets.back().name()).second, InvalidArgument,
                     "two inputs are named '" + nets.back().name() + "' (" + in.path +
                         "); name them with NAME=PATH, e.g. net1=" + in.path);
-        paths.push_back(in.path);
     }
-    // Layers and alignment are checked again (cheaply) by the overload
-    // below; checking here first leaves no output directory behind.
+    return nets;
+}
+
+namespace {
+
+// One layer of a run, checked and planned before anything is read or written.
+struct LayerPlan {
+    std::string layer;
+    std::vector<const LayerSource*> sources;  // one per net
+    std::vector<index_t> widths;
+    index_t width = 0;  // all nets' units together
+    ChunkPlan chunks;
+};
+
+// The layers to analyse, each checked for alignment across the nets and
+// planned against the memory budget (throws naming the layer).
+std::vector<LayerPlan> plan_layers(const std::vector<NetSource>& nets, const CompareOptions& options,
+                                   const PipelinePlan& pipeline) {
+    std::vector<LayerPlan> plans;
     for (const auto& l : select_layers(nets, options.layers)) {
-        std::vector<const LayerSource*> sources;
-        for (const auto& net : nets) sources.push_back(&net.layer(l));
-        check_aligned(sources);
+        LayerPlan p;
+        p.layer = l;
+        for (const auto& net : nets) {
+            p.sources.push_back(&net.layer(l));
+            p.widths.push_back(p.sources.back()->units());
+            p.width += p.widths.back();
+        }
+        check_aligned(p.sources);
+        p.chunks = plan_chunks(p.sources, p.width, options,
+                               std::min(pipeline.request.mi_sample_rows, p.sources.front()->samples()));
+        plans.push_back(std::move(p));
     }
+    return plans;
+}
+
+// The run itself, on checked names and planned layers.
+nlohmann::json run_planned(const std::vector<std::string>& net_names, const std::vector<std::string>& inputs,
+                           const std::vector<LayerPlan>& layers, const PipelinePlan& pipeline, ResultSink& sink,
+                           const CompareOptions& options, const ProgressFn& progress) {
+    nlohmann::json timings = {{"layers", nlohmann::json::object()},
+                              {"memory_estimate_bytes", nlohmann::json::object()}};
+    auto t_stage = Clock::now();
+    std::unique_ptr<Backend> backend = make_backend(options.backend);
+    timings["backend_setup"] = seconds_since(t_stage);
+    nlohmann::json summary = summary_header(*backend, options, net_names, inputs);
+
+    for (const LayerPlan& p : layers) {
+        nlohmann::json& lt = timings["layers"][p.layer];
+        t_stage = Clock::now();
+        timings["memory_estimate_bytes"][p.layer] = p.chunks.peak_bytes();
+        const index_t images = p.sources.front()->images();
+        LayerPass pass(*backend, p.layer, net_names, p.widths, p.sources.front()->positions(), options,
+                       pipeline.request, images);
+        pass.add(p.sources, p.chunks.chunk_images, [&](index_t done) {
+            if (progress) progress(p.layer, double(done) / double(images));
+        });
+        LayerData data = pass.finish();
+        lt["pass"] = seconds_since(t_stage);
+        analyse_layer(*backend, options, pipeline, data, sink, summary, lt);
+    }
+    // Wall-clock seconds, for finding where the time goes; not part of the
+    // results (absent unless asked for, so outputs stay reproducible).
+    if (options.timings) summary["timings"] = std::move(timings);
+    sink.commit(summary);
+    return summary;
+}
+
+}  // namespace
+
+std::vector<LayerMemoryEstimate> estimate_compare_memory(const std::vector<NetSource>& nets,
+                                                         const CompareOptions& options) {
+    validate_options(options);
+    std::vector<LayerMemoryEstimate> out;
+    for (const LayerPlan& p : plan_layers(nets, options, plan_pipeline(options)))
+        out.push_back({p.layer, p.width, p.chunks.chunk_images, p.chunks.fixed_bytes, p.chunks.peak_bytes()});
+    return out;
+}
+
+nlohmann::json run_compare(const std::vector<NetInput>& inputs, const std::string& out_dir,
+                           const CompareOptions& options, const ProgressFn& progress) {
+    validate_options(options);
+    // Open, check and plan everything before any work or output.
+    const std::vector<NetSource> nets = open_nets(inputs, options.layout);
+    std::vector<std::string> names, paths;
+    for (size_t n = 0; n < nets.size(); ++n) {
+        names.push_back(nets[n].name());
+        paths.push_back(inputs[n].path);
+    }
+    const PipelinePlan pipeline = plan_pipeline(options);
+    const std::vector<LayerPlan> layers = plan_layers(nets, options, pipeline);
     DirectorySink sink(out_dir, options.overwrite, paths);
-    return run_compare(nets, paths, sink, options, progress);
+    return run_planned(names, paths, layers, pipeline, sink, options, progress);
 }
 
 nlohmann::json run_compare(const std::vector<ArrayNet>& nets, ResultSink& sink, const CompareOptions& options,
@@ -655,53 +672,8 @@ nlohmann::json run_compare(const std::vector<NetSource>& nets, const std::vector
     std::vector<std::string> net_names;
     for (const auto& net : nets) net_names.push_back(net.name());
     check_names(net_names);
-    const std::vector<std::string> layers = select_layers(nets, options.layers);
-    std::vector<std::vector<const LayerSource*>> layer_sources;
-    for (const auto& l : layers) {
-        std::vector<const LayerSource*> sources;
-        for (const auto& net : nets) sources.push_back(&net.layer(l));
-        check_aligned(sources);
-        layer_sources.push_back(sources);
-    }
-    const PipelinePlan plan = plan_pipeline(options);
-
-    nlohmann::json timings = {{"layers", nlohmann::json::object()},
-                              {"memory_estimate_bytes", nlohmann::json::object()}};
-    auto t_stage = Clock::now();
-    std::unique_ptr<Backend> backend = make_backend(options.backend);
-    timings["backend_setup"] = seconds_since(t_stage);
-    nlohmann::json summary = summary_header(*backend, options, net_names, inputs);
-
-    for (size_t li = 0; li < layers.size(); ++li) {
-        nlohmann::json& lt = timings["layers"][layers[li]];
-        t_stage = Clock::now();
-        const std::vector<const LayerSource*>& sources = layer_sources[li];
-        std::vector<index_t> widths;
-        index_t width = 0;
-        for (const LayerSource* s : sources) {
-            widths.push_back(s->units());
-            width += s->units();
-        }
-        const index_t images = sources.front()->images();
-        // Planned (and checked against the memory budget) before anything is allocated.
-        const ChunkPlan chunks =
-            plan_chunks(sources, width, options, std::min(plan.request.mi_sample_rows, sources.front()->samples()));
-        const index_t chunk_images = chunks.chunk_images;
-        timings["memory_estimate_bytes"][layers[li]] = chunks.peak_bytes();
-        LayerPass pass(*backend, layers[li], net_names, widths, sources.front()->positions(), options, plan.request,
-                       images);
-        pass.add(sources, chunk_images, [&](index_t done) {
-            if (progress) progress(layers[li], double(done) / double(images));
-        });
-        LayerData data = pass.finish();
-        lt["pass"] = seconds_since(t_stage);
-        analyse_layer(*backend, options, plan, data, sink, summary, lt);
-    }
-    // Wall-clock seconds, for finding where the time goes; not part of the
-    // results (absent unless asked for, so outputs stay reproducible).
-    if (options.timings) summary["timings"] = std::move(timings);
-    sink.commit(summary);
-    return summary;
+    const PipelinePlan pipeline = plan_pipeline(options);
+    return run_planned(net_names, inputs, plan_layers(nets, options, pipeline), pipeline, sink, options, progress);
 }
 
 // ---- CompareSession ---------------------------------------------------------------
@@ -767,7 +739,7 @@ struct CompareSession::Impl {
             for (const Pushed& p : l.batch) sources.push_back(p.source.get());
             const index_t sample = images > 0 ? std::min(plan.request.mi_sample_rows, images * l.positions)
                                               : plan.request.mi_sample_rows;
-            chunk_images = plan_chunk_images(sources, width, options, sample);
+            chunk_images = plan_chunks(sources, width, options, sample).chunk_images;
         }
         if (!l.pass) {
             l.pass = std::make_unique<LayerPass>(*backend, l.name, nets, l.widths, l.positions, options, plan.request,

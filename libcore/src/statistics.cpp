@@ -76,14 +76,18 @@ constexpr double kNegligibleOffset = 1e-10;
                                  " is not finite); activations must be finite");
 }
 
+void MomentAccumulator::size_scratch() {
+    resize_or_fail(scratch_mean_, std::uint64_t(width_), description(), "a chunk's means");
+    resize_or_fail(scratch_comoment_, std::uint64_t(width_) * std::uint64_t(width_), description(),
+                   "a chunk's " + std::to_string(width_) + " x " + std::to_string(width_) + " comoment matrix");
+}
+
 void MomentAccumulator::push(const Backend& backend, const float* x, index_t rows, index_t ld) {
     if (rows == 0) return;
     CVG_REQUIRE(x != nullptr && ld >= width_, InvalidArgument,
                 description() + ": push needs a chunk and ld >= " + std::to_string(width_));
     if (backend.kind() != BackendKind::Cpu) {
-        resize_or_fail(scratch_mean_, std::uint64_t(width_), description(), "a chunk's means");
-        resize_or_fail(scratch_comoment_, std::uint64_t(width_) * std::uint64_t(width_), description(),
-                       "a chunk's " + std::to_string(width_) + " x " + std::to_string(width_) + " comoment matrix");
+        size_scratch();
         backend.chunk_moments(x, rows, width_, ld, scratch_mean_.data(), scratch_comoment_.data());
         merge_chunk_moments(rows);
         return;
@@ -91,6 +95,17 @@ void MomentAccumulator::push(const Backend& backend, const float* x, index_t row
     begin_chunk(backend, rows);
     add_block(x, rows, ld, 0, 0, width_);
     end_chunk();
+}
+
+void MomentAccumulator::push_device(const Backend& backend, const std::vector<DeviceChunkBlock>& blocks,
+                                    index_t images, index_t height, index_t width,
+                                    const std::vector<index_t>& sample_rows, float* sample_values) {
+    const index_t rows = images * height * width;
+    if (rows == 0) return;
+    size_scratch();
+    backend.device_chunk_moments(blocks.data(), int(blocks.size()), images, height, width, width_,
+                                 scratch_mean_.data(), scratch_comoment_.data(), sample_rows, sample_values);
+    merge_chunk_moments(rows);
 }
 
 void MomentAccumulator::merge_chunk_moments(index_t rows) {
@@ -309,9 +324,9 @@ MomentAccumulator MomentAccumulator::load(std::istream& in, const std::string& w
 }
 
 void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vector<const LayerSource*>& sources,
-                  index_t max_chunk_rows) {
-    CVG_REQUIRE(!sources.empty() && sources.size() == acc.block_widths().size(), InvalidArgument,
-                acc.description() + ": push_sources needs one source per net");
+                  index_t chunk_images, const PieceFn& on_piece, const std::function<void(index_t)>& after_chunk) {
+    CVG_REQUIRE(!sources.empty() && sources.size() == acc.block_widths().size() && chunk_images > 0, InvalidArgument,
+                acc.description() + ": push_sources needs one source per net and chunk_images > 0");
     const index_t images = sources.front()->images(), positions = sources.front()->positions();
     for (size_t n = 0; n < sources.size(); ++n)
         CVG_REQUIRE(sources[n]->images() == images && sources[n]->positions() == positions &&
@@ -319,7 +334,6 @@ void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vec
                     InvalidArgument, acc.description() + ": push_sources: source " + std::to_string(n) +
                                          " does not match the accumulator's blocks or the other sources");
     constexpr index_t kPieceElements = index_t(1) << 17;  // 512 KiB of float32, converted while in cache
-    const index_t chunk_images = std::max<index_t>(1, max_chunk_rows / positions);
     std::vector<float> piece;
     for (index_t first = 0; first < images; first += chunk_images) {
         const index_t count = std::min(chunk_images, images - first);
@@ -329,15 +343,18 @@ void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vec
             const index_t units = s->units();
             const index_t piece_images =
                 std::max<index_t>(1, std::min(count, kPieceElements / std::max<index_t>(1, positions * units)));
-            piece.resize(size_t(piece_images * positions * units));
+            resize_or_fail(piece, std::uint64_t(piece_images * positions * units), acc.description(),
+                           "one net's piece of the chunk");
             for (index_t done = 0; done < count; done += piece_images) {
                 const index_t n = std::min(piece_images, count - done);
                 s->read_images(first + done, n, piece.data());
                 acc.add_block(piece.data(), n * positions, units, done * positions, offset, units);
+                if (on_piece) on_piece(piece.data(), (first + done) * positions, n * positions, units, offset);
             }
             offset += units;
         }
         acc.end_chunk();
+        if (after_chunk) after_chunk(first + count);
     }
 }
 

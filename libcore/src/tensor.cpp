@@ -15,15 +15,6 @@ namespace {
 
 constexpr int kMaxRank = 8;
 
-int element_bytes(NpyDtype dtype) {
-    switch (dtype) {
-        case NpyDtype::Float16: return 2;
-        case NpyDtype::Float32: return 4;
-        case NpyDtype::Float64: return 8;
-    }
-    return 4;
-}
-
 std::vector<index_t> c_strides(const std::vector<index_t>& shape) {
     std::vector<index_t> s(shape.size(), 1);
     for (size_t d = shape.size(); d-- > 1;) s[d - 1] = s[d] * shape[d];
@@ -41,7 +32,7 @@ public:
         header_.data_offset = 0;
         strides_ = view.strides.empty() ? c_strides(view.shape) : view.strides;
         contiguous_ = view.c_contiguous();
-        bytes_ = element_bytes(view.dtype);
+        bytes_ = header_.element_size();
     }
     const NpyHeader& header() const override { return header_; }
     const std::string& what() const override { return what_; }

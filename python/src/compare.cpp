@@ -352,16 +352,13 @@ void bind_compare(py::module_& m) {
               const ProgressFn report_progress = progress_function(progress);
               ResultData data;
               py::gil_scoped_release release;
-              CVG_REQUIRE(inputs.size() >= 2, InvalidArgument, "compare needs at least two nets");
-              std::vector<NetSource> nets;
+              std::vector<NetInput> parsed;
               std::vector<std::string> paths;
               for (const std::string& text : inputs) {
-                  const NetInput in = parse_net_input(text);
-                  CVG_REQUIRE(!in.path.empty(), InvalidArgument, "net '" + in.name + "': the path is empty");
-                  if (!in.name.empty()) validate_net_name(in.name, "input '" + in.path + "'");
-                  nets.push_back(NetSource::open(in.path, o.layout, in.name));
-                  paths.push_back(in.path);
+                  parsed.push_back(parse_net_input(text));
+                  paths.push_back(parsed.back().path);
               }
+              const std::vector<NetSource> nets = open_nets(parsed, o.layout);
               MemorySink sink;
               run_compare(nets, paths, sink, o, report_progress);
               data.summary = sink.summary();

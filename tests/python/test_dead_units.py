@@ -69,21 +69,32 @@ def test_include_keeps_them_with_correlation_zero(nets, tmp_path):
     assert corr["matching_mean"] < excluded["matching_mean"]
 
 
-def test_python_table1_equals_the_cli(nets, tmp_path, convergent):
-    # The API used to disagree with the CLI: semi_matching(correlation) kept
-    # dead units at 0. Statistics.table1 uses the CLI's convention (and
-    # option), and so does compare() (the same pipeline).
+def stats_table1_equals_the_cli(stats_class, nets, tmp_path):
+    """Table 1 of a Statistics/Stats object (the package's or the C ABI's)
+    equals the CLI's for both dead-unit modes; returns the CLI's figures."""
     d, a, b = nets
-    st = convergent.Statistics([6, 6], backend="cpu")
+    st = stats_class([6, 6], backend="cpu")
     st.push(0, a)
     st.push(1, b)
     st.finalize()
+    cli = {}
     for mode in ("exclude", "include"):
         _, corr = run(d, tmp_path, mode)
         t = st.table1(0, 1, dead_units=mode)
         assert t["semi_matching_mean"] == pytest.approx(corr["semi_matching_mean"], abs=1e-6)
         assert t["matching_mean"] == pytest.approx(corr["matching_mean"], abs=1e-6)
         assert t["overlap_ratio"] == pytest.approx(corr["overlap_ratio"], abs=1e-12)
+        cli[mode] = corr
+    return cli
+
+
+def test_python_table1_equals_the_cli(nets, tmp_path, convergent):
+    # The API used to disagree with the CLI: semi_matching(correlation) kept
+    # dead units at 0. Statistics.table1 uses the CLI's convention (and
+    # option), and so does compare() (the same pipeline).
+    _, a, b = nets
+    cli = stats_table1_equals_the_cli(convergent.Statistics, nets, tmp_path)
+    for mode, corr in cli.items():
         result = convergent.compare({"a": {"fc": a}, "b": {"fc": b}}, dead_units=mode, mutual_information=False,
                                     sparse_prediction=False, clustering=False)
         assert result["fc"].table1("a", "b") == {k: corr[k] for k in
@@ -91,14 +102,4 @@ def test_python_table1_equals_the_cli(nets, tmp_path, convergent):
 
 
 def test_c_api_table1_equals_the_cli(nets, tmp_path, capi):
-    d, a, b = nets
-    st = capi.Stats([6, 6], backend="cpu")
-    st.push(0, a)
-    st.push(1, b)
-    st.finalize()
-    for mode in ("exclude", "include"):
-        _, corr = run(d, tmp_path, mode)
-        t = st.table1(0, 1, dead_units=mode)
-        assert t["semi_matching_mean"] == pytest.approx(corr["semi_matching_mean"], abs=1e-6)
-        assert t["matching_mean"] == pytest.approx(corr["matching_mean"], abs=1e-6)
-        assert t["overlap_ratio"] == pytest.approx(corr["overlap_ratio"], abs=1e-12)
+    stats_table1_equals_the_cli(capi.Stats, nets, tmp_path)

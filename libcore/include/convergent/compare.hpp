@@ -54,10 +54,14 @@ struct LayerMemoryEstimate {
     double fixed_bytes = 0;    // everything but the chunk
     double peak_bytes = 0;
 };
-// Opens the inputs (cheap: mapped, headers only) and plans every layer
-// without reading activations; throws what run_compare would (OutOfMemory
-// when a layer does not fit the budget).
-std::vector<LayerMemoryEstimate> estimate_compare_memory(const std::vector<NetInput>& inputs,
+// Opens the inputs of a comparison (mapped, headers only): at least two,
+// each named (NAME=PATH, else its basename) with a valid, unique name;
+// throws naming the input otherwise.
+std::vector<NetSource> open_nets(const std::vector<NetInput>& inputs, const ActivationLayout& layout = {});
+
+// Plans every layer of opened nets without reading activations; throws
+// what run_compare would (OutOfMemory when a layer does not fit the budget).
+std::vector<LayerMemoryEstimate> estimate_compare_memory(const std::vector<NetSource>& nets,
                                                          const CompareOptions& options);
 
 // Where the results of a comparison go: summary.json plus float32 arrays

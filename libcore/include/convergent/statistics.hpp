@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -65,6 +66,17 @@ public:
                    index_t columns);
     void end_chunk();
 
+    // A chunk whose pieces lie in device memory (DLPack CUDA tensors), read
+    // in place by backend.device_chunk_moments: images x (height * width)
+    // rows of the blocks, which cover every column. The requested
+    // chunk-local sample_rows are copied to sample_values like there.
+    // Throws BadData naming the unit when the chunk holds NaN/Inf (like
+    // end_chunk; the accumulator is left unchanged), Unsupported from a
+    // backend without device memory.
+    void push_device(const Backend& backend, const std::vector<DeviceChunkBlock>& blocks, index_t images,
+                     index_t height, index_t width, const std::vector<index_t>& sample_rows = {},
+                     float* sample_values = nullptr);
+
     // Adds moments computed elsewhere (count rows, their mean and comoment).
     void merge_moments(index_t count, const double* mean, const double* comoment);
     // Chan merge of another accumulator of the same block widths.
@@ -88,7 +100,8 @@ public:
 
 private:
     void allocate();  // checks widths_, sizes mean_ and comoment_
-    void merge_chunk_moments(index_t rows);  // scratch_mean_/scratch_comoment_ from a backend
+    void size_scratch();                     // scratch_mean_/scratch_comoment_ for a backend's chunk
+    void merge_chunk_moments(index_t rows);  // checks and merges them
     [[noreturn]] void fail_not_finite(index_t column, index_t rows, bool mean_finite) const;
 
     std::vector<index_t> widths_;
@@ -117,12 +130,18 @@ private:
 };
 
 // Adds every image of aligned sources (one per block of acc, in order: same
-// images and positions) to acc, reading each a bounded piece at a time
-// straight into the accumulator's chunks (no copy of the sources), at most
-// max_chunk_rows rows per chunk. Throws like MomentAccumulator::end_chunk
-// and LayerSource::read_images; chunks merged before an error stay merged.
+// images and positions) to acc, chunk_images inputs per chunk, reading each
+// source a bounded piece at a time straight into the accumulator's chunk (no
+// copy of the sources). on_piece, when given, sees every piece as it is
+// read: rows x units float32 values (leading dimension units) of the
+// sources' rows [first_row, first_row + rows), which are the accumulator's
+// columns [column, column + units); after_chunk(images done) follows each
+// chunk. Throws like MomentAccumulator::end_chunk and
+// LayerSource::read_images; chunks merged before an error stay merged.
+using PieceFn = std::function<void(const float* piece, index_t first_row, index_t rows, index_t units, index_t column)>;
 void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vector<const LayerSource*>& sources,
-                  index_t max_chunk_rows = 4096);
+                  index_t chunk_images, const PieceFn& on_piece = {},
+                  const std::function<void(index_t)>& after_chunk = {});
 
 // Finalised statistics of one layer over all nets.
 struct LayerStatistics {
