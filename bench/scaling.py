@@ -7,7 +7,7 @@ against the numpy/scipy reference, measured in the same run on the same
 least squares on log-log).
 
 convergent: `convergent compare --no-mi --no-sparse --no-clusters
---no-mean-activation` (the whole command: reading, statistics, matchings,
+--no-mean-activation --no-similarity-indices --no-top-patches` (the whole command: reading, statistics, matchings,
 writing). Reference: numpy float64 correlation of the concatenated units
 (np.corrcoef) + semi-matching (argmax) + scipy.optimize.linear_sum_assignment
 (the max-weight matching), in a fresh interpreter. Peak memory: ru_maxrss of
@@ -100,7 +100,8 @@ def main():
             del shared
             wall_c, rss_c, _ = timed([args.cli, "compare"] + [str(d / f"net{k + 1}") for k in range(args.nets)] +
                                      ["--out", str(d / "out"), "--no-mi", "--no-sparse", "--no-clusters",
-                                      "--no-mean-activation", "-q"])
+                                      "--no-mean-activation", "--no-similarity-indices", "--no-top-patches",
+                                      "-q"])
             ref_gb = 3 * n * t * 8 / 2**30  # float64 concatenation + corrcoef's centred copy + conversion
             if args.nets == 2 and ref_gb <= args.ref_max_gb:
                 wall_r, rss_r, _ = timed([sys.executable, "-c", REFERENCE, str(d / "net1/fc.npy"), str(d / "net2/fc.npy")])

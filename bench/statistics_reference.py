@@ -11,9 +11,11 @@ The statistics pass is one float64 dsyrk per chunk over every net's centred
 units, so its floor is OpenBLAS dsyrk itself: the table also gives the
 dsyrk time of the same work (samples x T^2, chunks of the rows convergent
 uses, on data already centred in memory, via scipy.linalg.blas.dsyrk), the
-GFLOP/s both achieve (samples * T^2 / time; convergent's time is the whole
-command: reading, packing, dsyrk, correlation, output) and dsyrk time /
-convergent time. Every time is the best of --repeat runs.
+GFLOP/s both achieve (samples * T^2 / time) and dsyrk time / convergent
+time, twice: for the whole command (process start, reading, packing,
+dsyrk, correlation, output) and for the statistics pass alone (summary.json
+timings from --timings: reading, packing, dsyrk and the merges of every
+chunk). Every time is the best of --repeat runs.
 
 usage: /usr/bin/python3 bench/statistics_reference.py [--cli build/cpu/cli/convergent] [--quick] [--repeat 3]
 """
@@ -45,6 +47,11 @@ def numpy_statistics(paths, layer):
     std = x.std(0)
     corr = np.corrcoef(x, rowvar=False)
     return mean, std, corr
+
+
+# Everything but the statistics (the similarity indices and top-k switched
+# off too where this build has them).
+STATISTICS_ONLY = ["--no-matching", "--no-mi", "--no-sparse", "--no-clusters", "--no-mean-activation"]
 
 
 # Rows per chunk of convergent's statistics pass (layer_pass in
@@ -80,6 +87,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller cases")
     ap.add_argument("--json", help="write results as JSON here")
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs of every timing")
+    ap.add_argument("--precision", default="float64,float32",
+                    help="convergent's --statistics-precision values to time (one row each)")
     args = ap.parse_args()
 
     cases = [  # (name, images, channels, H, W, nets)
@@ -91,6 +100,8 @@ def main():
     if args.quick:
         cases = [("conv 64ch 256x(8x8) x2", 256, 64, 8, 8, 2), ("fc 256u 20000 x2", 20000, 256, 1, 1, 2)]
 
+    help_text = subprocess.run([args.cli, "compare", "--help"], capture_output=True, text=True).stdout
+    STATISTICS_ONLY.extend(f for f in ("--no-similarity-indices", "--no-top-patches") if f in help_text)
     rng = np.random.default_rng(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,39 +118,49 @@ def main():
             del latent
             samples, units = n * h * w, c * k
             out = tmp / "out"
-            t_numpy = t_ours = float("inf")
-            # Alternate the two sides, so both see the same machine load.
+            precisions = args.precision.split(",")
+            t_numpy = float("inf")
+            t_ours = {p: float("inf") for p in precisions}
+            t_pass = dict(t_ours)
+            err = {}
+            # Alternate the sides, so all see the same machine load.
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
                 mean, std, corr = numpy_statistics(paths, "layer")
                 t_numpy = min(t_numpy, time.perf_counter() - t0)
                 c0 = corr[:c, c:2 * c].copy()
                 del mean, std, corr
-                # convergent, statistics only
-                shutil.rmtree(out, ignore_errors=True)
-                t0 = time.perf_counter()
-                subprocess.run([args.cli, "compare", *map(str, paths), "--out", str(out), "--quiet", "--backend", "cpu",
-                                "--no-matching", "--no-mi", "--no-sparse", "--no-clusters", "--no-mean-activation"],
-                               check=True)
-                t_ours = min(t_ours, time.perf_counter() - t0)
-            ours = np.load(out / "layer" / f"{paths[0].name}~{paths[1].name}.corr.npy")
-            err = float(np.max(np.abs(ours - np.nan_to_num(c0))))
+                for p in precisions:  # convergent, statistics only
+                    shutil.rmtree(out, ignore_errors=True)
+                    t0 = time.perf_counter()
+                    subprocess.run([args.cli, "compare", *map(str, paths), "--out", str(out), "--quiet", "--backend",
+                                    "cpu", "--timings", "--statistics-precision", p, *STATISTICS_ONLY], check=True)
+                    t_ours[p] = min(t_ours[p], time.perf_counter() - t0)
+                    timings = json.loads((out / "summary.json").read_text())["timings"]["layers"]["layer"]
+                    t_pass[p] = min(t_pass[p], timings["pass"] + timings.get("statistics", 0.0))
+                    ours = np.load(out / "layer" / f"{paths[0].name}~{paths[1].name}.corr.npy")
+                    err[p] = float(np.max(np.abs(ours - np.nan_to_num(c0))))
             t_syrk = dsyrk_seconds(samples, units, args.repeat)
             flop = float(samples) * units * units
-            rows.append({"case": name, "samples": samples, "units_total": units,
-                         "numpy_s": t_numpy, "convergent_s": t_ours, "ratio": t_numpy / t_ours, "max_abs_err": err,
-                         "dsyrk_s": t_syrk, "convergent_gflops": flop / t_ours / 1e9,
-                         "dsyrk_gflops": flop / t_syrk / 1e9, "of_dsyrk": t_syrk / t_ours})
+            for p in precisions:
+                rows.append({"case": name + ("" if p == "float64" else f" ({p} products)"), "samples": samples,
+                             "units_total": units, "numpy_s": t_numpy, "convergent_s": t_ours[p],
+                             "ratio": t_numpy / t_ours[p], "max_abs_err": err[p], "dsyrk_s": t_syrk,
+                             "convergent_gflops": flop / t_ours[p] / 1e9, "dsyrk_gflops": flop / t_syrk / 1e9,
+                             "of_dsyrk": t_syrk / t_ours[p], "pass_s": t_pass[p],
+                             "pass_gflops": flop / t_pass[p] / 1e9, "pass_of_dsyrk": t_syrk / t_pass[p]})
             for p in paths:
                 shutil.rmtree(p)
 
     print("| case | samples | units (all nets) | numpy float64 (s) | convergent (s) | ratio numpy/convergent "
-          "| max abs diff | dsyrk same work (s) | GFLOP/s convergent / dsyrk | dsyrk/convergent |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| max abs diff | dsyrk same work (s) | GFLOP/s convergent / dsyrk | dsyrk/convergent "
+          "| pass alone (s) | GFLOP/s pass | dsyrk/pass |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['case']} | {r['samples']} | {r['units_total']} | {r['numpy_s']:.3f} | {r['convergent_s']:.3f} | "
               f"{r['ratio']:.2f}x | {r['max_abs_err']:.1e} | {r['dsyrk_s']:.3f} | "
-              f"{r['convergent_gflops']:.1f} / {r['dsyrk_gflops']:.1f} | {100 * r['of_dsyrk']:.0f}% |")
+              f"{r['convergent_gflops']:.1f} / {r['dsyrk_gflops']:.1f} | {100 * r['of_dsyrk']:.0f}% | "
+              f"{r['pass_s']:.3f} | {r['pass_gflops']:.1f} | {100 * r['pass_of_dsyrk']:.0f}% |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

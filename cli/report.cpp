@@ -342,6 +342,19 @@ std::vector<std::string> referenced_files(const nlohmann::json& summary, const R
         if (n.is_string()) nets.push_back(n.get<std::string>());
     for (auto layer = layers.begin(); layer != layers.end(); ++layer) {
         if (!layer.value().is_object()) continue;
+        // Each net's top-k inputs and patch sprite sheet (top_patches.nets.<net>.<kind>).
+        auto top = layer.value().find("top_patches");
+        if (top != layer.value().end() && top->is_object() && top->contains("nets") && (*top)["nets"].is_object())
+            for (const auto& net : (*top)["nets"])
+                if (net.is_object())
+                    for (const auto& file : net)
+                        if (file.is_string()) {
+                            const std::string p = file.get<std::string>();
+                            if (is_safe_relative_path(p)) add(p);
+                            else
+                                warnings.push_back("layer " + layer.key() + ": skipped file path '" + p +
+                                                   "' (not a relative path inside the results directory)");
+                        }
         auto files = layer.value().find("files");
         if (files != layer.value().end() && files->is_object()) {
             for (auto entry = files->begin(); entry != files->end(); ++entry) {

@@ -46,6 +46,12 @@ public:
                                        double* vectors) const override {
         cpu_.symmetric_eigensolve_smallest(m, n, k, values, vectors);
     }
+    void linear_gram(const float* x, index_t rows, index_t cols, index_t ld, double* gram) const override {
+        cpu_.linear_gram(x, rows, cols, ld, gram);
+    }
+    void unbiased_hsic(const double* grams, index_t count, index_t n, double* hsic) const override {
+        cpu_.unbiased_hsic(grams, count, n, hsic);
+    }
 
 private:
     CpuBackend cpu_;

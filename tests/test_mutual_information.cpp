@@ -74,6 +74,51 @@ TEST(JointHistogramCounts, EqualsNaiveOnRandomCodes) {
     }
 }
 
+// Codes where most samples sit in one bin per unit (the zero bin of ReLU
+// units, or any other bin): units with a mode fraction of 0.95, 0.7, 0.5 or
+// 0.2 (the last two take the dense kernel), modes not always bin 0.
+std::vector<std::uint8_t> mode_heavy_codes(index_t units, index_t samples, int bins, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> pick(0, bins - 1);
+    std::uniform_real_distribution<double> u01(0.0, 1.0);
+    const double fractions[] = {0.95, 0.7, 0.5, 0.2};
+    std::vector<std::uint8_t> codes(size_t(units * samples));
+    for (index_t u = 0; u < units; ++u) {
+        const int mode = u % 3 == 0 ? 0 : pick(rng);
+        const double f = fractions[u % 4];
+        for (index_t s = 0; s < samples; ++s)
+            codes[size_t(u * samples + s)] = std::uint8_t(u01(rng) < f ? mode : pick(rng));
+    }
+    return codes;
+}
+
+TEST(JointHistogramCounts, SparseAwareCountingEqualsNaive) {
+    // The listed kernel (samples outside each unit's mode only, mode row
+    // completed from the marginals) against direct counting: mixed sparse and
+    // dense row groups, sub-ranges, and the within-net MI on the same codes.
+    for (int bins : {2, 7, 21}) {
+        const index_t ua = 13, ub = 9, samples = 3001;
+        const auto ca = mode_heavy_codes(ua, samples, bins, 3u + unsigned(bins));
+        const auto cb = mode_heavy_codes(ub, samples, bins, 300u + unsigned(bins));
+        const BinCodesView a{ca.data(), ua, samples, bins}, b{cb.data(), ub, samples, bins};
+        EXPECT_EQ(joint_histogram_counts(a, 0, ua, b, 0, ub), joint_histogram_counts_naive(a, 0, ua, b, 0, ub))
+            << "bins " << bins;
+        EXPECT_EQ(joint_histogram_counts(a, 4, 6, b, 1, 7), joint_histogram_counts_naive(a, 4, 6, b, 1, 7))
+            << "bins " << bins;
+        // Within one net: the upper triangle by the listed kernel, mirrored.
+        std::vector<double> mi(size_t(ua * ua));
+        make_cpu_backend()->mutual_information(a, a, mi.data());
+        const auto counts = joint_histogram_counts_naive(a, 0, ua, a, 0, ua);
+        const index_t table = index_t(bins) * bins;
+        for (index_t i = 0; i < ua; ++i)
+            for (index_t j = 0; j < ua; ++j) {
+                const std::int32_t* t = counts.data() + (i * ua + j) * table;
+                EXPECT_NEAR(mi[size_t(i * ua + j)], mi_by_definition(t, bins, samples), 1e-12)
+                    << "bins " << bins << " pair " << i << "," << j;
+            }
+    }
+}
+
 TEST(JointHistogramCounts, NaiveCountsAreAHistogram) {
     const index_t samples = 50;
     std::vector<std::uint8_t> x(samples), y(samples);

@@ -24,6 +24,7 @@ TEST(OptionTable, NamesFlagsAndKeysAreUnique) {
 TEST(OptionTable, EveryOptionOwnsAStepOfThePipeline) {
     std::set<std::string> steps{"pass"};
     for (const AnalysisStep& step : analysis_steps()) steps.insert(step.name);
+    for (const RunStep& step : run_steps()) steps.insert(step.name);  // run-level steps (cross_layers)
     for (const OptionSpec& s : option_table()) EXPECT_TRUE(steps.count(s.step)) << s.name << " -> " << s.step;
 }
 

@@ -453,3 +453,36 @@ TEST(Statistics, CudaDeviceChunkMomentsMatchCpuChunkMoments) {
     EXPECT_EQ(again_comoment, got_comoment);
 #endif
 }
+
+TEST(Statistics, Float32ProductsStayWithinTheirDocumentedError) {
+    // The statistics_precision = float32 path: float32 chunk and ssyrk slices,
+    // float64 means and merges. Large offsets, drift and chunks longer than
+    // one 256-row slice: within 1e-6 of the float64 two-pass correlation.
+    // A silent stretch (700 rows of 0 before values near 1e4: long runs of
+    // identical centred values, whose float32 sums round the same way every
+    // time) is the documented worst case: slice rows x 2^-24 (1.5e-5)
+    // relative on the comoment, about 1.6e-6 measured here.
+    const index_t n = 6000, t = 9;
+    auto backend = make_cpu_backend();
+    for (const bool drift : {false, true}) {
+        const std::vector<float> x = large_mean_data(n, t, 13, drift, drift ? 700 : 0);
+        const Reference r = two_pass(x, n, t);
+        const double tol = drift ? 256.0 * 0x1p-24 : 1e-6;
+        for (const index_t chunk : {index_t(500), index_t(2500), n}) {
+            MomentAccumulator acc({4, 5});
+            acc.set_float32_products(true);
+            EXPECT_TRUE(acc.float32_products());
+            for (index_t start = 0; start < n; start += chunk)
+                acc.push(*backend, x.data() + start * t, std::min(chunk, n - start), t);
+            SCOPED_TRACE("drift " + std::to_string(drift) + ", chunk " + std::to_string(chunk));
+            EXPECT_THROW(acc.set_float32_products(false), Error);  // only before the first chunk
+            const LayerStatistics s = finalize_statistics(acc);
+            for (index_t j = 0; j < t; ++j) {
+                // float32 rounding of (value - running mean): relative to the spread.
+                EXPECT_NEAR(s.mean[size_t(j)], r.mean[size_t(j)], tol * r.sd[size_t(j)]);
+                EXPECT_NEAR(s.stddev[size_t(j)], r.sd[size_t(j)], tol * r.sd[size_t(j)]);
+            }
+            for (index_t k = 0; k < t * t; ++k) EXPECT_NEAR(s.correlation[size_t(k)], r.corr[size_t(k)], tol);
+        }
+    }
+}

@@ -9,6 +9,8 @@ packages=(
   googletest libgtest-dev gfortran libcli11-dev
   python3 python3-numpy python3-scipy python3-sklearn python3-pytest
   python3-torch python3-tqdm
+  libpng-dev                                                  # the top-k patch sprite sheets (PNG)
+  dataset-fashion-mnist                                       # examples/fashion_mnist's test images
   python3-dev pybind11-dev libdlpack-dev                      # the Python module convergent._core
   python3-setuptools python3-wheel python3-build python3-pip  # pip install . / wheels (tests/install/python_package.sh)
   emscripten chromium

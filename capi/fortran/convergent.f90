@@ -34,7 +34,20 @@ module convergent
        CVG_OPT_CLUSTER_ALPHA = 20, CVG_OPT_CLUSTER_K = 21, CVG_OPT_KMEANS_N_INIT = 22, &
        CVG_OPT_CLUSTER_HIERARCHICAL = 23, CVG_OPT_CLUSTER_SPLIT_K = 24, &
        CVG_OPT_CLUSTER_EIGENGAP_CANDIDATES = 25, CVG_OPT_CLUSTER_NORMALIZE_ROWS = 26, &
-       CVG_OPT_MAX_MEMORY_MB = 27, CVG_OPT_TIMINGS = 28, CVG_OPT_DEAD_UNITS = 29
+       CVG_OPT_MAX_MEMORY_MB = 27, CVG_OPT_TIMINGS = 28, CVG_OPT_DEAD_UNITS = 29, &
+       CVG_OPT_STATISTICS_PRECISION = 60, &
+       CVG_OPT_SIMILARITY_INDICES = 30, CVG_OPT_SVCCA_VARIANCE = 31, CVG_OPT_PROCRUSTES_ALPHA = 32, &
+       CVG_OPT_CCA_RIDGE = 33, &
+       CVG_OPT_CROSS_LAYERS = 40, CVG_OPT_CROSS_LAYERS_BATCH = 41, &
+       CVG_OPT_TOP_PATCHES = 50, CVG_OPT_TOP_K = 51, CVG_OPT_IMAGES = 52, CVG_OPT_RECEPTIVE_FIELD = 53
+
+
+  ! cvg_similarity_result (convergent.h): the whole-layer similarity indices.
+  type, bind(C) :: cvg_similarity_result
+    integer(c_int64_t) :: units_a, units_b, samples, dead_a, dead_b, svcca_dims_a, svcca_dims_b, warnings
+    real(c_double) :: cka, cka_debiased, cca_mean, svcca_mean, pwcca, pwcca_reverse, pwcca_symmetric, &
+         procrustes_euclidean, procrustes_angular, ridge_a, ridge_b
+  end type
 
   interface
     ! ---- library
@@ -420,6 +433,30 @@ module convergent
       real(c_double), intent(inout) :: out(*)
       integer(c_int64_t), value :: ld
       integer(c_int32_t), value :: layout
+      integer(c_int) :: r
+    end function
+
+    ! ---- whole-layer similarity indices (CKA, CCA family, Procrustes)
+    function cvg_similarity_indices(out, cov_aa, ld_aa, cov_bb, ld_bb, cov_ab, ld_ab, layout, units_a, &
+         units_b, samples, opts, canonical_correlations) bind(C, name="cvg_similarity_indices") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_int64_t, c_double, cvg_similarity_result
+      type(cvg_similarity_result), intent(out) :: out
+      real(c_double), intent(in) :: cov_aa(*), cov_bb(*), cov_ab(*)
+      integer(c_int64_t), value :: ld_aa, ld_bb, ld_ab, units_a, units_b, samples
+      integer(c_int32_t), value :: layout
+      type(c_ptr), value :: opts
+      real(c_double), intent(out), optional :: canonical_correlations(*)
+      integer(c_int) :: r
+    end function
+    function cvg_similarity_indices_data(out, x, ldx, y, ldy, layout, samples, units_a, units_b, opts, &
+         canonical_correlations) bind(C, name="cvg_similarity_indices_data") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_int64_t, c_double, cvg_similarity_result
+      type(cvg_similarity_result), intent(out) :: out
+      real(c_double), intent(in) :: x(*), y(*)
+      integer(c_int64_t), value :: ldx, ldy, samples, units_a, units_b
+      integer(c_int32_t), value :: layout
+      type(c_ptr), value :: opts
+      real(c_double), intent(out), optional :: canonical_correlations(*)
       integer(c_int) :: r
     end function
 

@@ -160,7 +160,8 @@ CVG_API int cvg_context_description(const cvg_context *ctx, char *buf, int64_t c
 /* ---- Options by key ------------------------------------------------------
  * One cvg_options holds every tunable of every analysis; a function reads the
  * keys it needs (listed per key below: C = cvg_compare, B = cvg_bin_units,
- * S = cvg_sparse_prediction, K = cvg_spectral_clustering) and ignores the
+ * S = cvg_sparse_prediction, K = cvg_spectral_clustering,
+ * I = cvg_similarity_indices) and ignores the
  * others. A NULL cvg_options* means "all defaults" wherever one is taken.
  * Values are validated when set: an unknown key, a value of the wrong type or
  * out of range fails with CVG_E_INVALID_ARG and leaves the option unchanged.
@@ -200,7 +201,18 @@ typedef struct cvg_options cvg_options;
 #define CVG_OPT_CLUSTER_NORMALIZE_ROWS 26 /* FLAG default 0: Ng-Jordan-Weiss rows (K) */
 #define CVG_OPT_MAX_MEMORY_MB 27      /* INT  [0, 2^40], default 0 = 3/4 of physical memory: budget of one layer in cvg_compare, MiB (C) */
 #define CVG_OPT_TIMINGS 28            /* FLAG default 0: "timings" stage breakdown in summary.json (C) */
+#define CVG_OPT_STATISTICS_PRECISION 60 /* INT  0 = float64 products (default), 1 = float32 products (ssyrk, CPU backend; about 2x faster, correlation within 1e-6 of float64) (C) */
 #define CVG_OPT_DEAD_UNITS 29         /* INT  0 = exclude (default), 1 = include with similarity 0 (the paper's code): dead units in cvg_compare's matchings and Table 1 means (C) */
+#define CVG_OPT_SIMILARITY_INDICES 30 /* FLAG default 1: whole-layer CKA, debiased CKA, CCA, SVCCA, PWCCA, Procrustes (C) */
+#define CVG_OPT_SVCCA_VARIANCE 31     /* DOUBLE (0, 1], default 0.99: variance kept by each SVCCA subspace (C, I) */
+#define CVG_OPT_PROCRUSTES_ALPHA 32   /* DOUBLE [0, 1], default 1: netrep partial whitening, 1 = none (C, I) */
+#define CVG_OPT_CCA_RIDGE 33          /* DOUBLE (0, 1], default 1e-6: relative ridge of ill-conditioned covariances (C, I) */
+#define CVG_OPT_CROSS_LAYERS 40       /* FLAG default 0: layer x layer linear CKA maps across nets, cross_layers/<a>~<b>.cka.npy (C) */
+#define CVG_OPT_CROSS_LAYERS_BATCH 41 /* INT  >= 4, default 256: images per minibatch of the cross-layer maps (C) */
+#define CVG_OPT_TOP_PATCHES 50        /* FLAG default 1: each unit's top-k inputs, <layer>/<net>.topk.npy (C) */
+#define CVG_OPT_TOP_K 51              /* INT  [1, 1024], default 9: inputs kept per unit (C) */
+#define CVG_OPT_IMAGES 52             /* STRING the input images .npy: top-k patches as <layer>/<net>.patches.png (C) */
+#define CVG_OPT_RECEPTIVE_FIELD 53    /* STRING conv layers' receptive fields, "conv1=5,1,2,conv2=14,2,5" (C) */
 
 /* Creates an options object holding the defaults. Owned by the caller, freed
  * with cvg_options_destroy; it may be destroyed right after the call that
@@ -511,6 +523,57 @@ CVG_API int cvg_sparse_nonzero(const cvg_sparse *sparse, int64_t *out, int64_t l
  * NULL, bad ld/layout, weights not kept). */
 CVG_API int cvg_sparse_weights(const cvg_sparse *sparse, int64_t alpha_index, double *out, int64_t ld,
                                int32_t layout);
+
+/* ---- Whole-layer similarity indices ------------------------------------------
+ * Two nets' layers compared as wholes, beside the unit matching of Sec. 3.1
+ * (docs/summary_schema.md "similarity_indices" gives every formula and
+ * source): linear CKA, debiased linear CKA (unbiased HSIC), the mean of the
+ * canonical correlations (CCA), SVCCA, PWCCA and orthogonal Procrustes
+ * distances with netrep's partial whitening. Reads CVG_OPT_SVCCA_VARIANCE,
+ * CVG_OPT_PROCRUSTES_ALPHA and CVG_OPT_CCA_RIDGE from opts (NULL =
+ * defaults). Units with zero variance are dead: left out of the CCA family
+ * and the whitening (dead_a, dead_b). A covariance whose smallest eigenvalue
+ * is below CVG_OPT_CCA_RIDGE x its mean eigenvalue (fewer samples than
+ * units...) gets that ridge (ridge_a, ridge_b > 0, warnings counts it).
+ * Undefined indices (a net without variance) are NaN.
+ */
+typedef struct cvg_similarity_result {
+    int64_t units_a, units_b, samples;
+    int64_t dead_a, dead_b;             /* excluded from CCA, SVCCA, PWCCA and the whitening */
+    int64_t svcca_dims_a, svcca_dims_b; /* dimensions each SVCCA subspace keeps */
+    int64_t warnings;                   /* number of warnings (ridge added, no live units) */
+    double cka;                         /* linear CKA (Kornblith et al. 2019) */
+    double cka_debiased;                /* NaN from covariances (needs per-sample terms): use _data */
+    double cca_mean;                    /* mean canonical correlation */
+    double svcca_mean;                  /* Raghu et al. 2017 */
+    double pwcca;                       /* Morcos et al. 2018, weights of net a's canonical variates */
+    double pwcca_reverse;               /* ... of net b's */
+    double pwcca_symmetric;             /* their mean */
+    double procrustes_euclidean;        /* per sample: sqrt(tr Sa + tr Sb - 2 ||Sab||_*) after whitening */
+    double procrustes_angular;          /* arccos(||Sab||_* / sqrt(tr Sa tr Sb)) after whitening */
+    double ridge_a, ridge_b;            /* ridge added to each covariance (0: none) */
+} cvg_similarity_result;
+
+/* From population covariance blocks (divided by samples): cov_aa units_a x
+ * units_a, cov_bb units_b x units_b, cov_ab units_a x units_b, each with its
+ * leading dimension, all in `layout`. canonical_correlations, when not NULL,
+ * receives min(units_a, units_b) values: the canonical correlations
+ * (decreasing), NaN past the live units. Debiased CKA needs per-sample sums
+ * and is NaN here. Errors: CVG_E_INVALID_ARG (out NULL, sizes, samples < 2,
+ * bad ld/layout, asymmetric within-net blocks, options), CVG_E_BAD_DATA
+ * (NaN/Inf). */
+CVG_API int cvg_similarity_indices(cvg_similarity_result *out, const double *cov_aa, int64_t ld_aa,
+                                   const double *cov_bb, int64_t ld_bb, const double *cov_ab, int64_t ld_ab,
+                                   int32_t layout, int64_t units_a, int64_t units_b, int64_t samples,
+                                   const cvg_options *opts, double *canonical_correlations);
+/* From data in memory: x samples x units_a, y samples x units_b (one sample
+ * per row; conv layers: one row per image position), float64, in `layout`;
+ * every index including debiased CKA. Errors: as cvg_similarity_indices
+ * (CVG_E_BAD_DATA for NaN/Inf in x or y). */
+CVG_API int cvg_similarity_indices_data(cvg_similarity_result *out, const double *x, int64_t ldx,
+                                        const double *y, int64_t ldy, int32_t layout, int64_t samples,
+                                        int64_t units_a, int64_t units_b, const cvg_options *opts,
+                                        double *canonical_correlations);
 
 /* ---- Spectral clustering (paper Sec. 4, 6.4-6.6) ---------------------------
  * Many-to-many alignment of nets net_a and net_b of a finalised cvg_stats:

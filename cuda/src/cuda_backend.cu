@@ -12,6 +12,7 @@
 #include "auction.cuh"
 #include "crossovers.hpp"
 #include "eigensolve.cuh"
+#include "minibatch_hsic.cuh"
 #include "mutual_information.cuh"
 
 #include <climits>
@@ -156,6 +157,14 @@ public:
                             double* mi) const override {
         std::lock_guard<std::mutex> lock(mutex_);
         cuda_mutual_information(*ctx_, a, b, mi);
+    }
+    void linear_gram(const float* x, index_t rows, index_t cols, index_t ld, double* gram) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        cuda_linear_gram(*ctx_, x, rows, cols, ld, gram);
+    }
+    void unbiased_hsic(const double* grams, index_t count, index_t n, double* hsic) const override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        cuda_unbiased_hsic(*ctx_, grams, count, n, hsic);
     }
     // Below the crossover: the CPU backend's exact JV on the host (no device
     // state, so no lock), its solver name saying where and why.

@@ -48,6 +48,23 @@ def main():
               f"{100 * c['overlap_ratio']:.1f}% | {sm[0]:.3f} ± {sm[1]:.3f} | {mm[0]:.3f} ± {mm[1]:.3f} | "
               f"{om[0]:.1f} ± {om[1]:.1f}% | {ptxt} |")
 
+    if all("similarity_indices" in p for l in layers for p in s["layers"][l]["pairs"].values()):
+        print("\n### Whole-layer similarity indices beside Table 1 (mean ± sd over all pairs)\n")
+        keys = [("cka", "linear CKA"), ("cka_debiased", "debiased CKA"), ("cca_mean", "mean CCA"),
+                ("svcca_mean", "SVCCA (0.99)"), ("pwcca", "PWCCA"), ("procrustes_angular", "Procrustes angle"),
+                ("procrustes_euclidean", "Procrustes distance")]
+        print("| layer | matching mean (Table 1) | " + " | ".join(label for _, label in keys) + " | SVCCA dims " + first + " |")
+        print("|---|---:|" + "---:|" * len(keys) + "---|")
+        for l in layers:
+            pairs = s["layers"][l]["pairs"]
+            mm = mean_std([p["correlation"]["matching_mean"] for p in pairs.values()])
+            cells = []
+            for key, _ in keys:
+                m = mean_std([p["similarity_indices"][key] for p in pairs.values()])
+                cells.append(f"{m[0]:.3f} ± {m[1]:.3f}")
+            dims = "/".join(str(v) for v in pairs[first]["similarity_indices"]["svcca_dims"].values())
+            print(f"| {l} | {mm[0]:.3f} ± {mm[1]:.3f} | " + " | ".join(cells) + f" | {dims} |")
+
     if all("mutual_information" in p for l in layers for p in s["layers"][l]["pairs"].values()):
         print("\n### Mutual information (Sec. 3.2)\n")
         print("| layer | MI semi-matching (nats) " + first + " | MI matching | MI overlap | top-8 pairs shared with correlation " + first +

@@ -54,6 +54,7 @@ LayerSource::LayerSource(std::string net, std::string layer, std::unique_ptr<Npy
         units_ = layout_.channels_last ? shape[3] : shape[1];
         const index_t h = layout_.channels_last ? shape[1] : shape[2];
         const index_t w = layout_.channels_last ? shape[2] : shape[3];
+        map_width_ = w;
         index_t image_elements = 0;
         if (__builtin_mul_overflow(h, w, &positions_) || __builtin_mul_overflow(positions_, units_, &image_elements))
             fail(ErrorCode::BadData, array_->what() + ": shape " + shape_string(shape) +
@@ -94,24 +95,28 @@ void LayerSource::read_images(index_t first, index_t count, float* out) const {
                 // in slices of the scratch size, so the scratch never grows
                 // with the (claimed) image size.
                 const index_t slice = std::min(P, kScratchElements);
-                resize_or_fail(scratch_, std::uint64_t(slice), scratch_what, "a read buffer of one image slice");
+                scratch_data_ = &resize_huge_aligned(scratch_, std::uint64_t(slice), scratch_what,
+                                                     "a read buffer of one image slice")
+                                     ->value;
                 for (index_t i = 0; i < count; ++i) {
                     float* dst = out + i * image_elements;
                     for (index_t c = 0; c < C; ++c)
                         for (index_t p0 = 0; p0 < P; p0 += slice) {
                             const index_t n = std::min(slice, P - p0);
-                            array_->read_elements((first + i) * image_elements + c * P + p0, n, scratch_.data());
-                            for (index_t p = 0; p < n; ++p) dst[(p0 + p) * C + c] = scratch_[std::size_t(p)];
+                            array_->read_elements((first + i) * image_elements + c * P + p0, n, scratch_data_);
+                            for (index_t p = 0; p < n; ++p) dst[(p0 + p) * C + c] = scratch_data_[p];
                         }
                 }
             }
-            if (batch > 0) resize_or_fail(scratch_, std::uint64_t(batch * image_elements), scratch_what,
-                                          "a read buffer of " + std::to_string(batch) + " images");
+            if (batch > 0)
+                scratch_data_ = &resize_huge_aligned(scratch_, std::uint64_t(batch * image_elements), scratch_what,
+                                                     "a read buffer of " + std::to_string(batch) + " images")
+                                     ->value;
             for (index_t done = 0; batch > 0 && done < count;) {
                 const index_t b = std::min(batch, count - done);
-                array_->read_elements((first + done) * image_elements, b * image_elements, scratch_.data());
+                array_->read_elements((first + done) * image_elements, b * image_elements, scratch_data_);
                 for (index_t i = 0; i < b; ++i) {
-                    const float* src = scratch_.data() + i * image_elements;  // [c][p]
+                    const float* src = scratch_data_ + i * image_elements;  // [c][p]
                     float* dst = out + (done + i) * image_elements;           // [p][c]
                     constexpr index_t kTile = 32;
                     for (index_t c0 = 0; c0 < C; c0 += kTile)
@@ -131,7 +136,9 @@ void LayerSource::read_images(index_t first, index_t count, float* out) const {
         // storage order. Gather each run into its output column.
         const index_t H = rank4 ? (layout_.channels_last ? header.shape[1] : header.shape[2]) : 1;
         const index_t W = rank4 ? (layout_.channels_last ? header.shape[2] : header.shape[3]) : 1;
-        resize_or_fail(scratch_, std::uint64_t(count), scratch_what, "a read buffer of one unit over the chunk's images");
+        scratch_data_ = &resize_huge_aligned(scratch_, std::uint64_t(count), scratch_what,
+                                             "a read buffer of one unit over the chunk's images")
+                             ->value;
         const index_t runs = C * P;
         for (index_t k = 0; k < runs; ++k) {
             index_t c, p;
@@ -147,8 +154,8 @@ void LayerSource::read_images(index_t first, index_t count, float* out) const {
                 c = k / (H * W);
                 p = h * W + w;
             }
-            array_->read_elements(k * N + first, count, scratch_.data());
-            for (index_t i = 0; i < count; ++i) out[(i * P + p) * C + c] = scratch_[std::size_t(i)];
+            array_->read_elements(k * N + first, count, scratch_data_);
+            for (index_t i = 0; i < count; ++i) out[(i * P + p) * C + c] = scratch_data_[i];
         }
     }
 

@@ -21,17 +21,25 @@
 
 #include <nlohmann/json.hpp>
 
+#include "convergent/activations.hpp"
 #include "convergent/backend.hpp"
 #include "convergent/compare.hpp"
 #include "convergent/matching.hpp"
 #include "convergent/options.hpp"
+#include "convergent/similarity_indices.hpp"
 #include "convergent/statistics.hpp"
+#include "convergent/topk.hpp"
 
 namespace convergent {
 
 // What a step needs gathered during the layer pass besides the moments.
 struct LayerPassRequest {
     index_t mi_sample_rows = 0;  // seeded sample rows gathered for every net (Sec. 3.2, footnote 6)
+    // The per-sample sums of debiased CKA (similarity_indices.hpp), over
+    // every sample, around the first chunk's mean.
+    bool per_sample_terms = false;
+    // Each unit's top_k best inputs (topk.hpp; 0: none), Figs. 2, 4-7, 12.
+    index_t top_k = 0;
 };
 
 // What the layer pass produced.
@@ -45,6 +53,14 @@ struct LayerData {
     // (row-major, stats.block_offsets give each net's columns).
     std::vector<index_t> mi_rows;
     std::vector<float> mi_values;
+    // When requested: the sums of the per-sample terms (or why they are
+    // missing: device-pushed batches).
+    PerSampleTerms per_sample;
+    // When requested: every net's units' top-k inputs (all nets' units side
+    // by side, like the moments), or why they are missing (device batches).
+    TopKAccumulator top_k;
+    std::string top_k_unavailable;
+    index_t map_width = 1;  // W of a conv layer's map (position = y * W + x)
 };
 
 class LayerContext {
@@ -57,6 +73,8 @@ public:
     const CompareOptions& options() const { return options_; }
     LayerData& data() { return data_; }
     const LayerStatistics& stats() const { return data_.stats; }
+    // Where the layer's outputs go (for files that are not pair matrices).
+    ResultSink& sink() { return sink_; }
     int nets() const { return int(data_.nets.size()); }
     index_t width(int net) const { return data_.widths[size_t(net)]; }
     const std::string& net_name(int net) const { return data_.nets[size_t(net)]; }
@@ -110,6 +128,62 @@ struct AnalysisStep {
     void (*run)(LayerContext&);
 };
 
+// ---- run-level steps ------------------------------------------------------------
+// A step over every layer of every net at once (the cross-layer CKA maps): it
+// does not fit the per-layer pass, so it reads the nets itself, after the
+// per-layer steps, and writes under its own directory and summary.json key.
+// Its layers need not be common to the nets (run_layers).
+class RunContext {
+public:
+    RunContext(const Backend& backend, const CompareOptions& options, const std::vector<NetSource>& nets,
+               ResultSink& sink, nlohmann::json& summary, const ProgressFn& progress)
+        : backend_(backend), options_(options), nets_(nets), sink_(sink), summary_(summary), progress_(progress) {}
+
+    const Backend& backend() const { return backend_; }
+    const CompareOptions& options() const { return options_; }
+    const std::vector<NetSource>& nets() const { return nets_; }
+    // The whole summary.json object (a step writes its own top-level key).
+    nlohmann::json& summary() { return summary_; }
+    // Writes <dir>/<name> (float32); creates <dir> on first use.
+    void write_array(const std::string& dir, const std::string& name, const std::vector<float>& values,
+                     const std::vector<index_t>& shape);
+    // progress(what, fraction), if the caller asked for progress.
+    void report(const std::string& what, double fraction) const {
+        if (progress_) progress_(what, fraction);
+    }
+
+private:
+    const Backend& backend_;
+    const CompareOptions& options_;
+    const std::vector<NetSource>& nets_;
+    ResultSink& sink_;
+    nlohmann::json& summary_;
+    const ProgressFn& progress_;
+    std::vector<std::string> dirs_;
+};
+
+struct RunStep {
+    const char* name;         // its key in summary.json and its output directory
+    const char* description;
+    bool (*enabled)(const CompareOptions&);
+    // Checks the inputs before anything is read or written (throws naming
+    // the nets and files), so a run fails before it starts.
+    void (*check)(const std::vector<NetSource>& nets, const CompareOptions& options);
+    void (*run)(RunContext&);
+};
+
+// The run-level steps, in order (compare.cpp); they run after the layers.
+const std::vector<RunStep>& run_steps();
+// Whether any run-level step is enabled.
+bool run_steps_enabled(const CompareOptions& options);
+
+// The layers of one net a run-level step reads: --layers restricted to
+// that net's layers, or all of them, in cross_layer_axis_order; throws
+// (BadData) when the net has none.
+std::vector<std::string> run_layers(const NetSource& net, const CompareOptions& options);
+
+RunStep cross_layers_step();
+
 // The alignment of one pair's similarity matrix (Sec. 3.1); also writes its
 // Fig. 1d matched-order matrix as <layer>/<a>~<b>.<kind>_matched.npy.
 Alignment align_pair(LayerContext& ctx, int a, int b, const std::vector<double>& similarity,
@@ -121,10 +195,12 @@ const std::vector<AnalysisStep>& analysis_steps();
 // Each step's table row, defined in its own unit (step_<name>.cpp).
 AnalysisStep statistics_step();
 AnalysisStep correlation_matching_step();
+AnalysisStep similarity_indices_step();
 AnalysisStep mutual_information_step();
 AnalysisStep sparse_prediction_step();
 AnalysisStep clustering_step();
 AnalysisStep cycle_consistency_step();
 AnalysisStep mean_activation_step();
+AnalysisStep top_patches_step();
 
 }  // namespace convergent

@@ -13,6 +13,7 @@
 #include "allocation.hpp"
 #include "analysis_step.hpp"
 #include "convergent/atomic_file.hpp"
+#include "convergent/cross_layers.hpp"
 #include "convergent/npy.hpp"
 #include "convergent/statistics.hpp"
 #include "staged_directory.hpp"
@@ -28,13 +29,39 @@ const std::vector<AnalysisStep>& analysis_steps() {
     static const std::vector<AnalysisStep> steps = {
         statistics_step(),        // Sec. 2
         correlation_matching_step(),  // Sec. 3.1
+        similarity_indices_step(),    // whole-layer CKA, CCA family, Procrustes (beside Sec. 3.1)
         mutual_information_step(),    // Sec. 3.2
         sparse_prediction_step(),     // Sec. 4, few-to-one
         clustering_step(),            // Sec. 4, many-to-many
         cycle_consistency_step(),     // Sec. 3.1, >= 3 nets
         mean_activation_step(),       // abstract, finding 3
+        top_patches_step(),           // Figs. 2, 4-7, 12: what the units see
     };
     return steps;
+}
+
+// The run-level steps, after the layers: each reads every layer it needs
+// itself (analysis_step.hpp, RunStep).
+const std::vector<RunStep>& run_steps() {
+    static const std::vector<RunStep> steps = {
+        cross_layers_step(),  // Nguyen et al. 2021, Sec. 3.1
+    };
+    return steps;
+}
+
+bool run_steps_enabled(const CompareOptions& options) {
+    for (const RunStep& s : run_steps())
+        if (s.enabled(options)) return true;
+    return false;
+}
+
+void RunContext::write_array(const std::string& dir, const std::string& name, const std::vector<float>& values,
+                             const std::vector<index_t>& shape) {
+    if (std::find(dirs_.begin(), dirs_.end(), dir) == dirs_.end()) {
+        sink_.begin_layer(dir);
+        dirs_.push_back(dir);
+    }
+    sink_.write_array(dir + "/" + name, values.data(), shape);
 }
 
 // ---- LayerContext -------------------------------------------------------------
@@ -137,11 +164,38 @@ NetInput parse_net_input(const std::string& text) {
 
 namespace {
 
-// The layers to analyse: the requested ones, or every layer; each must exist
-// in every net (a layer missing from one net is an error naming it).
-std::vector<std::string> select_layers(const std::vector<NetSource>& nets, const std::vector<std::string>& requested) {
+// Names of the net's layers, for messages.
+std::string layer_list(const NetSource& net) {
+    std::string out;
+    for (const std::string& l : net.layer_names()) out += (out.empty() ? "" : ", ") + l;
+    return out;
+}
+
+// The layers of the per-layer steps: the requested ones, or every layer;
+// each must exist in every net (a layer missing from one net is an error
+// naming it). With a run-level step (--cross-layers), whose layers need not
+// be common, they are instead the requested (or all) layers that every net
+// has, possibly none; a requested layer must exist in some net.
+std::vector<std::string> select_layers(const std::vector<NetSource>& nets, const CompareOptions& options) {
+    const std::vector<std::string>& requested = options.layers;
     std::vector<std::string> layers = requested;
-    if (layers.empty()) {
+    if (run_steps_enabled(options)) {
+        for (const std::string& l : requested) {
+            bool found = false;
+            for (const NetSource& net : nets) found = found || net.has_layer(l);
+            std::string have;
+            for (const NetSource& net : nets)
+                have += (have.empty() ? "" : "; ") + net.name() + " (" + net.path() + "): " + layer_list(net);
+            CVG_REQUIRE(found, BadData, "--layers names layer '" + l + "', which no net has (" + have + ")");
+        }
+        const std::vector<std::string> candidates = requested.empty() ? nets.front().layer_names() : requested;
+        layers.clear();
+        for (const std::string& l : candidates) {
+            bool everywhere = true;
+            for (const NetSource& net : nets) everywhere = everywhere && net.has_layer(l);
+            if (everywhere) layers.push_back(l);
+        }
+    } else if (layers.empty()) {
         layers = nets.front().layer_names();
         for (size_t n = 1; n < nets.size(); ++n) {
             const std::vector<std::string> other = nets[n].layer_names();
@@ -158,6 +212,21 @@ std::vector<std::string> select_layers(const std::vector<NetSource>& nets, const
     }
     return layers;
 }
+
+}  // namespace
+
+std::vector<std::string> run_layers(const NetSource& net, const CompareOptions& options) {
+    std::vector<std::string> layers;
+    for (const std::string& l : options.layers.empty() ? net.layer_names() : options.layers)
+        if (net.has_layer(l)) layers.push_back(l);
+    CVG_REQUIRE(!layers.empty(), BadData,
+                "net '" + net.name() + "' (" + net.path() + ") has none of the layers --layers names (it has: " +
+                    layer_list(net) + ")");
+    for (const std::string& l : layers) validate_layer_name(l, "net '" + net.name() + "' (" + net.path() + ")");
+    return cross_layer_axis_order(layers);
+}
+
+namespace {
 
 // Every net must show the same inputs: same images and positions per image.
 void check_aligned(const std::vector<const LayerSource*>& sources) {
@@ -221,10 +290,16 @@ ChunkPlan plan_chunks(const std::vector<const LayerSource*>& sources, index_t wi
     const double mi_rows = double(mi_rows_total);
     ChunkPlan plan;
     plan.fixed_bytes = 8.0 * t * t                     // comoment, then the correlation in its place
+                       + (options.statistics_float32 ? 4.0 * t * t : 0.0)  // a float32 slice's products
+                       + (options.top_patches.enabled ? 24.0 * double(options.top_patches.k) * t : 0.0)  // top-k
                        + 5.0 * mi_rows * t             // MI sample (float32) and its codes
-                       + (options.clustering.enabled ? 4.0 * 8.0 * pair * pair  // graph, Laplacian, eigenvectors
-                                                     : 3.0 * 8.0 * w * w);     // a pair's block, its copies
-    plan.per_image_bytes = 3.0 * 4.0 * double(first.positions()) * t;
+                       + std::max(options.clustering.enabled ? 4.0 * 8.0 * pair * pair  // graph, Laplacian, eigenvectors
+                                                             : 3.0 * 8.0 * w * w,      // a pair's block, its copies
+                                  // similarity indices: a pair's blocks, eigenvectors, whitening, SVD factors
+                                  options.similarity_indices.enabled ? 12.0 * 8.0 * w * w : 0.0);
+    // With the similarity indices, the per-sample terms of debiased CKA
+    // keep a float32 copy of the chunk (4 more bytes per unit and position).
+    plan.per_image_bytes = (options.similarity_indices.enabled ? 4.0 : 3.0) * 4.0 * double(first.positions()) * t;
     const double budget = memory_budget(options);
     const std::string where = "layer '" + first.layer_name() + "' (" + first.what() + ", " +
                               std::to_string(sources.size()) + " nets, " + std::to_string(width) +
@@ -268,6 +343,7 @@ public:
               index_t positions, const CompareOptions& options, const LayerPassRequest& request,
               index_t total_images)
         : backend_(backend), options_(options), acc_(widths, layer, nets) {
+        acc_.set_float32_products(options.statistics_float32);
         d_.layer = std::move(layer);
         d_.nets = std::move(nets);
         d_.widths = std::move(widths);
@@ -275,6 +351,21 @@ public:
         for (index_t w : d_.widths) width_ += w;
         sample_count_ = request.mi_sample_rows;
         reservoir_ = total_images == 0;
+        if (request.per_sample_terms) {
+            PerSampleTerms& t = d_.per_sample;
+            per_sample_ = true;
+            t.block_widths = d_.widths;
+            const size_t nets = d_.widths.size();
+            t.sums.assign(size_t(width_), 0.0);
+            t.norm_sums.assign(nets, 0.0);
+            t.norm_products.assign(nets * nets, 0.0);
+            resize_or_fail(t.weighted_sums, nets * size_t(width_), description(), "the per-sample sums");
+            std::fill(t.weighted_sums.begin(), t.weighted_sums.end(), 0.0);
+        }
+        if (request.top_k > 0) {
+            top_k_ = true;
+            d_.top_k = TopKAccumulator(width_, request.top_k, positions);
+        }
         if (sample_count_ > 0 && !reservoir_) {
             // Sec. 3.2 footnote 6: the same seeded sample rows of every net,
             // gathered during this pass so the data is read once.
@@ -292,12 +383,28 @@ public:
     void add(const std::vector<const LayerSource*>& sources, index_t chunk_images,
              const std::function<void(index_t)>& after_chunk) {
         const index_t row0 = images_ * d_.positions;  // global row of the sources' first row
-        PieceFn gather_sample;
-        if (sample_count_ > 0)
-            gather_sample = [&](const float* piece, index_t first_row, index_t rows, index_t units, index_t column) {
-                gather(piece, row0 + first_row, rows, units, units, column);
+        PieceFn on_piece;
+        d_.map_width = sources.front()->map_width();
+        if (sample_count_ > 0 || per_sample_ || top_k_)
+            on_piece = [&](const float* piece, index_t first_row, index_t rows, index_t units, index_t column) {
+                if (sample_count_ > 0) gather(piece, row0 + first_row, rows, units, units, column);
+                if (per_sample_) keep_piece(piece, first_row, rows, units, column);
+                // Pieces hold whole images (push_sources).
+                if (top_k_)
+                    d_.top_k.add(piece, (row0 + first_row) / d_.positions, rows / d_.positions, units, column, units);
             };
-        push_sources(acc_, backend_, sources, chunk_images, gather_sample, after_chunk);
+        if (per_sample_) {
+            // The chunk copy at its full size once (not grown piece by piece).
+            const index_t chunk_rows = std::min(chunk_images, sources.front()->images()) * d_.positions;
+            if (chunk_rows_values_.size() < size_t(chunk_rows * width_))
+                resize_or_fail(chunk_rows_values_, size_t(chunk_rows * width_), description(),
+                               "the chunk copy of the per-sample terms");
+        }
+        const std::function<void(index_t)> chunk_done = [&](index_t done) {
+            if (per_sample_) add_per_sample_terms();
+            if (after_chunk) after_chunk(done);
+        };
+        push_sources(acc_, backend_, sources, chunk_images, on_piece, chunk_done);
         images_ += sources.front()->images();
     }
 
@@ -325,6 +432,13 @@ public:
                 }
             }
         }
+        d_.map_width = width;
+        if (top_k_ && d_.top_k_unavailable.empty())
+            d_.top_k_unavailable = "not available for device-pushed batches: CUDA tensors are reduced on the device";
+        if (per_sample_ && d_.per_sample.unavailable.empty())
+            d_.per_sample.unavailable =
+                "not available for device-pushed batches: CUDA tensors are reduced on the device, and the "
+                "per-sample terms of the unbiased HSIC are gathered from host batches only";
         std::vector<float> sample(local.size() * size_t(width_));
         acc_.push_device(backend_, blocks, images, height, width, local, sample.data());
         for (size_t i = 0; i < local.size(); ++i) {
@@ -352,6 +466,11 @@ public:
             d_.mi_rows = std::move(rows);
             d_.mi_values = std::move(values);
         }
+        std::vector<float>().swap(chunk_rows_values_);  // the analyses may need the memory
+        if (per_sample_ && d_.per_sample.unavailable.empty() && d_.per_sample.samples != acc_.count())
+            d_.per_sample.unavailable = "not available: the per-sample terms cover " +
+                                        std::to_string(d_.per_sample.samples) + " of " +
+                                        std::to_string(acc_.count()) + " samples";
         d_.stats = finalize_statistics(std::move(acc_));  // the correlation replaces the comoment in place
         return std::move(d_);
     }
@@ -375,6 +494,80 @@ private:
             d_.mi_rows[size_t(slot)] = row;
         }
     }
+    // Keeps one net's piece (rows x units, first_row relative to the
+    // sources) in the chunk's rows, columns [column, column + units).
+    void keep_piece(const float* piece, index_t first_row, index_t rows, index_t units, index_t column) {
+        if (chunk_first_row_ < 0) chunk_first_row_ = first_row;  // the first net's first piece
+        const index_t local = first_row - chunk_first_row_;
+        if (local + rows > chunk_rows_) {
+            chunk_rows_ = local + rows;
+            if (chunk_rows_values_.size() < size_t(chunk_rows_ * width_))
+                resize_or_fail(chunk_rows_values_, size_t(chunk_rows_ * width_), description(),
+                               "the chunk copy of the per-sample terms");
+        }
+        for (index_t r = 0; r < rows; ++r)
+            std::copy(piece + r * units, piece + (r + 1) * units,
+                      chunk_rows_values_.begin() + (local + r) * width_ + column);
+    }
+    // Adds the chunk's rows to the per-sample sums (similarity_indices.hpp),
+    // around the first chunk's mean: the unbiased HSIC is invariant to the
+    // shift, which keeps the float64 sums free of cancellation.
+    void add_per_sample_terms() {
+        PerSampleTerms& t = d_.per_sample;
+        const index_t rows = chunk_rows_;
+        chunk_first_row_ = -1, chunk_rows_ = 0;
+        if (rows == 0) return;
+        const index_t w = width_, nets = index_t(d_.widths.size());
+        const float* values = chunk_rows_values_.data();
+        if (t.reference.empty()) {
+            t.reference.assign(size_t(w), 0.0);
+            for (index_t r = 0; r < rows; ++r)
+                for (index_t c = 0; c < w; ++c) t.reference[size_t(c)] += double(values[r * w + c]);
+            for (double& c : t.reference) c /= double(rows);
+        }
+        const double* reference = t.reference.data();
+        // q_m(i) of every row (rows are independent), then the scalar sums in
+        // row order, then the vector sums by column blocks, each column's in
+        // row order: the same sums whatever the thread count.
+        std::vector<double> q(size_t(rows * nets));
+#pragma omp parallel for schedule(static)
+        for (index_t r = 0; r < rows; ++r) {
+            index_t c = 0;
+            for (index_t m = 0; m < nets; ++m) {
+                double norm = 0;
+                for (const index_t end = c + d_.widths[size_t(m)]; c < end; ++c) {
+                    const double z = double(values[r * w + c]) - reference[c];
+                    norm += z * z;
+                }
+                q[size_t(r * nets + m)] = norm;
+            }
+        }
+        for (index_t r = 0; r < rows; ++r)
+            for (index_t m = 0; m < nets; ++m) {
+                const double qm = q[size_t(r * nets + m)];
+                t.norm_sums[size_t(m)] += qm;
+                for (index_t n = 0; n < nets; ++n) t.norm_products[size_t(m * nets + n)] += qm * q[size_t(r * nets + n)];
+            }
+        constexpr index_t kBlock = 256;
+        const index_t blocks = (w + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static)
+        for (index_t b = 0; b < blocks; ++b) {
+            const index_t c0 = b * kBlock, c1 = std::min(w, c0 + kBlock);
+            double* sums = t.sums.data();
+            for (index_t r = 0; r < rows; ++r) {
+                const float* row = values + r * w;
+                const double* qr = q.data() + r * nets;
+                for (index_t c = c0; c < c1; ++c) sums[c] += double(row[c]) - reference[c];
+                for (index_t m = 0; m < nets; ++m) {
+                    double* weighted = t.weighted_sums.data() + m * w;
+                    const double qm = qr[m];
+                    for (index_t c = c0; c < c1; ++c) weighted[c] += qm * (double(row[c]) - reference[c]);
+                }
+            }
+        }
+        t.samples += rows;
+    }
+
     // Copies the sample rows among global rows [row0, row0 + rows) of one
     // net's piece (rows x units, leading dimension ld) into the sample's
     // columns [offset, offset + units).
@@ -403,6 +596,12 @@ private:
     index_t images_ = 0;
     index_t sample_count_ = 0;
     bool reservoir_ = false;
+    // Debiased CKA's per-sample terms: the float32 rows of the current chunk
+    // (every net's pieces land here; the sums need all nets of a row).
+    bool per_sample_ = false;
+    bool top_k_ = false;  // each unit's top-k inputs (d_.top_k)
+    index_t chunk_first_row_ = -1, chunk_rows_ = 0;
+    std::vector<float> chunk_rows_values_;
 };
 
 // The steps that run (enabled ones and those an enabled one requires) and
@@ -491,6 +690,24 @@ void DirectorySink::write_array(const std::string& relative_path, const float* d
     write_npy((impl_->staged.path() / relative_path).string(), data, shape);
 }
 
+void DirectorySink::write_index_array(const std::string& relative_path, const std::int64_t* data,
+                                      const std::vector<index_t>& shape) {
+    write_npy((impl_->staged.path() / relative_path).string(), data, shape);
+}
+
+void DirectorySink::write_file(const std::string& relative_path, const std::string& bytes) {
+    write_text_file((impl_->staged.path() / relative_path).string(), bytes);
+}
+
+void ResultSink::write_index_array(const std::string& relative_path, const std::int64_t* data,
+                                   const std::vector<index_t>& shape) {
+    index_t n = 1;
+    for (index_t d : shape) n *= d;
+    write_array(relative_path, std::vector<float>(data, data + n).data(), shape);
+}
+
+void ResultSink::write_file(const std::string&, const std::string&) {}
+
 void DirectorySink::commit(const nlohmann::json& summary) {
     write_text_file((impl_->staged.path() / "summary.json").string(), summary.dump(1) + "\n");
     impl_->staged.commit();
@@ -525,7 +742,16 @@ void save_results(const nlohmann::json& summary, const std::map<std::string, Flo
     }
     DirectorySink sink(out_dir, overwrite);
     for (const std::string& d : dirs) sink.begin_layer(d);
-    for (const auto& [key, array] : arrays) sink.write_array(key, array.values.data(), array.shape);
+    for (const auto& [key, array] : arrays) {
+        // The top-k indices are int64 on disk, float32 in memory (exact below 2^24).
+        const bool indices = key.size() > 9 && (key.compare(key.size() - 9, 9, ".topk.npy") == 0 ||
+                                                (key.size() > 19 && key.compare(key.size() - 19, 19, ".topk_positions.npy") == 0));
+        if (indices)
+            sink.write_index_array(key, std::vector<std::int64_t>(array.values.begin(), array.values.end()).data(),
+                                   array.shape);
+        else
+            sink.write_array(key, array.values.data(), array.shape);
+    }
     sink.commit(summary);
 }
 
@@ -571,7 +797,9 @@ struct LayerPlan {
 std::vector<LayerPlan> plan_layers(const std::vector<NetSource>& nets, const CompareOptions& options,
                                    const PipelinePlan& pipeline) {
     std::vector<LayerPlan> plans;
-    for (const auto& l : select_layers(nets, options.layers)) {
+    for (const RunStep& step : run_steps())
+        if (step.enabled(options)) step.check(nets, options);
+    for (const auto& l : select_layers(nets, options)) {
         LayerPlan p;
         p.layer = l;
         for (const auto& net : nets) {
@@ -588,9 +816,10 @@ std::vector<LayerPlan> plan_layers(const std::vector<NetSource>& nets, const Com
 }
 
 // The run itself, on checked names and planned layers.
-nlohmann::json run_planned(const std::vector<std::string>& net_names, const std::vector<std::string>& inputs,
-                           const std::vector<LayerPlan>& layers, const PipelinePlan& pipeline, ResultSink& sink,
-                           const CompareOptions& options, const ProgressFn& progress) {
+nlohmann::json run_planned(const std::vector<NetSource>& nets, const std::vector<std::string>& net_names,
+                           const std::vector<std::string>& inputs, const std::vector<LayerPlan>& layers,
+                           const PipelinePlan& pipeline, ResultSink& sink, const CompareOptions& options,
+                           const ProgressFn& progress) {
     nlohmann::json timings = {{"layers", nlohmann::json::object()},
                               {"memory_estimate_bytes", nlohmann::json::object()}};
     auto t_stage = Clock::now();
@@ -611,6 +840,13 @@ nlohmann::json run_planned(const std::vector<std::string>& net_names, const std:
         LayerData data = pass.finish();
         lt["pass"] = seconds_since(t_stage);
         analyse_layer(*backend, options, pipeline, data, sink, summary, lt);
+    }
+    for (const RunStep& step : run_steps()) {
+        if (!step.enabled(options)) continue;
+        t_stage = Clock::now();
+        RunContext ctx(*backend, options, nets, sink, summary, progress);
+        step.run(ctx);
+        timings[step.name] = seconds_since(t_stage);
     }
     // Wall-clock seconds, for finding where the time goes; not part of the
     // results (absent unless asked for, so outputs stay reproducible).
@@ -643,7 +879,7 @@ nlohmann::json run_compare(const std::vector<NetInput>& inputs, const std::strin
     const PipelinePlan pipeline = plan_pipeline(options);
     const std::vector<LayerPlan> layers = plan_layers(nets, options, pipeline);
     DirectorySink sink(out_dir, options.overwrite, paths);
-    return run_planned(names, paths, layers, pipeline, sink, options, progress);
+    return run_planned(nets, names, paths, layers, pipeline, sink, options, progress);
 }
 
 nlohmann::json run_compare(const std::vector<ArrayNet>& nets, ResultSink& sink, const CompareOptions& options,
@@ -673,7 +909,8 @@ nlohmann::json run_compare(const std::vector<NetSource>& nets, const std::vector
     for (const auto& net : nets) net_names.push_back(net.name());
     check_names(net_names);
     const PipelinePlan pipeline = plan_pipeline(options);
-    return run_planned(net_names, inputs, plan_layers(nets, options, pipeline), pipeline, sink, options, progress);
+    return run_planned(nets, net_names, inputs, plan_layers(nets, options, pipeline), pipeline, sink, options,
+                       progress);
 }
 
 // ---- CompareSession ---------------------------------------------------------------
@@ -765,6 +1002,12 @@ CompareSession::CompareSession(std::vector<std::string> net_names, const Compare
     validate_options(options);
     check_names(net_names);
     CVG_REQUIRE(images >= 0, InvalidArgument, "compare session: negative image count " + std::to_string(images));
+    // The cross-layer maps need every layer's Gram of a minibatch at once,
+    // and pushes come layer by layer in batches of any size: not supported
+    // here (docs/architecture.md); files and arrays support it.
+    CVG_REQUIRE(!options.cross_layers.enabled, Unsupported,
+                "compare session: cross_layers (the cross-layer CKA maps) is not supported for batched pushes; "
+                "compare files or in-memory arrays (run_compare / convergent.compare) instead");
     impl_->nets = std::move(net_names);
     impl_->options = options;
     impl_->images = images;

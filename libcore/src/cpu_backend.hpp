@@ -4,6 +4,7 @@
 //   mutual_information             cpu_mutual_information.cpp
 //   max_weight_assignment          cpu_assignment.cpp
 //   symmetric_eigensolve_smallest  cpu_eigensolve.cpp
+//   linear_gram, unbiased_hsic     cpu_minibatch_hsic.cpp
 #pragma once
 
 #include "convergent/backend.hpp"
@@ -23,6 +24,8 @@ public:
                                      index_t ld) const override;
     void symmetric_eigensolve_smallest(const double* matrix, index_t n, index_t k, double* values,
                                        double* vectors) const override;
+    void linear_gram(const float* x, index_t rows, index_t cols, index_t ld, double* gram) const override;
+    void unbiased_hsic(const double* grams, index_t count, index_t n, double* hsic) const override;
 };
 
 }  // namespace convergent

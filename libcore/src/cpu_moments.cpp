@@ -16,6 +16,8 @@
 // The Fortran BLAS symbol, as Eigen's EIGEN_USE_BLAS binds it: any BLAS works,
 // OpenBLAS runs it on every core with its own threads.
 extern "C" int openblas_get_num_threads(void) __attribute__((weak));
+extern "C" void ssyrk_(const char* uplo, const char* trans, const int* n, const int* k, const float* alpha,
+                       const float* a, const int* lda, const float* beta, float* c, const int* ldc);
 extern "C" void dsyrk_(const char* uplo, const char* trans, const int* n, const int* k, const double* alpha,
                        const double* a, const int* lda, const double* beta, double* c, const int* ldc);
 
@@ -45,8 +47,10 @@ void for_column_ranges(index_t rows, index_t cols, Body body) {
 }
 }  // namespace
 
-void pack_shifted(const float* x, index_t rows, index_t cols, index_t ldx, const double* shift, double* y,
-                  index_t ldy, double* sums, double* squares) {
+namespace {
+template <typename Out>
+void pack_shifted_as(const float* x, index_t rows, index_t cols, index_t ldx, const double* shift, Out* y,
+                     index_t ldy, double* sums, double* squares) {
     for_column_ranges(rows, cols, [&](index_t j0, index_t j1) {
         const index_t w = j1 - j0;
         std::vector<double> local(size_t(3 * w));
@@ -56,13 +60,15 @@ void pack_shifted(const float* x, index_t rows, index_t cols, index_t ldx, const
         for (index_t j = 0; j < w; ++j) k[j] = shift[j0 + j];
         for (index_t r = 0; r < rows; ++r) {
             const float* __restrict in = x + r * ldx + j0;
-            double* __restrict out = y + r * ldy + j0;
+            Out* __restrict out = y + r * ldy + j0;
 #pragma omp simd
             for (index_t j = 0; j < w; ++j) {
-                const double v = double(in[j]) - k[j];
+                // The sums are those of the values stored (rounded to Out),
+                // so the chunk mean matches the products exactly.
+                const Out v = Out(double(in[j]) - k[j]);
                 out[j] = v;
-                s[j] += v;
-                q[j] += v * v;
+                s[j] += double(v);
+                q[j] += double(v) * double(v);
             }
         }
         for (index_t j = 0; j < w; ++j) {
@@ -72,23 +78,43 @@ void pack_shifted(const float* x, index_t rows, index_t cols, index_t ldx, const
     });
 }
 
-void recentre(double* y, index_t rows, index_t cols, index_t ldy, const double* by, double* sums) {
+template <typename Out>
+void recentre_as(Out* y, index_t rows, index_t cols, index_t ldy, const double* by, double* sums) {
     for_column_ranges(rows, cols, [&](index_t j0, index_t j1) {
         const index_t w = j1 - j0;
-        std::vector<double> local(size_t(2 * w));
+        std::vector<double> local(static_cast<size_t>(w));
+        std::vector<Out> shift(static_cast<size_t>(w));
         double* __restrict s = local.data();
-        double* __restrict k = s + w;
-        for (index_t j = 0; j < w; ++j) k[j] = by[j0 + j];
+        Out* __restrict k = shift.data();
+        for (index_t j = 0; j < w; ++j) k[j] = Out(by[j0 + j]);
         for (index_t r = 0; r < rows; ++r) {
-            double* __restrict row = y + r * ldy + j0;
+            Out* __restrict row = y + r * ldy + j0;
 #pragma omp simd
             for (index_t j = 0; j < w; ++j) {
                 row[j] -= k[j];
-                s[j] += row[j];
+                s[j] += double(row[j]);
             }
         }
         for (index_t j = 0; j < w; ++j) sums[j0 + j] = s[j];
     });
+}
+}  // namespace
+
+void pack_shifted(const float* x, index_t rows, index_t cols, index_t ldx, const double* shift, double* y,
+                  index_t ldy, double* sums, double* squares) {
+    pack_shifted_as(x, rows, cols, ldx, shift, y, ldy, sums, squares);
+}
+void pack_shifted(const float* x, index_t rows, index_t cols, index_t ldx, const double* shift, float* y,
+                  index_t ldy, double* sums, double* squares) {
+    pack_shifted_as(x, rows, cols, ldx, shift, y, ldy, sums, squares);
+}
+// by is rounded to Out first: callers subtract exactly what they record
+// (float32: they pass by already rounded to float).
+void recentre(double* y, index_t rows, index_t cols, index_t ldy, const double* by, double* sums) {
+    recentre_as(y, rows, cols, ldy, by, sums);
+}
+void recentre(float* y, index_t rows, index_t cols, index_t ldy, const double* by, double* sums) {
+    recentre_as(y, rows, cols, ldy, by, sums);
 }
 
 namespace {
@@ -128,8 +154,29 @@ void add_cross_products(const double* y, index_t rows, index_t n, index_t ldy, d
     }
 }
 
+void add_cross_products(const float* y, index_t rows, index_t n, index_t ldy, double* m, float* scratch) {
+    if (rows == 0 || n == 0) return;
+    require_blas_buffers();
+    const int nn = int(n), lda = int(ldy), ldc = int(n);
+    const float one = 1.0f, zero = 0.0f;
+    for (index_t r0 = 0; r0 < rows; r0 += kFloat32SliceRows) {
+        const int k = int(std::min(kFloat32SliceRows, rows - r0));
+        // Column-major lower = row-major upper, as in the float64 version.
+        ssyrk_("L", "N", &nn, &k, &one, y + r0 * ldy, &lda, &zero, scratch, &ldc);
+        for (index_t i = 0; i < n; ++i) {
+            double* __restrict row = m + i * n;
+            const float* __restrict part = scratch + i * n;
+#pragma omp simd
+            for (index_t j = i; j < n; ++j) row[j] += double(part[j]);
+        }
+    }
+}
+
 void add_rank_one(double* m, index_t n, double a, const double* u, double b, const double* v) {
-#pragma omp parallel for schedule(dynamic, 16) if (n >= 256)
+    // Serial on purpose: O(n^2) per chunk next to the chunk's O(rows n^2)
+    // dsyrk, and an OpenMP region here leaves its workers spinning (libgomp
+    // spins up to GOMP_SPINCOUNT, milliseconds on this hardware) on the
+    // cores OpenBLAS's threads need for the next chunk's dsyrk.
     for (index_t i = 0; i < n; ++i) {
         double* row = m + i * n;
         const double au = a * u[i];

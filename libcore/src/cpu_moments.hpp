@@ -26,6 +26,20 @@ void recentre(double* y, index_t rows, index_t cols, index_t ldy, const double* 
 // rows x n row-major (ld ldy): one dsyrk on both cores.
 void add_cross_products(const double* y, index_t rows, index_t n, index_t ldy, double* m);
 
+// The float32 variants (CompareOptions::statistics_float32): the chunk is
+// packed as float32 (the shift and the sums stay float64) and its products
+// are formed by ssyrk, twice the speed of dsyrk, in slices of
+// kFloat32SliceRows rows, each slice's float32 triangle added into the
+// float64 m: the rounding of a float32 sum grows with the rows it adds, so
+// slices bound it (at most 256 x 2^-24 relative; MomentAccumulator::
+// set_float32_products gives the measured figures).
+constexpr index_t kFloat32SliceRows = 256;
+void pack_shifted(const float* x, index_t rows, index_t cols, index_t ldx, const double* shift, float* y,
+                  index_t ldy, double* sums, double* squares);
+void recentre(float* y, index_t rows, index_t cols, index_t ldy, const double* by, double* sums);
+// scratch: n * n floats.
+void add_cross_products(const float* y, index_t rows, index_t n, index_t ldy, double* m, float* scratch);
+
 // Upper triangle of m (row-major n x n) += a u u^T + b v v^T (v may be NULL).
 void add_rank_one(double* m, index_t n, double a, const double* u, double b, const double* v);
 

@@ -40,7 +40,8 @@ std::vector<OptionSpec> build_table() {
     std::vector<OptionSpec> t;
     // ---- the layer pass
     t.push_back({"layers", "--layers", nullptr, 5, "CVG_OPT_LAYERS", OptionType::NameList, 0, 0, false, false,
-                 nullptr, "pass", false, "only these layers, comma-separated (default: every layer; every net must have them)",
+                 nullptr, "pass", false, "only these layers, comma-separated (default: every layer; every net must have them, except "
+                 "with --cross-layers: see docs/architecture.md)",
                  [](O& o) -> OptionField { return &o.layers; }});
     t.push_back({"backend", "--backend", nullptr, 1, "CVG_OPT_BACKEND", OptionType::Choice, 0, 2, false, false,
                  "auto|cpu|cuda", "pass", false,
@@ -53,6 +54,11 @@ std::vector<OptionSpec> build_table() {
                  [](O& o) -> OptionField { return &o.layout.channels_last; }});
     t.push_back(integer("chunk_rows", "--chunk-rows", 3, "CVG_OPT_CHUNK_ROWS", 1, kIntMax, "pass",
                         "samples per streamed chunk (capped at max(4096, units of all nets) so the float64 chunk stays in cache)", [](O& o) -> OptionField { return &o.chunk_rows; }));
+    t.push_back({"statistics_precision", "--statistics-precision", nullptr, 60, "CVG_OPT_STATISTICS_PRECISION",
+                 OptionType::Choice, 0, 1, false, false, "float64|float32", "pass", true,
+                 "precision of each chunk's centred products (means, merges and correlations stay float64): float32 "
+                 "runs ssyrk, about twice as fast, correlations within 1e-6 of float64; CPU backend only",
+                 [](O& o) -> OptionField { return &o.statistics_float32; }});
     t.push_back({"seed", "--seed", nullptr, 2, "CVG_OPT_SEED", OptionType::Unsigned, 0, kInt64Max, false, false,
                  nullptr, "pass", true, "seed of the MI row sample and of k-means",
                  [](O& o) -> OptionField { return &o.seed; }});
@@ -75,6 +81,26 @@ std::vector<OptionSpec> build_table() {
                  "dead (zero-variance) units in the matchings and Table 1 means: exclude them, or include them "
                  "with similarity 0 as the paper's code did",
                  [](O& o) -> OptionField { return &o.matching.include_dead_units; }});
+    // ---- whole-layer similarity indices (CKA, CCA family, Procrustes)
+    t.push_back(flag("similarity_indices", "--no-similarity-indices", 30, "CVG_OPT_SIMILARITY_INDICES",
+                     "similarity_indices", true,
+                     "skip the whole-layer similarity indices (linear and debiased CKA, CCA, SVCCA, PWCCA, "
+                     "Procrustes) computed from the streamed covariances",
+                     [](O& o) -> OptionField { return &o.similarity_indices.enabled; }));
+    t.push_back(real("svcca_variance", "--svcca-variance", 31, "CVG_OPT_SVCCA_VARIANCE", 0, 1, true,
+                     "similarity_indices",
+                     "fraction of each net's variance kept by its SVCCA subspace (Raghu et al. 2017: 0.99)",
+                     [](O& o) -> OptionField { return &o.similarity_indices.svcca_variance; }));
+    t.push_back(real("procrustes_alpha", "--procrustes-alpha", 32, "CVG_OPT_PROCRUSTES_ALPHA", 0, 1, false,
+                     "similarity_indices",
+                     "partial whitening of the Procrustes distances (netrep): 1 = rotations only, 0 = full "
+                     "whitening (CCA-like)",
+                     [](O& o) -> OptionField { return &o.similarity_indices.procrustes_alpha; }));
+    t.push_back(real("cca_ridge", "--cca-ridge", 33, "CVG_OPT_CCA_RIDGE", 0, 1, true, "similarity_indices",
+                     "a covariance whose smallest eigenvalue is below this x its mean eigenvalue (e.g. fewer "
+                     "samples than units) gets this x the mean eigenvalue added to its diagonal for CCA, "
+                     "SVCCA, PWCCA and the whitening (with a warning)",
+                     [](O& o) -> OptionField { return &o.similarity_indices.cca_ridge; }));
     // ---- mutual information (Sec. 3.2)
     t.push_back(flag("mutual_information", "--no-mi", 8, "CVG_OPT_MUTUAL_INFORMATION", "mutual_information", true,
                      "skip mutual information (Sec. 3.2)",
@@ -142,6 +168,34 @@ std::vector<OptionSpec> build_table() {
     t.push_back(flag("mean_activation", "--no-mean-activation", 11, "CVG_OPT_MEAN_ACTIVATION", "mean_activation",
                      true, "skip the sorted mean-activation comparison",
                      [](O& o) -> OptionField { return &o.mean_activation.enabled; }));
+    // ---- top activating inputs and their patches (Figs. 2, 4-7, 12)
+    t.push_back(flag("top_patches", "--no-top-patches", 50, "CVG_OPT_TOP_PATCHES", "top_patches", true,
+                     "skip each unit's top-k activating inputs (<layer>/<net>.topk.npy) and their patches",
+                     [](O& o) -> OptionField { return &o.top_patches.enabled; }));
+    t.push_back(integer("top_k", "--top-k", 51, "CVG_OPT_TOP_K", 1, 1024, "top_patches",
+                        "inputs kept per unit, best first (a conv unit's response to an input is its maximum "
+                        "over positions; ties: the lower input index)",
+                        [](O& o) -> OptionField { return &o.top_patches.k; }));
+    t.push_back({"images", "--images", nullptr, 52, "CVG_OPT_IMAGES", OptionType::NameList, 0, 0, false, false, nullptr,
+                 "top_patches", true,
+                 "the input images as one .npy (N x H x W [x C] or N x C x H x W, uint8 or float, the "
+                 "activations' order): writes each unit's top-k patches as <layer>/<net>.patches.png",
+                 [](O& o) -> OptionField { return &o.top_patches.images; }});
+    t.push_back({"receptive_field", "--receptive-field", nullptr, 53, "CVG_OPT_RECEPTIVE_FIELD", OptionType::NameList, 0, 0, false,
+                 false, nullptr, "top_patches", true,
+                 "receptive field of conv layers in input pixels, layer=size,stride,padding items "
+                 "(conv1=5,1,2,conv2=14,2,5); a conv layer without one shows whole images",
+                 [](O& o) -> OptionField { return &o.top_patches.receptive_field; }});
+    // ---- cross-layer CKA maps (run-level; Nguyen, Raghu & Kornblith 2021)
+    t.push_back(flag("cross_layers", "--cross-layers", 40, "CVG_OPT_CROSS_LAYERS", "cross_layers", true,
+                     "layer x layer linear CKA maps between every pair of nets and of each net with itself "
+                     "(minibatch unbiased HSIC); the nets may differ in layers",
+                     [](O& o) -> OptionField { return &o.cross_layers.enabled; }));
+    t.push_back(integer("cross_layers_batch", "--cross-layers-batch", 41, "CVG_OPT_CROSS_LAYERS_BATCH", 4, kIntMax,
+                        "cross_layers",
+                        "images per minibatch of the cross-layer maps, in input order (a last partial "
+                        "minibatch is dropped)",
+                        [](O& o) -> OptionField { return &o.cross_layers.batch_size; }));
     return t;
 }
 
@@ -473,6 +527,15 @@ ClusteringOptions clustering_options(const CompareOptions& options) {
     c.eigengap_candidates = o.eigengap_candidates;
     c.normalize_rows = o.normalize_rows;
     return c;
+}
+
+SimilarityIndicesOptions similarity_indices_options(const CompareOptions& options) {
+    const SimilarityIndicesStepOptions& o = options.similarity_indices;
+    SimilarityIndicesOptions s;
+    s.svcca_variance = o.svcca_variance;
+    s.procrustes_alpha = o.procrustes_alpha;
+    s.cca_ridge = o.cca_ridge;
+    return s;
 }
 
 }  // namespace convergent

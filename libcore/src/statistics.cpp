@@ -29,6 +29,7 @@ void MomentAccumulator::allocate() {
     }
     try {
         mean_.assign(size_t(width_), 0.0);
+        reserve_huge(comoment_, size_t(width_ * width_));
         comoment_.assign(size_t(width_ * width_), 0.0);
     } catch (const std::bad_alloc&) {
         fail_out_of_memory(description(), "the " + std::to_string(width_) + " x " + std::to_string(width_) +
@@ -102,6 +103,9 @@ void MomentAccumulator::push_device(const Backend& backend, const std::vector<De
                                     const std::vector<index_t>& sample_rows, float* sample_values) {
     const index_t rows = images * height * width;
     if (rows == 0) return;
+    CVG_REQUIRE(!f32_, Unsupported,
+                description() + ": float32 statistics (statistics_precision = float32) run on the CPU backend only; "
+                                "device tensors are accumulated in float64");
     size_scratch();
     backend.device_chunk_moments(blocks.data(), int(blocks.size()), images, height, width, width_,
                                  scratch_mean_.data(), scratch_comoment_.data(), sample_rows, sample_values);
@@ -119,14 +123,30 @@ void MomentAccumulator::merge_chunk_moments(index_t rows) {
     merge_moments(rows, scratch_mean_.data(), scratch_comoment_.data());
 }
 
+void MomentAccumulator::set_float32_products(bool on) {
+    CVG_REQUIRE(chunk_backend_ == nullptr && count_ == 0, InvalidArgument,
+                description() + ": set_float32_products after samples were pushed");
+    f32_ = on;
+}
+
 void MomentAccumulator::begin_chunk(const Backend& backend, index_t rows) {
     CVG_REQUIRE(chunk_backend_ == nullptr, InvalidArgument, description() + ": begin_chunk while a chunk is open");
     CVG_REQUIRE(rows >= 0 && width_ > 0, InvalidArgument, description() + ": begin_chunk needs rows >= 0");
     chunk_on_host_ = backend.kind() == BackendKind::Cpu;
+    CVG_REQUIRE(!f32_ || chunk_on_host_, Unsupported,
+                description() + ": float32 statistics (statistics_precision = float32) run on the CPU backend only; "
+                                "the " + backend.device_description() + " backend computes them in float64");
     const std::uint64_t cells = std::uint64_t(rows) * std::uint64_t(width_);
     const std::string what = "a chunk of " + std::to_string(rows) + " x " + std::to_string(width_) + " values";
-    if (chunk_on_host_) {
-        resize_or_fail(chunk_centred_, cells, description(), what + " (float64)");
+    if (chunk_on_host_ && f32_) {
+        chunk_data32_ = &resize_huge_aligned(chunk_centred32_, cells, description(), what + " (float32)")->value;
+        // (Recomputed every chunk, like chunk_data32_: no pointer outlives a copy.)
+        products32_data_ = &resize_huge_aligned(products32_, std::uint64_t(width_) * std::uint64_t(width_), description(),
+                                "the float32 products of one slice of a chunk")->value;
+        chunk_sums_.assign(size_t(width_), 0.0);
+        chunk_squares_.assign(size_t(width_), 0.0);
+    } else if (chunk_on_host_) {
+        chunk_data_ = &resize_huge_aligned(chunk_centred_, cells, description(), what + " (float64)")->value;
         chunk_sums_.assign(size_t(width_), 0.0);
         chunk_squares_.assign(size_t(width_), 0.0);
     } else {
@@ -145,10 +165,14 @@ void MomentAccumulator::add_block(const float* x, index_t rows, index_t ld, inde
                 InvalidArgument, description() + ": add_block outside the chunk of " + std::to_string(chunk_rows_) +
                                      " x " + std::to_string(width_));
     if (rows == 0 || columns == 0) return;
-    if (chunk_on_host_) {
+    if (chunk_on_host_ && f32_) {
+        cpu_moments::pack_shifted(x, rows, columns, ld, mean_.data() + first_column,
+                                  chunk_data32_ + first_row * width_ + first_column, width_,
+                                  chunk_sums_.data() + first_column, chunk_squares_.data() + first_column);
+    } else if (chunk_on_host_) {
         // Packed around the running mean (0 before the first chunk).
         cpu_moments::pack_shifted(x, rows, columns, ld, mean_.data() + first_column,
-                                  &chunk_centred_.data()->value + first_row * width_ + first_column, width_,
+                                  chunk_data_ + first_row * width_ + first_column, width_,
                                   chunk_sums_.data() + first_column, chunk_squares_.data() + first_column);
     } else {
         for (index_t r = 0; r < rows; ++r)
@@ -185,7 +209,13 @@ void MomentAccumulator::end_chunk() {
     chunk_offset_.assign(size_t(w), 0.0);
     if (far) {
         chunk_offset_ = e;
-        cpu_moments::recentre(&chunk_centred_.data()->value, nb, w, w, chunk_offset_.data(), e.data());
+        if (f32_) {
+            // Subtract (and record) the offset as rounded to float32.
+            for (double& o : chunk_offset_) o = double(float(o));
+            cpu_moments::recentre(chunk_data32_, nb, w, w, chunk_offset_.data(), e.data());
+        } else {
+            cpu_moments::recentre(chunk_data_, nb, w, w, chunk_offset_.data(), e.data());
+        }
         for (index_t j = 0; j < w; ++j) e[size_t(j)] /= double(nb);
     }
     // Chan, Golub & LeVeque with the chunk centred on c = running mean +
@@ -195,7 +225,10 @@ void MomentAccumulator::end_chunk() {
     const double na = double(count_), n = na + double(nb);
     std::vector<double>& delta = chunk_squares_;
     for (index_t j = 0; j < w; ++j) delta[size_t(j)] = chunk_offset_[size_t(j)] + e[size_t(j)];
-    cpu_moments::add_cross_products(&chunk_centred_.data()->value, nb, w, w, comoment_.data());
+    if (f32_)
+        cpu_moments::add_cross_products(chunk_data32_, nb, w, w, comoment_.data(), products32_data_);
+    else
+        cpu_moments::add_cross_products(chunk_data_, nb, w, w, comoment_.data());
     cpu_moments::add_rank_one(comoment_.data(), w, -double(nb), e.data(), na * double(nb) / n,
                               count_ > 0 ? delta.data() : nullptr);
     symmetric_ = false;
@@ -217,6 +250,11 @@ std::vector<double> MomentAccumulator::take_comoment() {
     comoment_.clear();
     // The chunk buffers are not needed any more either.
     chunk_centred_ = {};
+    chunk_data_ = nullptr;
+    chunk_centred32_ = {};
+    products32_ = {};
+    products32_data_ = nullptr;
+    chunk_data32_ = nullptr;
     chunk_values_ = {};
     scratch_comoment_ = {};
     return out;
@@ -334,7 +372,14 @@ void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vec
                     InvalidArgument, acc.description() + ": push_sources: source " + std::to_string(n) +
                                          " does not match the accumulator's blocks or the other sources");
     constexpr index_t kPieceElements = index_t(1) << 17;  // 512 KiB of float32, converted while in cache
-    std::vector<float> piece;
+    // Uninitialised and on a 2 MiB page: the piece is written by read_images
+    // before it is read, and its first touch costs one fault, not 128.
+    struct PieceValue {
+        float value;
+        PieceValue() {}
+    };
+    std::vector<PieceValue> piece_storage;
+    float* piece = nullptr;
     for (index_t first = 0; first < images; first += chunk_images) {
         const index_t count = std::min(chunk_images, images - first);
         acc.begin_chunk(backend, count * positions);
@@ -343,13 +388,14 @@ void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vec
             const index_t units = s->units();
             const index_t piece_images =
                 std::max<index_t>(1, std::min(count, kPieceElements / std::max<index_t>(1, positions * units)));
-            resize_or_fail(piece, std::uint64_t(piece_images * positions * units), acc.description(),
-                           "one net's piece of the chunk");
+            piece = &resize_huge_aligned(piece_storage, std::uint64_t(piece_images * positions * units),
+                                         acc.description(), "one net's piece of the chunk")
+                         ->value;
             for (index_t done = 0; done < count; done += piece_images) {
                 const index_t n = std::min(piece_images, count - done);
-                s->read_images(first + done, n, piece.data());
-                acc.add_block(piece.data(), n * positions, units, done * positions, offset, units);
-                if (on_piece) on_piece(piece.data(), (first + done) * positions, n * positions, units, offset);
+                s->read_images(first + done, n, piece);
+                acc.add_block(piece, n * positions, units, done * positions, offset, units);
+                if (on_piece) on_piece(piece, (first + done) * positions, n * positions, units, offset);
             }
             offset += units;
         }

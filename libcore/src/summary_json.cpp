@@ -144,4 +144,64 @@ nlohmann::json mean_activation_json(const LayerStatistics& stats, const std::vec
     return mean_activation_to_json(mean_activation(stats), nets);
 }
 
+nlohmann::json similarity_indices_to_json(const SimilarityIndices& r, const std::string& name_a,
+                                          const std::string& name_b) {
+    using nlohmann::json;
+    auto numbers = [](const std::vector<double>& v) {
+        json out = json::array();
+        for (double x : v) out.push_back(number_or_null(x));
+        return out;
+    };
+    json j;
+    j["samples"] = r.samples;
+    j["units"] = {{name_a, r.units_a}, {name_b, r.units_b}};
+    j["dead_units_excluded"] = {{name_a, r.dead_a}, {name_b, r.dead_b}};
+    j["cka"] = number_or_null(r.cka);
+    j["cka_debiased"] = number_or_null(r.cka_debiased);
+    if (!r.debiased_note.empty()) j["cka_debiased_note"] = r.debiased_note;
+    j["cca"] = numbers(r.cca);
+    j["cca_mean"] = number_or_null(r.cca_mean);
+    j["svcca_variance"] = r.svcca_variance;
+    j["svcca_dims"] = {{name_a, r.svcca_dims_a}, {name_b, r.svcca_dims_b}};
+    j["svcca"] = numbers(r.svcca);
+    j["svcca_mean"] = number_or_null(r.svcca_mean);
+    j["pwcca"] = number_or_null(r.pwcca_a);
+    j["pwcca_weights"] = name_a;
+    j["pwcca_reverse"] = number_or_null(r.pwcca_b);
+    j["pwcca_symmetric"] = number_or_null(r.pwcca_symmetric);
+    j["procrustes_alpha"] = r.procrustes_alpha;
+    j["procrustes_euclidean"] = number_or_null(r.procrustes_euclidean);
+    j["procrustes_angular"] = number_or_null(r.procrustes_angular);
+    j["ridge"] = {{name_a, r.ridge_a}, {name_b, r.ridge_b}};
+    j["warnings"] = r.warnings;
+    return j;
+}
+
+nlohmann::json cross_layers_to_json(const CrossLayerResult& r) {
+    nlohmann::json j;
+    j["method"] = "linear CKA, minibatch unbiased HSIC_1 (Nguyen, Raghu & Kornblith 2021)";
+    j["batch_size"] = r.batch_size;
+    j["batches"] = r.batches;
+    j["images"] = r.images;
+    j["images_used"] = r.batches * r.batch_size;
+    j["dropped_images"] = r.dropped_images;
+    j["batch_order"] = "input order";
+    j["layers"] = nlohmann::json::object();
+    for (const CrossLayerNet& n : r.nets) j["layers"][n.name] = n.layers;
+    j["maps"] = nlohmann::json::object();
+    for (const CrossLayerMap& m : r.maps) {
+        const CrossLayerNet& a = r.nets[size_t(m.a)];
+        const CrossLayerNet& b = r.nets[size_t(m.b)];
+        nlohmann::json cka = nlohmann::json::array();
+        for (index_t i = 0; i < m.rows; ++i) {
+            nlohmann::json row = nlohmann::json::array();
+            for (index_t k = 0; k < m.cols; ++k) row.push_back(number_or_null(m.cka[size_t(i * m.cols + k)]));
+            cka.push_back(std::move(row));
+        }
+        j["maps"][a.name + "~" + b.name] = {
+            {"rows", a.name}, {"cols", b.name}, {"row_layers", a.layers}, {"col_layers", b.layers}, {"cka", cka}};
+    }
+    return j;
+}
+
 }  // namespace convergent

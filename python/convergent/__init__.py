@@ -67,6 +67,22 @@ from ._core import (  # noqa: F401  (re-exported)
     version,
 )
 
+
+def similarity_indices(x: "ArrayLike", y: "ArrayLike", *,
+                       options: "Optional[Union[_core.Options, Mapping[str, Any]]]" = None,
+                       **keywords: Any) -> Dict[str, Any]:
+    """Whole-layer similarity indices of two nets' activations held in memory.
+
+    x: (N, p) or a conv layer (N, C, H, W) (``layout="NHWC"``: (N, H, W, C)),
+    y likewise for the other net, the same inputs in the same order. Returns
+    linear and debiased CKA, the canonical correlations and their mean, SVCCA,
+    PWCCA (weights of x's canonical variates; ``pwcca_reverse``: y's) and the
+    Procrustes distances, as ``compare`` writes them under
+    ``pairs["a~b"]["similarity_indices"]`` (docs/summary_schema.md). Keywords:
+    svcca_variance, procrustes_alpha, cca_ridge, layout.
+    """
+    return _core.similarity_indices(x, y, _options(options, keywords, "similarity_indices"))
+
 __version__: str = _core.__version__
 
 #: The name of version 0.1 (the ctypes wrapper).
@@ -81,7 +97,7 @@ ProgressCallback = Callable[[str, float], None]
 
 __all__ = [
     "ConvergentError", "Context", "Options", "Statistics", "Stats", "Binned", "Result", "LayerResult",
-    "compare", "load", "report", "semi_matching", "max_weight_matching", "align", "mutual_information",
+    "compare", "load", "report", "similarity_indices", "semi_matching", "max_weight_matching", "align", "mutual_information",
     "sample_rows", "option_names", "option_table", "version", "features", "cuda_device_available",
     "viewer_available", "FEATURE_CUDA", "OPTION_ALIASES", "E_INVALID_ARG", "E_IO", "E_UNSUPPORTED",
     "E_OUT_OF_MEMORY", "E_DEVICE", "E_BAD_DATA", "E_INTERNAL",
@@ -411,6 +427,14 @@ class LayerResult:
         al = self.alignment(a, b, similarity)
         return {key: al[key] for key in ("semi_matching_mean", "matching_mean", "overlap_ratio")}
 
+    def similarity_indices(self, a: str, b: str) -> Dict[str, Any]:
+        """The pair's whole-layer indices: cka, cka_debiased, cca_mean, svcca_mean, pwcca, procrustes_*."""
+        pair = self.pair(a, b)
+        if "similarity_indices" not in pair:
+            raise KeyError(f"layer '{self.name}', pair '{_pair_key(a, b)}': no similarity indices "
+                           "(was the step switched off with --no-similarity-indices?)")
+        return pair["similarity_indices"]
+
     def clusters(self, a: str, b: str) -> Dict[str, Any]:
         """summary.json's ``clusters["a~b"]`` (Sec. 4 spectral clustering)."""
         clusters = self.summary.get("clusters", {})
@@ -452,8 +476,37 @@ class Result:
 
     @classmethod
     def load(cls, directory: PathLike) -> "Result":
-        """A results directory (``convergent compare --out`` or ``save``)."""
-        return cls(_core.ResultData.load(os.fspath(directory)))
+        """A results directory (``convergent compare --out`` or ``save``).
+
+        The core reads the matrices summary.json lists per layer; the other
+        arrays of the directory (top-k image indices and positions, int64 on
+        disk; joint samples; the cross-layer maps) are read with numpy and
+        held as float32 like every in-memory result (image indices are exact
+        below 2^24 inputs)."""
+        data = _core.ResultData.load(os.fspath(directory))
+        root = os.fspath(directory)
+        known = set(data.paths())
+        extra = {}
+        for base, _, names in os.walk(root):
+            for name in sorted(names):
+                if not name.endswith(".npy"):
+                    continue
+                relative = os.path.relpath(os.path.join(base, name), root).replace(os.sep, "/")
+                if relative not in known:
+                    extra[relative] = relative
+        if not extra:
+            return cls(data)
+        import numpy as np
+
+        arrays = {p: data.array(p) for p in known}
+        for relative in sorted(extra):
+            values = np.load(os.path.join(root, relative), allow_pickle=False)
+            if values.dtype.kind in "iu" and values.size and np.abs(values).max() >= 2 ** 24:
+                error = ConvergentError(f"'{relative}': integers of 2^24 or more do not fit a result array")
+                error.status, error.code, error.message = -6, "bad_data", str(error)
+                raise error
+            arrays[relative] = values
+        return cls(data.summary(), arrays)
 
     def __repr__(self) -> str:
         return f"<convergent.Result: nets {self.nets}, layers {self.layers}, backend {self.backend!r}>"

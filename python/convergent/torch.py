@@ -78,7 +78,8 @@ from ._dump import ActivationDumpError, _as_tensor, _batches, _pair, dump_activa
 if TYPE_CHECKING:  # pragma: no cover
     import convergent
 
-__all__ = ["compare", "default_layers", "dump_activations", "spatial_grid", "LayerError", "ActivationDumpError"]
+__all__ = ["compare", "default_layers", "dump_activations", "spatial_grid", "receptive_fields",
+           "receptive_field_option", "subsampled_field", "LayerError", "ActivationDumpError"]
 
 # Module types hooked when no layers are named: their outputs are (B, C) or
 # (B, C, H, W) in ordinary CNNs.
@@ -96,6 +97,71 @@ class LayerError(ValueError):
 # ---------------------------------------------------------------------------
 # Models and layers
 # ---------------------------------------------------------------------------
+
+def receptive_fields(model: nn.Module, layers: Optional[Sequence[str]] = None) -> Dict[str, Tuple[int, int, int]]:
+    """The receptive field (size, stride, padding) in input pixels of every
+    conv layer of a chain of modules (Li et al., Figs. 2, 4-6: the patch a
+    position sees), for ``convergent compare --receptive-field``.
+
+    The modules are taken in ``model.named_modules()`` order as one
+    sequential chain: ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d`` grow the
+    field (size += (kernel - 1) x dilation x jump, padding += padding x
+    jump, jump *= stride; square kernels only), modules that act per
+    position (activations, batch/local-response norms, dropout) leave it as
+    it is, and the first ``Linear`` or ``Flatten`` ends the chain (dense
+    layers see the whole image). A module is recorded with the field of its
+    output. Models whose forward pass is not this chain (branches, residual
+    blocks) need their fields worked out by hand.
+
+    Position (y, x) of a layer sees input rows [y * stride - padding,
+    y * stride - padding + size) and the same columns."""
+    size, jump, padding = 1, 1, 0
+    out: Dict[str, Tuple[int, int, int]] = {}
+    for name, module in model.named_modules():
+        if not name:
+            continue
+        if isinstance(module, (nn.Linear, nn.Flatten)):
+            break
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            def both(v):
+                return tuple(int(x) for x in v) if isinstance(v, (tuple, list)) else (int(v), int(v))
+            kernel, stride, pad = both(module.kernel_size), both(module.stride or module.kernel_size), both(module.padding)
+            dilation = both(getattr(module, "dilation", 1))
+            if kernel[0] != kernel[1] or stride[0] != stride[1] or pad[0] != pad[1] or dilation[0] != dilation[1]:
+                raise ValueError(f"receptive_fields: module {name!r} is not square ({module})")
+            size += (kernel[0] - 1) * dilation[0] * jump
+            padding += pad[0] * jump
+            jump *= stride[0]
+        elif len(list(module.children())):
+            continue  # a container: its children follow
+        out[name] = (size, jump, padding)
+    if layers is not None:
+        missing = [l for l in layers if l not in out]
+        if missing:
+            raise ValueError(f"receptive_fields: no receptive field for {missing} (not in the conv/pool chain "
+                             "before the first Linear/Flatten)")
+        out = {l: out[l] for l in layers}
+    return out
+
+
+def subsampled_field(field: Tuple[int, int, int], height: int, width: int, spatial_stride=None,
+                     max_positions_per_side=None) -> Tuple[int, int, int]:
+    """The receptive field of a layer stored on ``spatial_grid``'s strided
+    grid of its H x W map (``dump_activations(..., max_positions_per_side=k)``):
+    kept position i is map position start + i * step, so the field becomes
+    (size, stride * step, padding - start * stride); square grids only."""
+    rows, cols = spatial_grid(height, width, spatial_stride, max_positions_per_side)
+    if (rows.start or 0, rows.step or 1) != (cols.start or 0, cols.step or 1):
+        raise ValueError("subsampled_field: the grid is not square")
+    size, stride, padding = field
+    start, step = rows.start or 0, rows.step or 1
+    return size, stride * step, padding - start * stride
+
+
+def receptive_field_option(fields: Mapping[str, Tuple[int, int, int]]) -> str:
+    """The ``--receptive-field`` text of ``receptive_fields(...)``: "conv1=5,1,2,conv2=10,2,4"."""
+    return ",".join(f"{name}={s},{t},{p}" for name, (s, t, p) in fields.items())
+
 
 def _named_models(models) -> List[Tuple[str, nn.Module]]:
     if isinstance(models, nn.Module):

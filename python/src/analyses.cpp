@@ -6,6 +6,8 @@
 #include "common.hpp"
 #include "convergent/matching.hpp"
 #include "convergent/mutual_information.hpp"
+#include "convergent/options.hpp"
+#include "convergent/similarity_indices.hpp"
 
 namespace convergent::python {
 
@@ -94,7 +96,83 @@ py::dict clustering_dict(const ClusteringResult& r) {
     return d;
 }
 
+// One net's activations as samples x units float64: (N, C) as is, 4-D
+// (N, C, H, W) or, channels_last, (N, H, W, C) with one row per image position.
+std::vector<double> samples_by_units(const py::handle& obj, bool channels_last, const char* what, index_t& rows,
+                                     index_t& units) {
+    auto array = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(obj);
+    if (!array) {
+        PyErr_Clear();
+        throw py::type_error(std::string(what) + ": expected an array of numbers, got " +
+                             py::repr(obj.get_type()).cast<std::string>());
+    }
+    CVG_REQUIRE(array.ndim() == 2 || array.ndim() == 4, InvalidArgument,
+                std::string(what) + ": expected (N, C) or a 4-D conv layer, got " + std::to_string(array.ndim()) +
+                    " dimensions");
+    const double* data = array.data();
+    if (array.ndim() == 2) {
+        rows = index_t(array.shape(0)), units = index_t(array.shape(1));
+        return std::vector<double>(data, data + rows * units);
+    }
+    const index_t n = index_t(array.shape(0));
+    const index_t c = index_t(channels_last ? array.shape(3) : array.shape(1));
+    const index_t positions = index_t(channels_last ? array.shape(1) * array.shape(2) : array.shape(2) * array.shape(3));
+    rows = n * positions, units = c;
+    if (channels_last) return std::vector<double>(data, data + rows * units);
+    std::vector<double> out(size_t(rows * units));
+    for (index_t i = 0; i < n; ++i)
+        for (index_t u = 0; u < c; ++u)
+            for (index_t p = 0; p < positions; ++p)
+                out[size_t((i * positions + p) * c + u)] = data[(i * c + u) * positions + p];
+    return out;
+}
+
+py::dict similarity_indices_dict(const SimilarityIndices& r) {
+    py::dict d;
+    d["samples"] = r.samples;
+    d["units"] = py::make_tuple(r.units_a, r.units_b);
+    d["dead_units_excluded"] = py::make_tuple(r.dead_a, r.dead_b);
+    d["cka"] = r.cka;
+    d["cka_debiased"] = r.cka_debiased;
+    if (!r.debiased_note.empty()) d["cka_debiased_note"] = r.debiased_note;
+    d["cca"] = to_numpy(r.cca);
+    d["cca_mean"] = r.cca_mean;
+    d["svcca_variance"] = r.svcca_variance;
+    d["svcca_dims"] = py::make_tuple(r.svcca_dims_a, r.svcca_dims_b);
+    d["svcca"] = to_numpy(r.svcca);
+    d["svcca_mean"] = r.svcca_mean;
+    d["pwcca"] = r.pwcca_a;
+    d["pwcca_reverse"] = r.pwcca_b;
+    d["pwcca_symmetric"] = r.pwcca_symmetric;
+    d["procrustes_alpha"] = r.procrustes_alpha;
+    d["procrustes_euclidean"] = r.procrustes_euclidean;
+    d["procrustes_angular"] = r.procrustes_angular;
+    d["ridge"] = py::make_tuple(r.ridge_a, r.ridge_b);
+    d["warnings"] = r.warnings;
+    return d;
+}
+
 void bind_analyses(py::module_& m) {
+    m.def("similarity_indices", [](const py::handle& x, const py::handle& y, const py::object& options) {
+              const CompareOptions o = options_from(options, "similarity_indices");
+              index_t rows_x = 0, rows_y = 0, p = 0, q = 0;
+              const std::vector<double> a = samples_by_units(x, o.layout.channels_last, "x", rows_x, p);
+              const std::vector<double> b = samples_by_units(y, o.layout.channels_last, "y", rows_y, q);
+              CVG_REQUIRE(rows_x == rows_y, BadData,
+                          "similarity_indices: x has " + std::to_string(rows_x) + " samples but y has " +
+                              std::to_string(rows_y) + "; both nets must see the same inputs");
+              SimilarityIndices r;
+              {
+                  py::gil_scoped_release release;
+                  r = similarity_indices_from_data(a.data(), b.data(), rows_x, p, q, similarity_indices_options(o));
+              }
+              return similarity_indices_dict(r);
+          },
+          py::arg("x"), py::arg("y"), py::arg("options") = py::none(),
+          "Whole-layer similarity indices of two nets' activations in memory (float64): linear and\n"
+          "debiased CKA, CCA, SVCCA, PWCCA, Procrustes (docs/summary_schema.md). Options:\n"
+          "svcca_variance, procrustes_alpha, cca_ridge, layout (4-D arrays).");
+
     m.def("semi_matching", [](const py::handle& similarity) {
               index_t rows = 0, cols = 0;
               const std::vector<double> s = similarity_matrix(similarity, "similarity", rows, cols);

@@ -159,6 +159,19 @@ def sparse(a, b):
             "loss": [[v] * 3 for v in mean_loss], "nonzero": [[v] * 3 for v in mean_nonzero]}
 
 
+def similarity(x, y, a, b):
+    """The similarity_indices object (linear CKA computed; the rest crafted)."""
+    x, y = x - x.mean(0), y - y.mean(0)
+    cka = float(np.linalg.norm(x.T @ y) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
+    return {"samples": len(x), "units": {a: x.shape[1], b: y.shape[1]},
+            "dead_units_excluded": {a: 0, b: 1}, "cka": cka, "cka_debiased": None,
+            "cka_debiased_note": "not available for device-pushed batches",
+            "cca": [0.9, 0.5], "cca_mean": 0.7, "svcca_variance": 0.99, "svcca_dims": {a: 5, b: 6},
+            "svcca": [0.9], "svcca_mean": 0.8, "pwcca": 0.75, "pwcca_weights": a, "pwcca_reverse": 0.74,
+            "pwcca_symmetric": 0.745, "procrustes_alpha": 1.0, "procrustes_euclidean": 1.5,
+            "procrustes_angular": 0.6, "ridge": {a: 0.0, b: 0.0}, "warnings": []}
+
+
 def main():
     out = sys.argv[1]
     crafted = "--crafted" in sys.argv[2:]
@@ -215,6 +228,7 @@ def main():
                         files["mi_matched"] = stem + ".mi_matched.npy"
                         np.save(os.path.join(out, files["mi_matched"]), mi_matched.astype(np.float32))
                         pair["sparse_prediction"] = sparse(a, b)
+                        pair["similarity_indices"] = similarity(acts[a], acts[b], a, b)
                     lj["pairs"][key] = pair
                 lj["files"][key] = files
         if layer == "conv1":  # only conv1: the other layers show "not computed"

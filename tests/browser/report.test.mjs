@@ -264,6 +264,20 @@ test('every panel draws for a fully analysed layer; Table 1 matches', async () =
   }
   assert.equal(rows[2][4], 'not computed', 'fc8 has no mutual information');
 
+  // Whole-layer similarity indices beside the Table 1 matching mean.
+  assert.equal(p.similarity.status, 'ok');
+  const srows = await page.$$eval('section[data-panel="similarity"] tbody tr',
+    (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  assert.deepEqual(srows.map((r) => r[0]), ['conv1', 'conv2', 'fc8']);
+  for (const row of srows.slice(0, 2)) {
+    const pair = summary.layers[row[0]].pairs['net1~net2'];
+    assert.equal(row[1], String(Number(pair.correlation.matching_mean.toPrecision(3))));
+    assert.equal(row[2], String(Number(pair.similarity_indices.cka.toPrecision(3))));
+    assert.equal(row[3], 'n/a');
+    assert.match(row[row.length - 1], /dead units excluded: 0 \/ 1; debiased CKA not available for device-pushed batches/);
+  }
+  assert.equal(srows[2][2], 'not computed', 'fc8 has no similarity indices');
+
   const tree = summary.layers.conv1.clusters['net1~net2'].clusters;
   const lines = await page.$$eval('section[data-panel="cluster_tree"] .tree div', (d) => d.map((x) => x.textContent));
   assert.equal(lines.length, tree.length);
@@ -535,6 +549,56 @@ test('core vs rare units (cycle_consistency) and the thresholded Fig. 13 graph',
   await page.selectOption('#pair-select', { label: 'net1 vs net2' });
   await page.locator('#clusters-threshold').uncheck();
   assertClose(tooltipValue(await hoverCell(page, 'clusters', 4, 4)), full(4, 4), 'full W diagonal');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('cross-layer CKA maps: one heatmap per net pair and per net, layer names on both axes', async () => {
+  // Two architectures without a common layer: only the maps are computed.
+  const dir = path.join(work, 'cross');
+  const make = run(PYTHON, ['-c', [
+    'import numpy as np, os, sys',
+    'd = sys.argv[1]; rng = np.random.default_rng(3); z = rng.normal(size=(48, 5))',
+    'nets = {"wide": {"conv1": (4, 3, 3), "fc": (6,)}, "deep": {"b1": (2, 2, 2), "b2": (5,), "head": (3,)}}',
+    'for net, layers in nets.items():',
+    '    os.makedirs(os.path.join(d, net))',
+    '    for l, shape in layers.items():',
+    '        k = int(np.prod(shape)); x = z @ rng.normal(size=(5, k)) + 0.5 * rng.normal(size=(48, k))',
+    '        np.save(os.path.join(d, net, l + ".npy"), x.reshape((48,) + shape).astype(np.float32))',
+  ].join('\n'), dir]);
+  assert.equal(make.status, 0, make.stderr);
+  const out = path.join(dir, 'out');
+  const cmp = run(CLI, ['compare', path.join(dir, 'wide'), path.join(dir, 'deep'), '--out', out, '--cross-layers',
+    '--cross-layers-batch', '16', '--quiet']);
+  assert.equal(cmp.status, 0, cmp.stderr);
+  assert.equal(report(out).status, 0);
+  const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+  const { page, errors } = await open(path.join(out, 'report.html'));
+  const p = await panels(page);
+  assertDrawn(p, 'cross_layers');
+  assert.equal(p.cross_layers.canvases.length, 3);
+  assert.match(p.mean_activation.note, /no layer is common/);
+  const maps = await page.evaluate(() => [...document.querySelectorAll('canvas.cross-layer-map')].map((c) => ({
+    key: c.dataset.map, rows: JSON.parse(c.dataset.rowLayers), cols: JSON.parse(c.dataset.colLayers),
+    caption: c.closest('figure').querySelector('figcaption').textContent })));
+  assert.deepEqual(maps.map((m) => m.key), ['wide~wide', 'wide~deep', 'deep~deep']);
+  assert.deepEqual(maps[1].rows, ['conv1', 'fc']);
+  assert.deepEqual(maps[1].cols, ['b1', 'b2', 'head']);
+  assert.match(maps[1].caption, /wide \(rows\) × deep \(columns\)/);
+  // Hover over cell (1, 2) of wide~deep: fc vs head, the summary's value.
+  const canvas = page.locator('canvas[data-map="wide~deep"]');
+  const box = await canvas.boundingBox();
+  // The grid fills the bottom-right corner of the canvas (labels above and
+  // to the left): the last cell's centre is half a cell from that corner.
+  const size = Math.max(6, Math.min(36, Math.floor(360 / 3)));
+  await canvas.hover({ position: { x: box.width - 0.5 * size, y: box.height - 0.5 * size } });
+  await page.waitForSelector('#tooltip:not([hidden])');
+  const tip = await page.locator('#tooltip').innerText();
+  assert.match(tip, /wide fc/);
+  assert.match(tip, /deep head/);
+  const value = Number(tip.match(/CKA: (\S+)/)[1]);
+  assertClose(value, summary.cross_layers.maps['wide~deep'].cka[1][2], 'hovered CKA');
+  await shot(page, 'cross_layers');
   assert.deepEqual(errors, []);
   await page.close();
 });

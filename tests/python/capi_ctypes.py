@@ -52,14 +52,17 @@ OPTION_KEYS = {
     "lasso_alphas": 15, "lasso_tol": 16, "lasso_max_iter": 17, "lasso_weights": 18,
     "cluster_tau": 19, "cluster_alpha": 20, "cluster_k": 21, "kmeans_n_init": 22,
     "cluster_hierarchical": 23, "cluster_split_k": 24, "cluster_eigengap_candidates": 25,
-    "cluster_normalize_rows": 26, "max_memory_mb": 27, "timings": 28,
+    "cluster_normalize_rows": 26, "max_memory_mb": 27, "timings": 28, "statistics_precision": 60,
     "dead_units": 29,
+    "similarity_indices": 30, "svcca_variance": 31, "procrustes_alpha": 32, "cca_ridge": 33,
+    "cross_layers": 40, "cross_layers_batch": 41,
+    "top_patches": 50, "top_k": 51, "images": 52, "receptive_field": 53,
 }
 # Names of version 0.1, still accepted.
 OPTION_ALIASES = {"channels_last": "layout", "matching": "correlation_matching",
                   "lasso_keep_weights": "lasso_weights"}
-_DOUBLE_KEYS = {"mi_zero_threshold", "lasso_tol", "cluster_tau", "cluster_alpha"}
-_STRING_KEYS = {"layers", "lasso_alphas"}
+_DOUBLE_KEYS = {"mi_zero_threshold", "lasso_tol", "cluster_tau", "cluster_alpha", "svcca_variance", "procrustes_alpha", "cca_ridge"}
+_STRING_KEYS = {"layers", "lasso_alphas", "images", "receptive_field"}
 _ERROR_NAMES = {
     E_INVALID_ARG: "CVG_E_INVALID_ARG", E_IO: "CVG_E_IO", E_UNSUPPORTED: "CVG_E_UNSUPPORTED",
     E_OUT_OF_MEMORY: "CVG_E_OUT_OF_MEMORY", E_DEVICE: "CVG_E_DEVICE", E_BAD_DATA: "CVG_E_BAD_DATA",

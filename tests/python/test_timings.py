@@ -24,8 +24,9 @@ def test_timings_cover_the_pass_and_every_step_that_ran(tmp_path):
     for layer, t in timings["layers"].items():
         seconds[layer] = {k: v for k, v in t.items() if k != "memory_estimate_bytes"}
         # sparse prediction was switched off; cycle consistency runs with 3 nets
-        assert set(seconds[layer]) == {"pass", "statistics", "correlation_matching", "mutual_information",
-                                       "clustering", "cycle_consistency", "mean_activation"}, t
+        assert set(seconds[layer]) == {"pass", "statistics", "correlation_matching", "similarity_indices",
+                                       "mutual_information", "clustering", "cycle_consistency",
+                                       "mean_activation", "top_patches"}, t
         assert all(v >= 0 for v in seconds[layer].values())
     # the planned peak memory of each layer (what --max-memory is checked against)
     assert set(timings["memory_estimate_bytes"]) == {"fc", "conv"}

@@ -123,7 +123,12 @@ def assert_same_figures(got, want, path="", exact=False, rtol=1e-5, atol=1e-6):
         for key in want:
             if key in ("inputs", "timings", "backend_device"):  # origins; threads (torch sets its own)
                 continue
-            assert_same_figures(got[key], want[key], f"{path}/{key}", exact or key == "mutual_information", rtol, atol)
+            # PWCCA's weights depend on the basis the SVD picks inside a block of
+            # tied canonical correlations (pre-ReLU conv1 here: three equal to 1),
+            # so rounding-level differences of the data move it by ~1e-4.
+            key_rtol = 1e-3 if key.startswith("pwcca") else rtol
+            assert_same_figures(got[key], want[key], f"{path}/{key}", exact or key == "mutual_information", key_rtol,
+                                atol)
     elif isinstance(want, list):
         assert isinstance(got, list) and len(got) == len(want), f"{path}: length {len(got)} != {len(want)}"
         for i, (g, w) in enumerate(zip(got, want)):

@@ -193,6 +193,13 @@
 
     canvas.addEventListener('mousemove', (event) => hover(event, canvas, id));
     canvas.addEventListener('mouseleave', () => { byId('tooltip').hidden = true; });
+    // A click opens both units' top inputs (Figs. 2, 4, 7).
+    canvas.addEventListener('click', (event) => {
+      const rect = canvas.getBoundingClientRect();
+      const cell = ask('heatmapCell', id, (event.clientX - rect.left - canvas.clientLeft) / canvas.clientWidth,
+        (event.clientY - rect.top - canvas.clientTop) / canvas.clientHeight);
+      if (cell.status === 'ok' && topPatches()) selectUnitPair(cell.row_net, cell.row_unit, cell.col_net, cell.col_unit, cell.value);
+    });
     p.body.appendChild(canvas);
     p.body.appendChild(colourLegend(info));
     const caption = rows + ' \u00d7 ' + cols + ', min ' + fmt(info.min) + ', max ' + fmt(info.max) +
@@ -443,6 +450,59 @@
     });
   }
 
+  // Whole-layer similarity indices of the pair, every layer, beside the
+  // Table 1 matching mean (unit matching can be low where CKA is high: the
+  // layers agree up to a rotation).
+  function similarityPanel() {
+    guardPanel('similarity', (p) => {
+      const answer = ask('similarityIndices', currentPair());
+      if (handled(p, answer)) return;
+      const [a, b] = pairNets(currentPair());
+      const columns = [['matching_mean', 'matching mean (Table 1)'], ['cka', 'linear CKA'],
+        ['cka_debiased', 'debiased CKA'], ['cca_mean', 'mean CCA'], ['svcca_mean', 'SVCCA'],
+        ['pwcca', 'PWCCA (' + a + ' weights)'], ['procrustes_angular', 'Procrustes angle'],
+        ['procrustes_euclidean', 'Procrustes distance']];
+      const table = element('table');
+      table.appendChild(element('thead', {}, [element('tr', {},
+        [element('th', { text: 'layer' })].concat(columns.map(([, label]) => element('th', { text: label })),
+          [element('th', { text: 'SVCCA dims' }), element('th', { text: 'notes' })]))]));
+      const body = element('tbody');
+      for (const row of answer.rows) {
+        const tr = element('tr', { 'data-layer': row.layer });
+        if (row.layer === state.layer) tr.className = 'selected';
+        tr.appendChild(element('td', { text: row.layer }));
+        const si = row.indices;
+        if (!si) {
+          tr.appendChild(element('td', { text: fmt(row.matching_mean, 3) }));
+          tr.appendChild(element('td', { className: 'missing', text: 'not computed', colspan: String(columns.length + 1) }));
+          body.appendChild(tr);
+          continue;
+        }
+        for (const [key] of columns) {
+          const v = key === 'matching_mean' ? row.matching_mean : si[key];
+          const missing = v === null || v === undefined;
+          tr.appendChild(element('td', { className: missing ? 'missing' : '',
+            text: missing ? (key === 'cka_debiased' ? 'n/a' : '\u2013') : fmt(v, 3) }));
+        }
+        const dims = si.svcca_dims ? si.svcca_dims[a] + ' / ' + si.svcca_dims[b] : '';
+        tr.appendChild(element('td', { text: dims }));
+        const notes = [];
+        const dead = si.dead_units_excluded;
+        if (dead && (dead[a] || dead[b])) notes.push('dead units excluded: ' + dead[a] + ' / ' + dead[b]);
+        if (si.cka_debiased_note) notes.push('debiased CKA ' + si.cka_debiased_note);
+        for (const w of si.warnings || []) notes.push(w);
+        tr.appendChild(element('td', { className: 'caption', text: notes.join('; ') }));
+        body.appendChild(tr);
+      }
+      table.appendChild(body);
+      p.body.appendChild(table);
+      p.body.appendChild(element('p', { className: 'caption',
+        text: 'Pair ' + a + ' vs ' + b + '. CKA, CCA, SVCCA and PWCCA are 1 for identical layers; the Procrustes ' +
+          'angle (radians) and distance (per sample) are 0. CKA and Procrustes are invariant to rotations, ' +
+          'the CCA family to any invertible linear map, unit matching to neither: see docs/summary_schema.md.' }));
+    });
+  }
+
   function miPanel() {
     guardPanel('mi', (p) => {
       const spec = ask('miVsCorrelation', state.layer, currentPair());
@@ -593,7 +653,288 @@
     });
   }
 
+  // ------------------------------------------------- cross-layer maps -----
+  // summary.json "cross_layers" (docs/summary_schema.md): one layer x layer
+  // linear CKA heatmap per net pair and per net with itself, the layer
+  // names on both axes. The maps are small (layers x layers), so they are
+  // drawn from summary.json's full-precision values directly.
+
+  function crossLayersPanel() {
+    guardPanel('cross_layers', (p) => {
+      const xl = state.crossLayers;
+      if (!xl || !xl.maps) {
+        showNote(p, 'missing', 'run compare with --cross-layers for the layer \u00d7 layer maps');
+        return;
+      }
+      p.section.dataset.status = 'ok';
+      // In net order: each net with itself, then with the nets after it.
+      const nets = state.overview.nets;
+      nets.forEach((a, i) => nets.slice(i).forEach((b) => {
+        const key = a + '~' + b;
+        if (xl.maps[key]) p.body.appendChild(crossLayerMap(key, xl.maps[key]));
+      }));
+      p.section.appendChild(element('p', { className: 'caption', text:
+        'CKA in [0, 1]: black 0, white 1 (negative estimates shown as 0, undefined ones magenta). ' +
+        xl.batches + ' minibatch' + (xl.batches === 1 ? '' : 'es') + ' of ' + xl.batch_size + ' inputs in input order' +
+        (xl.dropped_images ? ', the last ' + xl.dropped_images + ' inputs dropped' : '') + '.' }));
+    });
+  }
+
+  function crossLayerMap(key, m) {
+    const rows = m.row_layers.length, cols = m.col_layers.length;
+    const cell = Math.max(6, Math.min(36, Math.floor(360 / Math.max(rows, cols, 1))));
+    const ratio = window.devicePixelRatio || 1;
+    const probe = document.createElement('canvas').getContext('2d');
+    probe.font = '11px sans-serif';
+    const widest = (names) => names.reduce((w, n) => Math.max(w, probe.measureText(String(n)).width), 0);
+    const left = Math.ceil(widest(m.row_layers)) + 8, top = Math.ceil(widest(m.col_layers)) + 8;
+    const width = left + cols * cell, height = top + rows * cell;
+    const canvas = element('canvas', { className: 'cross-layer-map' });
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    canvas.style.width = width + 'px';
+    canvas.style.height = height + 'px';
+    canvas.dataset.map = key;
+    canvas.dataset.rowLayers = JSON.stringify(m.row_layers);
+    canvas.dataset.colLayers = JSON.stringify(m.col_layers);
+    const ctx = canvas.getContext('2d');
+    ctx.scale(ratio, ratio);
+    for (let i = 0; i < rows; ++i) {
+      for (let j = 0; j < cols; ++j) {
+        const v = m.cka[i][j];
+        if (typeof v !== 'number') {
+          ctx.fillStyle = 'rgb(255,0,255)';
+        } else {
+          const g = Math.round(255 * Math.min(1, Math.max(0, v)));
+          ctx.fillStyle = 'rgb(' + g + ',' + g + ',' + g + ')';
+        }
+        ctx.fillRect(left + j * cell, top + i * cell, cell, cell);
+      }
+    }
+    ctx.strokeStyle = '#999';
+    ctx.lineWidth = 1;
+    ctx.strokeRect(left - 0.5, top - 0.5, cols * cell + 1, rows * cell + 1);
+    // Layer names: rows at the left, columns vertical along the top.
+    ctx.fillStyle = '#222';
+    ctx.font = '11px sans-serif';
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'right';
+    m.row_layers.forEach((name, i) => ctx.fillText(String(name), left - 4, top + (i + 0.5) * cell));
+    ctx.save();
+    ctx.rotate(-Math.PI / 2);
+    ctx.textAlign = 'left';
+    m.col_layers.forEach((name, j) => ctx.fillText(String(name), -(top - 4), left + (j + 0.5) * cell));
+    ctx.restore();
+    canvas.addEventListener('mousemove', (event) => {
+      const rect = canvas.getBoundingClientRect();
+      const j = Math.floor((event.clientX - rect.left - left) / cell), i = Math.floor((event.clientY - rect.top - top) / cell);
+      const tip = byId('tooltip');
+      if (i < 0 || j < 0 || i >= rows || j >= cols) {
+        tip.hidden = true;
+        return;
+      }
+      const v = m.cka[i][j];
+      tip.replaceChildren(
+        element('div', { 'data-field': 'row', text: m.rows + ' ' + m.row_layers[i] }),
+        element('div', { 'data-field': 'col', text: m.cols + ' ' + m.col_layers[j] }),
+        element('div', { 'data-field': 'value', text: 'CKA: ' + (typeof v === 'number' ? v.toPrecision(6) : 'n/a') }));
+      tip.hidden = false;
+      tip.style.left = Math.max(0, Math.min(event.clientX + 14, window.innerWidth - tip.offsetWidth - 4)) + 'px';
+      tip.style.top = Math.max(0, Math.min(event.clientY + 14, window.innerHeight - tip.offsetHeight - 4)) + 'px';
+    });
+    canvas.addEventListener('mouseleave', () => { byId('tooltip').hidden = true; });
+    const title = m.rows === m.cols ? m.rows + ' with itself' : m.rows + ' (rows) \u00d7 ' + m.cols + ' (columns)';
+    return element('figure', {}, [element('figcaption', { text: title }), canvas]);
+  }
+
   // ------------------------------------------------------------- page -----
+
+  // ------------------------------------- top patches (Figs. 2, 4, 7) --
+  // Per layer, summary.json "top_patches" names each net's top-k inputs, its
+  // PNG sprite sheet (units rows x k columns of equal cells) and its joint
+  // sample (docs/summary_schema.md); the page reads them itself.
+
+  const PATCH_CELL = 30;        // CSS pixels per patch in the pair lists
+  const JOINT_BINS = 24;
+  const sprites = {};           // path -> Promise of an HTMLImageElement
+  const npys = {};              // path -> {shape, data}
+
+  function topPatches() {
+    const layer = state.summary && state.summary.layers ? state.summary.layers[state.layer] : null;
+    return layer && layer.top_patches && layer.top_patches.available ? layer.top_patches : null;
+  }
+
+  function readNpy(path) {
+    if (npys[path]) return npys[path];
+    if (!(path in state.payload.files)) throw new Error('file ' + path + ' is not in this report');
+    const bytes = base64Bytes(state.payload.files[path], 'file ' + path);
+    if (bytes[0] !== 0x93 || String.fromCharCode(...bytes.slice(1, 6)) !== 'NUMPY') throw new Error(path + ' is not an .npy file');
+    const long = bytes[6] >= 2;
+    const headerLength = long ? bytes[8] | (bytes[9] << 8) | (bytes[10] << 16) | (bytes[11] << 24) : bytes[8] | (bytes[9] << 8);
+    const start = (long ? 12 : 10);
+    const header = new TextDecoder('latin1').decode(bytes.slice(start, start + headerLength));
+    const descr = /'descr':\s*'([^']*)'/.exec(header), shape = /'shape':\s*\(([^)]*)\)/.exec(header);
+    if (!descr || !shape || /'fortran_order':\s*True/.test(header)) throw new Error(path + ': unsupported .npy header');
+    const dims = shape[1].split(',').map((t) => t.trim()).filter((t) => t).map(Number);
+    const count = dims.reduce((a, b) => a * b, 1);
+    const body = bytes.buffer.slice(bytes.byteOffset + start + headerLength);
+    let data;
+    if (descr[1] === '<f4') data = new Float32Array(body, 0, count);
+    else if (descr[1] === '<i8') data = Array.from(new BigInt64Array(body, 0, count), Number);
+    else throw new Error(path + ': dtype ' + descr[1] + ' is not float32 or int64');
+    npys[path] = { shape: dims, data };
+    return npys[path];
+  }
+
+  function sprite(path) {
+    if (!sprites[path]) {
+      sprites[path] = new Promise((resolve, reject) => {
+        const img = new Image();
+        img.onload = () => resolve(img);
+        img.onerror = () => reject(new Error('the patch sheet ' + path + ' cannot be decoded'));
+        img.src = 'data:image/png;base64,' + state.payload.files[path];
+      });
+    }
+    return sprites[path];
+  }
+
+  // A unit's top-k patches as a grid (3 x 3 for k = 9), best first, row by row.
+  function unitFigure(net, unit, cell, label) {
+    const tp = topPatches();
+    const files = tp.nets[net] || {};
+    const k = tp.k, side = Math.ceil(Math.sqrt(k));
+    const canvas = element('canvas', { className: 'patches', 'data-net': net, 'data-unit': String(unit) });
+    canvas.width = side * cell;
+    canvas.height = Math.ceil(k / side) * cell;
+    const figure = element('figure', { className: 'unit' }, [canvas, element('figcaption', { text: label || (net + ' #' + unit) })]);
+    if (!files.patches || !(files.patches in state.payload.files)) {
+      // No --images: the input indices instead.
+      const top = readNpy(files.topk);
+      const ctx = canvas.getContext('2d');
+      ctx.fillStyle = '#fff';
+      ctx.font = Math.max(8, cell / 3) + 'px sans-serif';
+      ctx.textAlign = 'center';
+      for (let j = 0; j < k; j++) {
+        const v = top.data[unit * k + j];
+        ctx.fillText(v < 0 ? '' : String(v), (j % side + 0.5) * cell, (Math.floor(j / side) + 0.6) * cell);
+      }
+      canvas.dataset.drawn = 'indices';
+      return figure;
+    }
+    const patch = tp.patch;
+    sprite(files.patches).then((img) => {
+      const ctx = canvas.getContext('2d');
+      ctx.imageSmoothingEnabled = false;
+      for (let j = 0; j < k; j++) {
+        ctx.drawImage(img, j * patch.width, unit * patch.height, patch.width, patch.height,
+          (j % side) * cell, Math.floor(j / side) * cell, cell, cell);
+      }
+      canvas.dataset.drawn = 'patches';
+    }).catch((e) => { canvas.dataset.drawn = 'error'; figure.appendChild(element('div', { className: 'note error', text: e.message })); });
+    return figure;
+  }
+
+  // The joint 2-D histogram of two units over the joint sample (Fig. 7):
+  // counts on a log scale, unit a along x, unit b along y (up).
+  function jointHistogram(a, ua, b, ub) {
+    const tp = topPatches();
+    const fa = tp.nets[a] && tp.nets[a].joint_sample, fb = tp.nets[b] && tp.nets[b].joint_sample;
+    if (!fa || !fb || !(fa in state.payload.files) || !(fb in state.payload.files)) return null;
+    const xa = readNpy(fa), xb = readNpy(fb);
+    const rows = xa.shape[0], wa = xa.shape[1], wb = xb.shape[1];
+    const x = new Float64Array(rows), y = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) { x[r] = xa.data[r * wa + ua]; y[r] = xb.data[r * wb + ub]; }
+    const range = (v) => { let lo = Infinity, hi = -Infinity; for (const t of v) { lo = Math.min(lo, t); hi = Math.max(hi, t); } return [lo, hi > lo ? hi : lo + 1]; };
+    const [x0, x1] = range(x), [y0, y1] = range(y);
+    const counts = new Float64Array(JOINT_BINS * JOINT_BINS);
+    for (let r = 0; r < rows; r++) {
+      const i = Math.min(JOINT_BINS - 1, Math.floor((x[r] - x0) / (x1 - x0) * JOINT_BINS));
+      const j = Math.min(JOINT_BINS - 1, Math.floor((y[r] - y0) / (y1 - y0) * JOINT_BINS));
+      counts[(JOINT_BINS - 1 - j) * JOINT_BINS + i] += 1;
+    }
+    let max = 0;
+    for (const c of counts) max = Math.max(max, c);
+    const rgba = new Uint8ClampedArray(JOINT_BINS * JOINT_BINS * 4);
+    for (let i = 0; i < counts.length; i++) {
+      const v = counts[i] ? 255 - Math.round(235 * Math.log1p(counts[i]) / Math.log1p(max)) : 255;
+      rgba.set([v, v, v, 255], 4 * i);
+    }
+    const source = document.createElement('canvas');
+    source.width = source.height = JOINT_BINS;
+    source.getContext('2d').putImageData(new ImageData(rgba, JOINT_BINS, JOINT_BINS), 0, 0);
+    const canvas = element('canvas', { className: 'joint', 'data-joint': a + ':' + ua + '~' + b + ':' + ub });
+    canvas.width = canvas.height = 168;
+    const ctx = canvas.getContext('2d');
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(source, 0, 0, 168, 168);
+    return element('figure', { className: 'unit' }, [canvas, element('figcaption', {
+      text: 'joint histogram, ' + rows + ' samples: ' + a + ' #' + ua + ' (x, ' + fmt(x0, 3) + '\u2013' + fmt(x1, 3) +
+        ') vs ' + b + ' #' + ub + ' (y, ' + fmt(y0, 3) + '\u2013' + fmt(y1, 3) + ')' })]);
+  }
+
+  function selectUnitPair(a, ua, b, ub, value) {
+    state.selectedPair = { layer: state.layer, a, ua, b, ub, value };
+    unitPairPanel();
+    document.body.dataset.selectedPair = a + ':' + ua + '~' + b + ':' + ub;
+  }
+
+  function unitPairPanel() {
+    guardPanel('unit_pair', (p) => {
+      if (!topPatches()) { showNote(p, 'missing', 'no top-k inputs for this layer (run compare without --no-top-patches)'); return; }
+      const sel = state.selectedPair;
+      if (!sel || sel.layer !== state.layer) {
+        showNote(p, 'info', 'Click a pair above or a cell of a correlation or MI matrix.');
+        return;
+      }
+      const row = element('div', { className: 'flex' }, [
+        unitFigure(sel.a, sel.ua, 48, sel.a + ' unit ' + sel.ua),
+        unitFigure(sel.b, sel.ub, 48, sel.b + ' unit ' + sel.ub)]);
+      const joint = jointHistogram(sel.a, sel.ua, sel.b, sel.ub);
+      if (joint) row.appendChild(joint);
+      p.body.appendChild(row);
+      if (sel.value !== undefined && sel.value !== null) p.body.appendChild(element('p', { className: 'caption', text: 'value of the pair: ' + fmt(sel.value, 4) }));
+      p.section.dataset.status = 'ok';
+    });
+  }
+
+  // Figs. 2 and 4: the 8 best and worst semi-matched pairs (Sec. 3.1), by
+  // correlation and by MI, each unit a grid of its top inputs.
+  function topPatchesPanel() {
+    guardPanel('top_patches', (p) => {
+      const tp = topPatches();
+      const layer = state.summary.layers[state.layer] || {};
+      if (!tp) {
+        showNote(p, 'missing', layer.top_patches && layer.top_patches.note ? layer.top_patches.note : 'no top-k inputs for this layer');
+        return;
+      }
+      const [a, b] = pairNets(currentPair());
+      const pair = (layer.pairs || {})[currentPair()] || {};
+      let shown = 0;
+      for (const [key, label] of [['correlation', 'correlation'], ['mutual_information', 'MI']]) {
+        const al = pair[key];
+        if (!al || !al.fig3_order) continue;
+        const grid = element('div', { className: 'unit-pairs', 'data-measure': key });
+        const order = al.fig3_order;
+        for (const [title, rows] of [['best 8 by ' + label, order.slice(0, 8)], ['worst 8 by ' + label, order.slice(-8).reverse()]]) {
+          grid.appendChild(element('h4', { text: title }));
+          rows.forEach((r, i) => {
+            const col = al.semi_matching[r], value = al.semi_matching_values[r];
+            const item = element('div', { className: 'unit-pair', 'data-rank': String(i), 'data-pair': a + ':' + r + '~' + b + ':' + col }, [
+              unitFigure(a, r, PATCH_CELL), unitFigure(b, col, PATCH_CELL), element('span', { className: 'value', text: fmt(value, 3) })]);
+            item.addEventListener('click', () => selectUnitPair(a, r, b, col, value));
+            grid.appendChild(item);
+          });
+        }
+        p.body.appendChild(grid);
+        shown++;
+      }
+      if (!shown) { showNote(p, 'missing', 'no semi-matching for this pair (correlation matching and MI were skipped)'); return; }
+      p.body.appendChild(element('p', { className: 'caption', text: 'Each unit: its ' + tp.k + ' highest-activating inputs, best first' +
+        (tp.receptive_field ? ', cropped to the receptive field (' + tp.receptive_field.size + ' px)' : ', whole inputs') +
+        '; the number is the semi-matching value of ' + a + '\u2019s unit to its partner in ' + b + '.' }));
+      p.section.dataset.status = 'ok';
+    });
+  }
 
   function setLabels() {
     const [a, b] = pairNets(currentPair());
@@ -602,12 +943,26 @@
     byId('matrices-title').textContent = state.measure === 'mi' ? 'Mutual information matrices' : 'Correlation matrices';
   }
 
+  const PER_LAYER_PANELS = ['within_a', 'within_b', 'between', 'matched', 'fig3', 'table1', 'similarity', 'mi', 'sparse',
+    'clusters', 'cluster_tree', 'fig14', 'cycle', 'mean_activation', 'top_patches', 'unit_pair'];
+
   function render() {
     byId('tooltip').hidden = true;
+    if (!state.layer) {
+      // Only the cross-layer maps (nets without a common layer).
+      for (const name of PER_LAYER_PANELS) {
+        const p = panel(name);
+        resetPanel(p);
+        showNote(p, 'missing', 'no layer is common to every net, so the per-layer analyses did not run; ' +
+          'the cross-layer maps below cover every layer');
+      }
+      document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
+      return;
+    }
     setLabels();
     if (!currentPair()) {
-      for (const name of ['within_a', 'within_b', 'between', 'matched', 'fig3', 'table1', 'mi', 'sparse',
-        'clusters', 'cluster_tree', 'fig14']) {
+      for (const name of ['within_a', 'within_b', 'between', 'matched', 'fig3', 'table1', 'similarity', 'mi', 'sparse',
+        'clusters', 'cluster_tree', 'fig14', 'top_patches', 'unit_pair']) {
         const p = panel(name);
         resetPanel(p);
         showNote(p, 'missing', 'the results hold a single net, so there is no pair to compare');
@@ -619,11 +974,14 @@
       heatmapPanel('matched', 'matched', state.measure);
       fig3Panel();
       table1Panel();
+      similarityPanel();
       miPanel();
       sparsePanel();
       heatmapPanel('clusters', state.threshold ? 'clusters_tau' : 'clusters', 'corr');
       clusterTreePanel();
       fig14Panel();
+      topPatchesPanel();
+      unitPairPanel();
     }
     cyclePanel();
     meanActivationPanel();
@@ -685,7 +1043,17 @@
       fatal('These results cannot be shown: ' + ov.message);
       return;
     }
-    if (!ov.layers.length) {
+    try {
+      state.crossLayers = JSON.parse(summaryText).cross_layers || null;
+    } catch (e) {
+      state.crossLayers = null;
+    }
+    try {
+      state.summary = JSON.parse(summaryText);
+    } catch (e) {
+      state.summary = null;
+    }
+    if (!ov.layers.length && !state.crossLayers) {
       fatal('summary.json lists no layers.');
       return;
     }
@@ -701,6 +1069,7 @@
     buildControls();
     byId('panels').hidden = false;
     render();
+    crossLayersPanel();
     document.body.dataset.state = 'ready';
   }
 

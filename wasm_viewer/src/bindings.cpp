@@ -25,6 +25,7 @@ EMSCRIPTEN_BINDINGS(convergent_viewer) {
         .function("setAvailableFiles", &Viewer::set_available_files)
         .function("addFile", &Viewer::add_file)
         .function("table1", &Viewer::table1)
+        .function("similarityIndices", &Viewer::similarity_indices)
         .function("alignmentCurves", &Viewer::alignment_curves)
         .function("miVsCorrelation", &Viewer::mi_vs_correlation)
         .function("sparsePrediction", &Viewer::sparse_prediction)

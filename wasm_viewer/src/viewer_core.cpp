@@ -513,6 +513,42 @@ std::string Viewer::table1(const std::string& pair) const {
     });
 }
 
+std::string Viewer::similarity_indices(const std::string& pair) const {
+    return guarded([&] {
+        if (!loaded_) throw ViewerError("no result model loaded");
+        json rows = json::array();
+        bool any = false;
+        const json& layers = summary_["layers"];
+        for (auto it = layers.begin(); it != layers.end(); ++it) {
+            json row = {{"layer", it.key()}, {"indices", nullptr}, {"matching_mean", nullptr}};
+            const json* p = child(it.value(), "pairs");
+            const json* entry = p ? child(*p, pair) : nullptr;
+            const json* corr = entry ? child(*entry, "correlation") : nullptr;
+            if (corr && corr->is_object())
+                row["matching_mean"] = optional_number(*corr, "matching_mean",
+                                                       "layers." + it.key() + ".pairs." + pair + ".correlation");
+            const json* si = entry ? child(*entry, "similarity_indices") : nullptr;
+            if (si) {
+                const std::string where = "layers." + it.key() + ".pairs." + pair + ".similarity_indices";
+                if (!si->is_object()) throw ViewerError(where + ": expected an object");
+                json indices = json::object();
+                for (const char* key : {"cka", "cka_debiased", "cca_mean", "svcca_mean", "pwcca", "pwcca_symmetric",
+                                        "procrustes_euclidean", "procrustes_angular", "procrustes_alpha"})
+                    indices[key] = optional_number(*si, key, where);
+                for (const char* key : {"svcca_dims", "dead_units_excluded", "warnings", "cka_debiased_note"}) {
+                    const json* v = child(*si, key);
+                    indices[key] = v ? *v : json(nullptr);
+                }
+                row["indices"] = std::move(indices);
+                any = true;
+            }
+            rows.push_back(row);
+        }
+        if (!any) return missing("similarity indices not computed for " + pair_label(pair) + " in any layer");
+        return ok(json{{"rows", rows}});
+    });
+}
+
 std::string Viewer::alignment_curves(const std::string& layer, const std::string& pair,
                                      const std::string& measure) const {
     return guarded([&] {

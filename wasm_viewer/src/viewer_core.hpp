@@ -93,6 +93,10 @@ public:
     std::string add_file(const std::string& path, const std::string& bytes);
 
     std::string table1(const std::string& pair) const;
+    // Per layer, the pair's whole-layer indices (pairs.<pair>.similarity_indices:
+    // cka, cka_debiased, cca_mean, svcca_mean, pwcca, procrustes_*) beside the
+    // Table 1 matching mean; null where a layer did not compute them.
+    std::string similarity_indices(const std::string& pair) const;
     std::string alignment_curves(const std::string& layer, const std::string& pair,
                                  const std::string& measure) const;
     std::string mi_vs_correlation(const std::string& layer, const std::string& pair) const;

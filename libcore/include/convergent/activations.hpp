@@ -30,6 +30,7 @@ public:
     const std::string& what() const;  // "file '...', array '...'"
     index_t images() const { return images_; }
     index_t positions() const { return positions_; }  // H * W, 1 for dense layers
+    index_t map_width() const { return map_width_; }  // W, 1 for dense layers (position = y * W + x)
     index_t samples() const { return images_ * positions_; }
     index_t units() const { return units_; }
 
@@ -43,8 +44,16 @@ private:
     std::string net_, layer_;
     std::unique_ptr<NpyArray> array_;
     ActivationLayout layout_;
-    index_t images_ = 0, positions_ = 1, units_ = 0;
-    mutable std::vector<float> scratch_;
+    index_t images_ = 0, positions_ = 1, units_ = 0, map_width_ = 1;
+    // A read buffer, uninitialised and on a 2 MiB page (one page fault for
+    // its first touch instead of one per 4 KiB); scratch_data_ is set by
+    // every read before use.
+    struct ScratchValue {
+        float value;
+        ScratchValue() {}
+    };
+    mutable std::vector<ScratchValue> scratch_;
+    mutable float* scratch_data_ = nullptr;
 };
 
 class NetSource {

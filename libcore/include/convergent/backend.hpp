@@ -99,6 +99,21 @@ public:
     virtual void symmetric_eigensolve_smallest(const double* matrix, index_t n, index_t k,
                                                double* values, double* vectors) const = 0;
 
+    // Cross-layer CKA maps (Nguyen, Raghu & Kornblith 2021, minibatch
+    // CKA), step 1: the linear Gram K = X X^T (rows x rows, row-major, full
+    // symmetric) of one layer's minibatch features x (rows x cols row-major
+    // float, leading dimension ld >= cols; one row per image, its conv map
+    // flattened), converted to and accumulated in float64.
+    virtual void linear_gram(const float* x, index_t rows, index_t cols, index_t ld, double* gram) const = 0;
+
+    // Step 2: the unbiased HSIC_1 estimator (Song et al. 2012) between every
+    // pair of `count` n x n Grams (grams: count consecutive row-major
+    // symmetric n x n matrices, n >= 4). With K~ = K with a zero diagonal,
+    //   HSIC_1(K, L) = [tr(K~ L~) + (1'K~1)(1'L~1) / ((n-1)(n-2))
+    //                   - 2/(n-2) 1'K~L~1] / (n(n-3)).
+    // hsic is count x count, row-major, symmetric.
+    virtual void unbiased_hsic(const double* grams, index_t count, index_t n, double* hsic) const = 0;
+
     // Sec. 2 statistics of one chunk whose pieces lie in device memory:
     // images x (height * width) samples (rows) of cols = sum of the blocks'
     // units columns (the blocks cover every column exactly once). Writes

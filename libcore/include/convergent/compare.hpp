@@ -73,6 +73,13 @@ public:
     virtual void begin_layer(const std::string& layer) = 0;
     virtual void write_array(const std::string& relative_path, const float* data,
                              const std::vector<index_t>& shape) = 0;
+    // int64 arrays (the top-k image indices). By default written as float32
+    // through write_array (exact below 2^24; the in-memory results).
+    virtual void write_index_array(const std::string& relative_path, const std::int64_t* data,
+                                   const std::vector<index_t>& shape);
+    // Other files (the patch sprite sheets, PNG bytes). By default dropped:
+    // in-memory results keep arrays and summary.json only.
+    virtual void write_file(const std::string& relative_path, const std::string& bytes);
     // Called once, last, when every analysis succeeded.
     virtual void commit(const nlohmann::json& summary) = 0;
 };
@@ -87,6 +94,9 @@ public:
     ~DirectorySink() override;
     void begin_layer(const std::string& layer) override;
     void write_array(const std::string& relative_path, const float* data, const std::vector<index_t>& shape) override;
+    void write_index_array(const std::string& relative_path, const std::int64_t* data,
+                           const std::vector<index_t>& shape) override;
+    void write_file(const std::string& relative_path, const std::string& bytes) override;
     void commit(const nlohmann::json& summary) override;
 
 private:

@@ -23,6 +23,7 @@
 #include "convergent/backend.hpp"
 #include "convergent/error.hpp"
 #include "convergent/mutual_information.hpp"
+#include "convergent/similarity_indices.hpp"
 #include "convergent/sparse_prediction.hpp"
 #include "convergent/spectral_clustering.hpp"
 
@@ -35,6 +36,15 @@ struct MatchingStepOptions {
     // Table 1 means; true = kept with correlation (and MI) 0, as the paper's
     // own code did. Also read by the MI matching and cycle consistency.
     bool include_dead_units = false;
+};
+
+// Whole-layer similarity indices beside the unit matching: linear and
+// debiased CKA, CCA, SVCCA, PWCCA, Procrustes (similarity_indices.hpp).
+struct SimilarityIndicesStepOptions {
+    bool enabled = true;
+    double svcca_variance = 0.99;   // variance fraction each net's SVCCA subspace keeps
+    double procrustes_alpha = 1.0;  // netrep's partial whitening: 1 = none, 0 = full
+    double cca_ridge = 1e-6;        // relative ridge of ill-conditioned covariances
 };
 
 // Sec. 3.2 and footnote 6: histogram mutual information.
@@ -74,12 +84,37 @@ struct MeanActivationStepOptions {
     bool enabled = true;
 };
 
+// Figs. 2, 4-7, 12: what each unit sees. The k inputs that activate every
+// unit most (topk.hpp), and, given the input images, their patches.
+struct TopPatchesStepOptions {
+    bool enabled = true;
+    index_t k = 9;                  // inputs per unit (a 3 x 3 grid in the report)
+    // The input images (one .npy path; N x H x W [x C] or N x C x H x W,
+    // uint8 or float, in the activations' order); empty: no patches.
+    std::vector<std::string> images;
+    // Conv layers' receptive fields, "layer=size,stride,padding" items
+    // (the list splits at commas: conv1=5,1,2,conv2=14,2,5).
+    std::vector<std::string> receptive_field;
+};
+
+// Run-level (over every layer at once): layer-by-layer linear CKA maps
+// across nets (Nguyen, Raghu & Kornblith 2021), minibatch unbiased HSIC.
+struct CrossLayersStepOptions {
+    bool enabled = false;
+    index_t batch_size = 256;       // images per minibatch (>= 4); a last partial one is dropped
+};
+
 struct CompareOptions {
     // The layer pass.
-    std::vector<std::string> layers;  // empty: every layer (all nets must have the same layers)
+    // Empty: every layer (all nets must have the same layers; with
+    // cross_layers, the per-layer steps take the layers every net has).
+    std::vector<std::string> layers;
     BackendKind backend = BackendKind::Auto;
     ActivationLayout layout;
     index_t chunk_rows = 16384;       // target rows (samples) per streamed chunk
+    // CPU backend: chunk products in float32 (ssyrk, about 2x faster;
+    // MomentAccumulator::set_float32_products) instead of float64.
+    bool statistics_float32 = false;
     std::uint64_t seed = 0;           // MI row sampling, k-means
     bool overwrite = false;           // replace an existing non-empty output directory
     // Memory budget of one layer's pass and analyses, MiB; 0 = 3/4 of the
@@ -91,10 +126,14 @@ struct CompareOptions {
 
     // The analysis steps, in pipeline order (analysis_steps() in compare.cpp).
     MatchingStepOptions matching;
+    SimilarityIndicesStepOptions similarity_indices;
     MutualInformationStepOptions mutual_information;
     SparsePredictionStepOptions sparse_prediction;
     ClusteringStepOptions clustering;
     MeanActivationStepOptions mean_activation;
+    TopPatchesStepOptions top_patches;
+    // The run-level steps (run_steps() in compare.cpp).
+    CrossLayersStepOptions cross_layers;
 };
 
 enum class OptionType {
@@ -164,5 +203,6 @@ nlohmann::json option_table_json();
 BinningOptions binning_options(const CompareOptions& options);
 SparsePredictionOptions sparse_prediction_options(const CompareOptions& options);
 ClusteringOptions clustering_options(const CompareOptions& options);
+SimilarityIndicesOptions similarity_indices_options(const CompareOptions& options);
 
 }  // namespace convergent

@@ -7,8 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "convergent/cross_layers.hpp"
 #include "convergent/matching.hpp"
 #include "convergent/mean_activation.hpp"
+#include "convergent/similarity_indices.hpp"
 #include "convergent/sparse_prediction.hpp"
 #include "convergent/spectral_clustering.hpp"
 
@@ -41,5 +43,18 @@ nlohmann::json clustering_to_json(const ClusteringResult& result, const std::str
 nlohmann::json mean_activation_to_json(const MeanActivationResult& result, const std::vector<std::string>& nets);
 // Computes and writes it (the names must match the nets of stats).
 nlohmann::json mean_activation_json(const LayerStatistics& stats, const std::vector<std::string>& nets);
+
+// The "similarity_indices" object of a pair (docs/summary_schema.md):
+// cka, cka_debiased (null + cka_debiased_note when not available), cca,
+// cca_mean, svcca*, pwcca*, procrustes_*, dead_units_excluded, ridge,
+// warnings.
+nlohmann::json similarity_indices_to_json(const SimilarityIndices& r, const std::string& name_a,
+                                          const std::string& name_b);
+
+// The "cross_layers" object: method, batch_size, batches, images,
+// images_used, dropped_images, batch_order, layers (net -> its axis), and
+// maps ("a~b" for a <= b -> rows, cols (net names), row_layers, col_layers,
+// cka: rows x cols nested lists, null where undefined).
+nlohmann::json cross_layers_to_json(const CrossLayerResult& result);
 
 }  // namespace convergent

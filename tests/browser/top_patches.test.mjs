@@ -1,0 +1,147 @@
+// Browser test of the top-patches panels (Figs. 2, 4, 7): a compare run with
+// --images and --receptive-field on synthetic images whose pixel values
+// encode the image index, so the patch drawn for a unit can be checked
+// pixel by pixel against its top-k file; a click on a pair and on a heatmap
+// cell opens both units and their joint histogram.
+//
+//   CONVERGENT_CLI=build/cli/convergent node --test tests/browser/top_patches.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const CLI = process.env.CONVERGENT_CLI;
+const PYTHON = process.env.CONVERGENT_PYTHON || '/usr/bin/python3';
+const CHROMIUM = process.env.CONVERGENT_CHROMIUM || '/usr/bin/chromium';
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'convergent-patches-'));
+let browser;
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.error) throw r.error;
+  assert.equal(r.status, 0, cmd + ' ' + args.join(' ') + ': ' + r.stderr);
+  return r;
+}
+
+// int64 / float32 C-order .npy -> {shape, data}
+function readNpy(file) {
+  const buf = fs.readFileSync(file);
+  const headerLength = buf.readUInt16LE(8);
+  const header = buf.subarray(10, 10 + headerLength).toString('latin1');
+  const shape = header.match(/'shape':\s*\(([^)]*)\)/)[1].split(',').filter((s) => s.trim()).map(Number);
+  const descr = header.match(/'descr':\s*'([^']*)'/)[1];
+  const body = buf.subarray(10 + headerLength);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = [];
+  for (let i = 0; i < n; i++) data.push(descr === '<i8' ? Number(body.readBigInt64LE(8 * i)) : body.readFloatLE(4 * i));
+  return { shape, data };
+}
+
+before(async () => {
+  assert.ok(CLI, 'CONVERGENT_CLI must name the convergent binary');
+  // 40 images of 12 x 12: pixel (r, c) of image i = 5 * i + (r + c) % 5 + 1
+  // (never 0, so padding is visible); conv map 3 x 3 with field 6, stride 3, padding 1.
+  const script = `
+import numpy as np, sys
+d = sys.argv[1]
+rng = np.random.default_rng(1)
+n = 40
+r, c = np.meshgrid(np.arange(12), np.arange(12), indexing="ij")
+images = np.stack([5 * i + (r + c) % 5 + 1 for i in range(n)]).astype(np.uint8)
+np.save(d + "/images.npy", images)
+base = rng.normal(size=(n, 4, 3, 3)).astype(np.float32)
+dense = rng.normal(size=(n, 5)).astype(np.float32)
+for k, net in enumerate(("a", "b")):
+    np.savez(d + f"/{net}.npz", conv=np.maximum(base[:, ::(1 if k == 0 else -1)] + 0.3 * rng.normal(size=base.shape), 0).astype(np.float32),
+             fc=(dense + 0.2 * rng.normal(size=dense.shape)).astype(np.float32))
+`;
+  run(PYTHON, ['-c', script, work]);
+  run(CLI, ['compare', path.join(work, 'a.npz'), path.join(work, 'b.npz'), '--out', path.join(work, 'out'),
+    '--images', path.join(work, 'images.npy'), '--receptive-field', 'conv=6,3,1', '--no-sparse', '--mi-samples', '200']);
+  run(CLI, ['report', path.join(work, 'out')]);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+});
+
+async function open() {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(pathToFileURL(path.join(work, 'out', 'report.html')).href);
+  await page.waitForSelector('body[data-state="ready"]', { timeout: 30000 });
+  return { page, errors };
+}
+
+// Grey value at the centre of patch j of a unit canvas (cells of cell px).
+async function patchCentres(page, selector, k, cell) {
+  await page.waitForSelector(selector + '[data-drawn="patches"]');
+  return page.evaluate(([sel, k, cell]) => {
+    const canvas = document.querySelector(sel);
+    const ctx = canvas.getContext('2d');
+    const side = Math.ceil(Math.sqrt(k));
+    const out = [];
+    for (let j = 0; j < k; j++) {
+      // pixel (2, 2) of the patch: inside the image for every position here
+      const x = (j % side) * cell + Math.floor(2.5 * cell / 6), y = Math.floor(j / side) * cell + Math.floor(2.5 * cell / 6);
+      out.push(Array.from(ctx.getImageData(x, y, 1, 1).data));
+    }
+    return out;
+  }, [selector, k, cell]);
+}
+
+test('Figs. 2 and 4: best and worst pairs show each unit\'s top-k patches (pixel check)', async () => {
+  const { page, errors } = await open();
+  await page.selectOption('#layer-select', { label: 'conv' });
+  const status = await page.evaluate(() => document.querySelector('section[data-panel="top_patches"]').dataset.status);
+  assert.equal(status, 'ok');
+  const pairs = await page.$$eval('section[data-panel="top_patches"] .unit-pair', (els) => els.map((e) => e.dataset.pair));
+  assert.equal(pairs.length, 2 * 2 * 4);  // (best + worst) x (corr + MI), 4 units per net here
+  const top = readNpy(path.join(work, 'out', 'conv', 'a.topk.npy'));
+  const pos = readNpy(path.join(work, 'out', 'conv', 'a.topk_positions.npy'));
+  const [first] = pairs;
+  const unit = Number(first.split('~')[0].split(':')[1]);
+  const centres = await patchCentres(page,
+    'section[data-panel="top_patches"] .unit-pair[data-pair="' + first + '"] canvas[data-net="a"]', 9, 30);
+  for (let j = 0; j < 9; j++) {
+    const image = top.data[unit * 9 + j];
+    const p = pos.data[unit * 9 + j];
+    const y = Math.floor(p / 3), x = p % 3;
+    // patch pixel (2, 2) is image pixel (3y - 1 + 2, 3x - 1 + 2)
+    const expected = 5 * image + ((3 * y + 1) + (3 * x + 1)) % 5 + 1;
+    assert.deepEqual(centres[j], [expected, expected, expected, 255], 'patch ' + j + ' of unit ' + unit);
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a click on a pair or a heatmap cell opens both units and their joint histogram (Fig. 7)', async () => {
+  const { page, errors } = await open();
+  await page.selectOption('#layer-select', { label: 'conv' });
+  const first = await page.$eval('section[data-panel="top_patches"] .unit-pair', (e) => e.dataset.pair);
+  await page.click('section[data-panel="top_patches"] .unit-pair[data-pair="' + first + '"]');
+  assert.equal(await page.evaluate(() => document.body.dataset.selectedPair), first);
+  const [ua, ub] = first.split('~').map((s) => s.split(':')[1]);
+  await page.waitForSelector('section[data-panel="unit_pair"] canvas[data-net="a"][data-unit="' + ua + '"][data-drawn="patches"]');
+  await page.waitForSelector('section[data-panel="unit_pair"] canvas[data-net="b"][data-unit="' + ub + '"][data-drawn="patches"]');
+  // The joint histogram has dark (counted) and white (empty) bins.
+  const shades = await page.$eval('section[data-panel="unit_pair"] canvas.joint', (c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < d.length; i += 4) seen.add(d[i]);
+    return [...seen];
+  });
+  assert.ok(shades.includes(255) && shades.some((v) => v < 200), 'joint histogram shades ' + shades);
+  // A click on the between-net heatmap's top-left cell: unit 0 of a and unit 0 of b.
+  await page.locator('section[data-panel="between"] canvas.heatmap').click({ position: { x: 2, y: 2 } });
+  assert.equal(await page.evaluate(() => document.body.dataset.selectedPair), 'a:0~b:0');
+  await page.waitForSelector('section[data-panel="unit_pair"] canvas[data-net="b"][data-unit="0"][data-drawn="patches"]');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
