@@ -6,9 +6,11 @@
 //   {"format":"convergent-report","version":1,
 //    "summary":"<base64 of summary.json>",
 //    "files":{"conv1/a~b.corr.npy":"<base64>",...},
-//    "omitted":{"path":"why"}, "warnings":["..."]}
+//    "omitted":{"path":"why"}, "joint_bins":{"path":{"bins":24,"lo":[...],"hi":[...]}},
+//    "warnings":["..."]}
 //   </script>
 //
+// Joint-sample files (Fig. 7) are embedded pre-binned (binned_joint_sample).
 // Everything that comes from the results is base64 except the file names,
 // which are JSON strings with '<', '>' and '&' written as \u003c, \u003e,
 // \u0026, so no name can close the <script> element.
@@ -30,12 +32,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -47,6 +52,7 @@
 
 #include "convergent/atomic_file.hpp"
 #include "convergent/error.hpp"
+#include "convergent/npy_format.hpp"
 #include "sha256.hpp"
 
 #ifdef CONVERGENT_HAVE_VIEWER
@@ -384,6 +390,80 @@ std::vector<std::string> referenced_files(const nlohmann::json& summary, const R
     return paths;
 }
 
+// Fig. 7 joint histograms: the page bins each unit's column of a joint
+// sample into kJointBins equal bins between the column's min and max, so the
+// report embeds those bin indices (uint8, 255 for a non-finite value) and the
+// ranges instead of the float32 sample: the same histograms at a quarter of
+// the size (docs/summary_schema.md, top_patches). The arithmetic is the
+// page's: double precision, bin = min(bins - 1, floor((x - lo) / (hi - lo) * bins)).
+constexpr int kJointBins = 24;
+
+struct BinnedSample {
+    std::string npy;  // rows x units uint8, C order
+    nlohmann::json ranges;
+};
+
+bool binned_joint_sample(const std::string& bytes, const std::string& what, BinnedSample& out) {
+    const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+    convergent::NpyHeader header;
+    try {
+        header = convergent::parse_npy_header(data, bytes.size(), bytes.size(), what);
+    } catch (const std::exception&) {
+        return false;  // embedded as is; the page reports what it cannot read
+    }
+    if (header.dtype != convergent::NpyDtype::Float32 || header.big_endian || header.fortran_order || header.shape.size() != 2)
+        return false;
+    const size_t rows = size_t(header.shape[0]), units = size_t(header.shape[1]);
+    auto value = [&](size_t r, size_t u) {
+        float v;
+        std::memcpy(&v, data + header.data_offset + 4 * (r * units + u), 4);
+        return double(v);
+    };
+    std::vector<double> lo(units, std::numeric_limits<double>::infinity()), hi(units, -std::numeric_limits<double>::infinity());
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t u = 0; u < units; ++u) {
+            const double v = value(r, u);
+            if (!std::isfinite(v)) continue;
+            lo[u] = std::min(lo[u], v);
+            hi[u] = std::max(hi[u], v);
+        }
+    for (size_t u = 0; u < units; ++u) {
+        if (!std::isfinite(lo[u])) lo[u] = hi[u] = 0;
+        if (!(hi[u] > lo[u])) hi[u] = lo[u] + 1;
+    }
+    std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
+                       std::to_string(units) + "), }";
+    while ((10 + dict.size() + 1) % 64) dict += ' ';
+    dict += '\n';
+    out.npy.assign("\x93NUMPY\x01\x00", 8);
+    out.npy += char(dict.size() & 0xff);
+    out.npy += char(dict.size() >> 8);
+    out.npy += dict;
+    out.npy.reserve(out.npy.size() + rows * units);
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t u = 0; u < units; ++u) {
+            const double v = value(r, u);
+            const double bin = std::floor((v - lo[u]) / (hi[u] - lo[u]) * kJointBins);
+            out.npy += std::isfinite(v) ? char(std::uint8_t(std::min<double>(kJointBins - 1, bin))) : char(255);
+        }
+    out.ranges = {{"bins", kJointBins}, {"lo", lo}, {"hi", hi}};
+    return true;
+}
+
+// The joint-sample files of summary.json (layers.*.top_patches.nets.*.joint_sample).
+std::set<std::string> joint_sample_files(const nlohmann::json& summary) {
+    std::set<std::string> out;
+    for (const auto& layer : summary["layers"]) {
+        if (!layer.is_object() || !layer.contains("top_patches") || !layer["top_patches"].is_object()) continue;
+        const nlohmann::json& top = layer["top_patches"];
+        if (!top.contains("nets") || !top["nets"].is_object()) continue;
+        for (const auto& net : top["nets"])
+            if (net.is_object() && net.contains("joint_sample") && net["joint_sample"].is_string())
+                out.insert(net["joint_sample"].get<std::string>());
+    }
+    return out;
+}
+
 std::string base64(const std::string& bytes) {
     std::string out;
     append_base64(out, bytes);
@@ -499,6 +579,8 @@ convergent::report::ReportOutcome write_page(const std::string& page, const Repo
     append_base64(encoded, summary_text);
     out << encoded << "\",\"files\":{";
     nlohmann::json omitted = nlohmann::json::object();
+    nlohmann::json joint_bins = nlohmann::json::object();
+    const std::set<std::string> joint_samples = joint_sample_files(summary);
     size_t& embedded = outcome.embedded;
     for (const std::string& p : paths) {
         const File matrix = input.open_file(p);
@@ -520,11 +602,19 @@ convergent::report::ReportOutcome write_page(const std::string& page, const Repo
             continue;
         }
         encoded.clear();
-        append_base64(encoded, matrix.read());
+        const std::string bytes = matrix.read();
+        BinnedSample binned;
+        if (joint_samples.count(p) && binned_joint_sample(bytes, p, binned)) {
+            append_base64(encoded, binned.npy);
+            joint_bins[p] = std::move(binned.ranges);
+        } else {
+            append_base64(encoded, bytes);
+        }
         out << (embedded ? "," : "") << script_safe_json(p) << ":\"" << encoded << "\"";
         ++embedded;
     }
-    out << "},\"omitted\":" << script_safe_json(omitted) << ",\"warnings\":" << script_safe_json(warnings)
+    out << "},\"omitted\":" << script_safe_json(omitted) << ",\"joint_bins\":" << script_safe_json(joint_bins)
+        << ",\"warnings\":" << script_safe_json(warnings)
         << "}</script>";
     out.write(page.data() + marker + std::strlen(kDataMarker),
               std::streamsize(page.size() - marker - std::strlen(kDataMarker)));

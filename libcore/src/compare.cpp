@@ -722,6 +722,14 @@ void MemorySink::write_array(const std::string& relative_path, const float* data
     std::copy(data, data + n, a.values.begin());
 }
 
+bool is_index_array(const std::string& relative_path) {
+    auto ends_with = [&](const std::string& suffix) {
+        return relative_path.size() > suffix.size() &&
+               relative_path.compare(relative_path.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    return ends_with(".topk.npy") || ends_with(".topk_positions.npy");
+}
+
 void save_results(const nlohmann::json& summary, const std::map<std::string, FloatArray>& arrays,
                   const std::string& out_dir, bool overwrite) {
     CVG_REQUIRE(summary.is_object() && summary.contains("layers"), InvalidArgument,
@@ -743,10 +751,7 @@ void save_results(const nlohmann::json& summary, const std::map<std::string, Flo
     DirectorySink sink(out_dir, overwrite);
     for (const std::string& d : dirs) sink.begin_layer(d);
     for (const auto& [key, array] : arrays) {
-        // The top-k indices are int64 on disk, float32 in memory (exact below 2^24).
-        const bool indices = key.size() > 9 && (key.compare(key.size() - 9, 9, ".topk.npy") == 0 ||
-                                                (key.size() > 19 && key.compare(key.size() - 19, 19, ".topk_positions.npy") == 0));
-        if (indices)
+        if (is_index_array(key))
             sink.write_index_array(key, std::vector<std::int64_t>(array.values.begin(), array.values.end()).data(),
                                    array.shape);
         else

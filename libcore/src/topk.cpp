@@ -19,6 +19,7 @@ TopKAccumulator::TopKAccumulator(index_t units, index_t k, index_t positions)
                    "units x k entries");
     filled_.assign(size_t(units), 0);
     worst_.assign(size_t(units), 0);
+    threshold_.assign(size_t(units), -std::numeric_limits<float>::infinity());
 }
 
 void TopKAccumulator::offer(index_t unit, float value, std::int64_t image, std::int64_t position) {
@@ -37,6 +38,7 @@ void TopKAccumulator::offer(index_t unit, float value, std::int64_t image, std::
     for (std::int32_t j = 1; j < filled; ++j)
         if (better(e[w].value, e[w].image, e[j])) w = j;
     worst_[size_t(unit)] = w;
+    threshold_[size_t(unit)] = e[w].value;
 }
 
 void TopKAccumulator::add(const float* values, index_t first_image, index_t images, index_t ld, index_t first_unit,
@@ -45,9 +47,20 @@ void TopKAccumulator::add(const float* values, index_t first_image, index_t imag
                     first_image >= 0 && images >= 0,
                 InvalidArgument, "top-k accumulator: a piece outside the accumulator's units");
     if (columns == 0 || images == 0) return;
+    constexpr float kLowest = -std::numeric_limits<float>::infinity();
+    // Only values at or above the unit's threshold can enter (ties are then
+    // decided by offer); NaN and -inf never enter.
+    const float* threshold = threshold_.data() + first_unit;
+    if (positions_ == 1) {
+        for (index_t i = 0; i < images; ++i) {
+            const float* row = values + i * ld;
+            for (index_t c = 0; c < columns; ++c)
+                if (row[c] >= threshold[c] && row[c] > kLowest) offer(first_unit + c, row[c], first_image + i, 0);
+        }
+        return;
+    }
     scratch_.resize(size_t(columns));
     scratch_position_.resize(size_t(columns));
-    constexpr float kLowest = -std::numeric_limits<float>::infinity();
     for (index_t i = 0; i < images; ++i) {
         const float* image_rows = values + i * positions_ * ld;
         float* best = scratch_.data();
@@ -62,13 +75,8 @@ void TopKAccumulator::add(const float* values, index_t first_image, index_t imag
                 if (row[c] > best[c]) best[c] = row[c], where[c] = p;
         }
         const std::int64_t image = first_image + i;
-        for (index_t c = 0; c < columns; ++c) {
-            if (where[c] < 0) continue;
-            const index_t u = first_unit + c;
-            if (filled_[size_t(u)] == k_ && !better(best[c], image, entries_[size_t(u * k_ + worst_[size_t(u)])]))
-                continue;
-            offer(u, best[c], image, where[c]);
-        }
+        for (index_t c = 0; c < columns; ++c)
+            if (where[c] >= 0 && best[c] >= threshold[c]) offer(first_unit + c, best[c], image, where[c]);
     }
 }
 

@@ -29,15 +29,16 @@ struct ResultData {
     std::string summary_text() const { return summary.dump(1) + "\n"; }
 };
 
-// The bytes write_npy writes for a float32 array (.npy 1.0, C order,
-// little-endian, data at a 64-byte boundary), so a report written from
-// memory embeds the files of the saved directory byte for byte.
-std::string npy_header(const std::vector<index_t>& shape) {
+// The bytes write_npy writes for a float32 (or, descr "<i8", int64) array
+// (.npy 1.0, C order, little-endian, data at a 64-byte boundary), so a
+// report written from memory embeds the files of the saved directory byte
+// for byte.
+std::string npy_header(const std::vector<index_t>& shape, const char* descr = "<f4") {
     std::string dims = "(";
     for (size_t i = 0; i < shape.size(); ++i) dims += (i ? ", " : "") + std::to_string(shape[i]);
     dims += shape.size() == 1 ? ",)" : ")";
     static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the .npy header below says little-endian");
-    std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " + dims + ", }";
+    std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + dims + ", }";
     const size_t unpadded = 10 + dict.size() + 1;
     dict.append((64 - unpadded % 64) % 64, ' ');
     dict += '\n';
@@ -68,6 +69,18 @@ public:
         auto it = data_.arrays.find(relative);
         if (it == data_.arrays.end()) return file;
         const FloatArray* array = &it->second;
+        if (is_index_array(relative)) {  // int64 on disk (save_results): the same bytes here
+            const std::string header = npy_header(array->shape, "<i8");
+            file.status = File::Opened;
+            file.size = header.size() + array->values.size() * sizeof(std::int64_t);
+            file.read = [header, array] {
+                const std::vector<std::int64_t> values(array->values.begin(), array->values.end());
+                std::string bytes = header;
+                bytes.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(std::int64_t));
+                return bytes;
+            };
+            return file;
+        }
         const std::string header = npy_header(array->shape);
         file.status = File::Opened;
         file.size = header.size() + array->values.size() * sizeof(float);

@@ -1,8 +1,9 @@
-// Browser test of the top-patches panels (Figs. 2, 4, 7): a compare run with
-// --images and --receptive-field on synthetic images whose pixel values
+// Browser test of the top-patches panels (Figs. 2, 4-7, 12): a compare run
+// with --images and --receptive-field on synthetic images whose pixel values
 // encode the image index, so the patch drawn for a unit can be checked
-// pixel by pixel against its top-k file; a click on a pair and on a heatmap
-// cell opens both units and their joint histogram.
+// pixel by pixel against its top-k file; a click on a pair, a heatmap cell
+// or a point of the Fig. 3 curve opens both units and their joint
+// histogram; the top clusters and the cluster tree's leaves show patches.
 //
 //   CONVERGENT_CLI=build/cli/convergent node --test tests/browser/top_patches.test.mjs
 import { test, before, after } from 'node:test';
@@ -142,6 +143,142 @@ test('a click on a pair or a heatmap cell opens both units and their joint histo
   await page.locator('section[data-panel="between"] canvas.heatmap').click({ position: { x: 2, y: 2 } });
   assert.equal(await page.evaluate(() => document.body.dataset.selectedPair), 'a:0~b:0');
   await page.waitForSelector('section[data-panel="unit_pair"] canvas[data-net="b"][data-unit="0"][data-drawn="patches"]');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+// Expected grey of patch pixel (2, 2) for a unit's j-th best input (see the
+// fixture above: field 6, stride 3, padding 1 on a 3 x 3 map).
+function expectedCentres(net, unit) {
+  const top = readNpy(path.join(work, 'out', 'conv', net + '.topk.npy'));
+  const pos = readNpy(path.join(work, 'out', 'conv', net + '.topk_positions.npy'));
+  const out = [];
+  for (let j = 0; j < 9; j++) {
+    const image = top.data[unit * 9 + j], p = pos.data[unit * 9 + j];
+    const y = Math.floor(p / 3), x = p % 3;
+    const v = 5 * image + ((3 * y + 1) + (3 * x + 1)) % 5 + 1;
+    out.push([v, v, v, 255]);
+  }
+  return out;
+}
+
+test('Figs. 5 and 12: the clusters with the highest between-net similarity show their units\' patches (pixel check)', async () => {
+  const { page, errors } = await open();
+  await page.selectOption('#layer-select', { label: 'conv' });
+  const summary = JSON.parse(fs.readFileSync(path.join(work, 'out', 'summary.json'), 'utf8'));
+  const clustering = summary.layers.conv.clusters['a~b'];
+  const nodes = new Map(clustering.clusters.map((c) => [c.id, c]));
+  const both = clustering.leaves_by_similarity.filter((id) => nodes.get(id).members.a.length && nodes.get(id).members.b.length);
+  assert.equal(await page.$eval('section[data-panel="cluster_patches"]', (s) => s.dataset.status), 'ok');
+  const shown = await page.$$eval('section[data-panel="cluster_patches"] .cluster', (els) => els.map((e) => Number(e.dataset.cluster)));
+  assert.deepEqual(shown, both.slice(0, 12), 'leaf clusters in decreasing between-net similarity');
+  const first = nodes.get(shown[0]);
+  const label = await page.$eval('section[data-panel="cluster_patches"] .cluster[data-rank="1"] .cluster-label', (e) => e.textContent);
+  assert.match(label, new RegExp('b = ' + Number(first.between_net_similarity.toPrecision(3))));
+  assert.match(label, new RegExp('w = ' + Number(first.within_net_similarity.toPrecision(3))));
+  for (const net of ['a', 'b']) {
+    const units = await page.$$eval('section[data-panel="cluster_patches"] .cluster[data-rank="1"] .cluster-side[data-net="' + net + '"] canvas',
+      (els) => els.map((e) => Number(e.dataset.unit)));
+    assert.deepEqual(units, first.members[net], net + '\'s members of cluster ' + shown[0]);
+    const unit = first.members[net][0];
+    const centres = await patchCentres(page, 'section[data-panel="cluster_patches"] .cluster[data-rank="1"] canvas[data-net="' +
+      net + '"][data-unit="' + unit + '"]', 9, 20);
+    assert.deepEqual(centres, expectedCentres(net, unit), net + ' unit ' + unit);
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('Fig. 6: the cluster tree\'s leaves show thumbnails of their units\' best input', async () => {
+  const { page, errors } = await open();
+  await page.selectOption('#layer-select', { label: 'conv' });
+  const summary = JSON.parse(fs.readFileSync(path.join(work, 'out', 'summary.json'), 'utf8'));
+  const leaves = summary.layers.conv.clusters['a~b'].clusters.filter((c) => c.leaf);
+  await page.waitForSelector('section[data-panel="cluster_tree"] canvas.thumbs[data-drawn="patches"]');
+  const strips = await page.$$eval('section[data-panel="cluster_tree"] .tree div', (ds) =>
+    ds.filter((d) => d.querySelector('canvas.thumbs')).map((d) => [Number(d.dataset.cluster), d.querySelector('canvas.thumbs').dataset.units]));
+  assert.equal(strips.length, leaves.length, 'one strip per leaf');
+  const inner = await page.$$eval('section[data-panel="cluster_tree"] .tree div.inner canvas', (c) => c.length);
+  assert.equal(inner, 0, 'inner nodes stay text');
+  for (const [id, units] of strips) {
+    const c = leaves.find((l) => l.id === id);
+    assert.equal(units, c.members.a.slice(0, 3).map((u) => 'a:' + u).join(',') + '|' + c.members.b.slice(0, 3).map((u) => 'b:' + u).join(','));
+  }
+  // Pixel check of one leaf: the centre of each thumbnail (14 px cells with a
+  // 1 px frame, 8 px between the nets) is patch pixel (2 or 3, ...) of the best input.
+  const [id] = strips[0];
+  const c = leaves.find((l) => l.id === id);
+  await page.waitForSelector('section[data-panel="cluster_tree"] .tree div[data-cluster="' + id + '"] canvas.thumbs[data-drawn="patches"]');
+  const got = await page.$eval('section[data-panel="cluster_tree"] .tree div[data-cluster="' + id + '"] canvas.thumbs', (canvas) => {
+    const ctx = canvas.getContext('2d');
+    const out = [];
+    for (let x = 1; x + 14 <= canvas.width; x += 16) out.push(Array.from(ctx.getImageData(x + 6, 1 + 6, 1, 1).data));
+    return out;
+  });
+  // 14 px cell over a 6 px patch: cell pixel 6 is patch pixel floor(6 * 6 / 14) = 2.
+  assert.deepEqual(got[0], expectedCentres('a', c.members.a[0])[0]);
+  const bx = await page.$eval('section[data-panel="cluster_tree"] .tree div[data-cluster="' + id + '"] canvas.thumbs', (canvas) => {
+    const [a] = canvas.dataset.units.split('|');
+    const x = a.split(',').length * 16 + 8 + 1 + 6;
+    return Array.from(canvas.getContext('2d').getImageData(x, 7, 1, 1).data);
+  });
+  assert.deepEqual(bx, expectedCentres('b', c.members.b[0])[0]);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a click on a point of the Fig. 3 curve opens that pair', async () => {
+  const { page, errors } = await open();
+  await page.selectOption('#layer-select', { label: 'conv' });
+  const summary = JSON.parse(fs.readFileSync(path.join(work, 'out', 'summary.json'), 'utf8'));
+  const al = summary.layers.conv.pairs['a~b'].correlation;
+  for (const rank of [0, 3]) {
+    const row = al.fig3_order[rank];
+    const at = await page.$eval('section[data-panel="fig3"] canvas[data-plot="fig3"]', (c, [i, y]) => c.toPixel(i, y),
+      [rank, al.fig3_semi_matching[rank]]);
+    await page.locator('section[data-panel="fig3"] canvas[data-plot="fig3"]').click({ position: { x: at[0], y: at[1] } });
+    const expected = 'a:' + row + '~b:' + al.semi_matching[row];
+    assert.equal(await page.evaluate(() => document.body.dataset.selectedPair), expected, 'rank ' + rank);
+    await page.waitForSelector('section[data-panel="unit_pair"] canvas[data-net="a"][data-unit="' + row + '"][data-drawn="patches"]');
+    const centres = await patchCentres(page, 'section[data-panel="unit_pair"] canvas[data-net="a"][data-unit="' + row + '"]', 9, 48);
+    assert.deepEqual(centres, expectedCentres('a', row));
+    assert.match(await page.$eval('section[data-panel="unit_pair"] .body', (b) => b.textContent), /semi-matching, rank \d/);
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('Fig. 7 from the pre-binned joint sample equals the histogram of the float32 sample', async () => {
+  const { page, errors } = await open();
+  await page.selectOption('#layer-select', { label: 'conv' });
+  const embedded = await page.evaluate(() => {
+    const payload = JSON.parse(document.getElementById('convergent-data').textContent);
+    return { bins: payload.joint_bins, head: atob(payload.files['conv/a.joint_sample.npy']).slice(0, 80) };
+  });
+  assert.equal(embedded.bins['conv/a.joint_sample.npy'].bins, 24);
+  assert.match(embedded.head, /'descr': '\|u1'/, 'the report embeds bin indices, not the float32 sample');
+  await page.locator('section[data-panel="between"] canvas.heatmap').click({ position: { x: 2, y: 2 } });
+  await page.waitForSelector('section[data-panel="unit_pair"] canvas.joint');
+  const shades = await page.$eval('section[data-panel="unit_pair"] canvas.joint', (c) => {
+    const ctx = c.getContext('2d');
+    const out = [];
+    for (let row = 0; row < 24; row++) for (let col = 0; col < 24; col++) out.push(ctx.getImageData(col * 7 + 3, row * 7 + 3, 1, 1).data[0]);
+    return out;
+  });
+  // The float32 sample, binned as the page did before pre-binning (unit 0 of a along x, unit 0 of b up).
+  const xa = readNpy(path.join(work, 'out', 'conv', 'a.joint_sample.npy'));
+  const xb = readNpy(path.join(work, 'out', 'conv', 'b.joint_sample.npy'));
+  const rows = xa.shape[0];
+  const column = (s) => Array.from({ length: rows }, (_, r) => Math.fround(s.data[r * s.shape[1]]));
+  const bin = (v) => {
+    const lo = Math.min(...v), max = Math.max(...v), hi = max > lo ? max : lo + 1;
+    return v.map((t) => Math.min(23, Math.floor((t - lo) / (hi - lo) * 24)));
+  };
+  const bx = bin(column(xa)), by = bin(column(xb));
+  const counts = new Array(24 * 24).fill(0);
+  for (let r = 0; r < rows; r++) counts[(23 - by[r]) * 24 + bx[r]] += 1;
+  const max = Math.max(...counts);
+  assert.deepEqual(shades, counts.map((c) => (c ? 255 - Math.round(235 * Math.log1p(c) / Math.log1p(max)) : 255)));
   assert.deepEqual(errors, []);
   await page.close();
 });

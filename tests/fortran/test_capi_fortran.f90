@@ -30,6 +30,8 @@ program test_capi_fortran
   character(kind=c_char, len=8), target :: name_a, name_b
   real(c_float), target :: xt(ua, n), yt(ub, n)
   logical :: there
+  real(c_double) :: xd(n, ua), yd(n, ub), cov_aa(ua, ua), cov_bb(ub, ub), cov_ab(ua, ub)
+  type(cvg_similarity_result) :: sim, sim_cov
 
   ! Two nets: y(:, j) repeats x(:, perm(j)) with noise; y(:, 4) is unrelated.
   do i = 1, n
@@ -219,6 +221,34 @@ program test_capi_fortran
   call read_npy_payload(work // '/session/fc/neta~netb.corr.npy', exported)
   call check(maxval(abs(real(transpose(exported), c_double) - corr)) < 1d-6, 'session correlation = cvg_stats')
   if (failures == 0) call execute_command_line('rm -rf ' // work)
+
+  ! Whole-layer similarity indices: from the data (a net against twice
+  ! itself: CKA and mean CCA 1, angular Procrustes distance 0), and from
+  ! covariances computed here, which must give the data version's indices
+  ! for nets of different widths.
+  xd = real(x, c_double)
+  yd = real(y, c_double)
+  call check(cvg_similarity_indices_data(sim, xd, n64, 2d0 * xd, n64, CVG_COL_MAJOR, n64, &
+       int(ua, c_int64_t), int(ua, c_int64_t), c_null_ptr) == CVG_OK, 'similarity indices (data)')
+  call check(abs(sim%cka - 1d0) < 1d-12 .and. abs(sim%cca_mean - 1d0) < 1d-9 .and. &
+       abs(sim%procrustes_angular) < 1d-6, 'similarity indices of a scaled copy')
+  do u = 1, ua
+    xd(:, u) = xd(:, u) - sum(xd(:, u)) / n
+  end do
+  do j = 1, ub
+    yd(:, j) = yd(:, j) - sum(yd(:, j)) / n
+  end do
+  cov_aa = matmul(transpose(xd), xd) / n
+  cov_bb = matmul(transpose(yd), yd) / n
+  cov_ab = matmul(transpose(xd), yd) / n
+  call check(cvg_similarity_indices_data(sim, xd, n64, yd, n64, CVG_COL_MAJOR, n64, int(ua, c_int64_t), &
+       int(ub, c_int64_t), c_null_ptr) == CVG_OK, 'similarity indices (data, 3 vs 4 units)')
+  call check(cvg_similarity_indices(sim_cov, cov_aa, int(ua, c_int64_t), cov_bb, int(ub, c_int64_t), cov_ab, &
+       int(ua, c_int64_t), CVG_COL_MAJOR, int(ua, c_int64_t), int(ub, c_int64_t), n64, c_null_ptr) == CVG_OK, &
+       'similarity indices (covariances)')
+  call check(abs(sim_cov%cka - sim%cka) < 1d-12 .and. abs(sim_cov%cca_mean - sim%cca_mean) < 1d-10 .and. &
+       abs(sim_cov%procrustes_euclidean - sim%procrustes_euclidean) < 1d-10 .and. sim%cka > 0.5d0, &
+       'similarity indices: covariances = data')
 
   call cvg_options_destroy(opts)
   call cvg_stats_destroy(st)

@@ -284,6 +284,9 @@
     const [x0, x1] = spec.x_range, [y0, y1] = spec.y_range;
     const X = (x) => m.left + (x1 === x0 ? 0.5 : (x - x0) / (x1 - x0)) * pw;
     const Y = (y) => m.top + ph - (y1 === y0 ? 0.5 : (y - y0) / (y1 - y0)) * ph;
+    // CSS pixels <-> data coordinates, for panels whose points can be clicked.
+    canvas.toPixel = (x, y) => [X(x), Y(y)];
+    canvas.toData = (px, py) => [x0 + (px - m.left) / pw * (x1 - x0), y0 + (m.top + ph - py) / ph * (y1 - y0)];
 
     ctx.font = '11px system-ui, "DejaVu Sans", sans-serif';
     ctx.strokeStyle = '#e3e6ec';
@@ -401,13 +404,53 @@
     guardPanel('fig3', (p) => {
       const spec = ask('alignmentCurves', state.layer, currentPair(), 'correlation');
       if (handled(p, spec)) return;
-      p.body.appendChild(drawPlot(spec, plotWidth(p, 520), 300));
+      const canvas = drawPlot(spec, plotWidth(p, 520), 300);
+      canvas.dataset.plot = 'fig3';
+      const clickable = fig3Click(canvas, spec);
+      p.body.appendChild(canvas);
       const s = spec.stats;
       p.body.appendChild(element('p', { className: 'caption',
         text: 'semi-matching mean ' + fmt(s.semi_matching_mean) + ', matching mean ' + fmt(s.matching_mean) +
           ', overlap ' + fmt(s.overlap_ratio) + ' (' + s.units + ' units' +
-          (s.unmatched ? ', ' + s.unmatched + ' unmatched' : '') + ')' }));
+          (s.unmatched ? ', ' + s.unmatched + ' unmatched' : '') + ')' +
+          (clickable ? '. Click a point to open the pair below.' : '') }));
     });
+  }
+
+  // The rows of the Fig. 3 curve in plotting order (Sec. 3.1: decreasing
+  // semi-matching value, ties lower row first), as the core sorts them.
+  function fig3Rows(al) {
+    if (Array.isArray(al.fig3_order)) return al.fig3_order;
+    const v = al.semi_matching_values || [];
+    const rows = v.map((_, r) => r);
+    const key = (r) => (typeof v[r] === 'number' && isFinite(v[r]) ? v[r] : -Infinity);
+    return rows.sort((r, q) => key(q) - key(r) || r - q);
+  }
+
+  // A click on the Fig. 3 curve opens the pair of that rank (Figs. 2, 7):
+  // the semi-matching partner, or the matching partner when the click is
+  // nearer the matching point. Returns whether the canvas was made clickable.
+  function fig3Click(canvas, spec) {
+    const layer = state.summary && state.summary.layers ? state.summary.layers[state.layer] : null;
+    const al = layer && layer.pairs && layer.pairs[currentPair()] ? layer.pairs[currentPair()].correlation : null;
+    if (!al || !Array.isArray(al.semi_matching) || !topPatches()) return false;
+    const rows = fig3Rows(al);
+    const [a, b] = pairNets(currentPair());
+    const semi = spec.series[0].y, match = spec.series[1].y;
+    canvas.style.cursor = 'pointer';
+    canvas.addEventListener('click', (event) => {
+      const rect = canvas.getBoundingClientRect();
+      const [x, y] = canvas.toData(event.clientX - rect.left - canvas.clientLeft, event.clientY - rect.top - canvas.clientTop);
+      const i = Math.round(x);
+      if (!(i >= 0 && i < rows.length)) return;
+      const r = rows[i];
+      const partner = Array.isArray(al.matching) ? al.matching[r] : -1;
+      const nearMatch = typeof partner === 'number' && partner >= 0 && match[i] !== null &&
+        Math.abs(y - match[i]) < Math.abs(y - semi[i]);
+      if (nearMatch) selectUnitPair(a, r, b, partner, match[i], 'matching, rank ' + i);
+      else selectUnitPair(a, r, b, al.semi_matching[r], semi[i], 'semi-matching, rank ' + i);
+    });
+    return true;
   }
 
   function table1Panel() {
@@ -576,11 +619,19 @@
           'A: ' + tree.net_a + ', B: ' + tree.net_b + '; b / w: between- / within-net similarity (Sec. 6.6).' }));
       const box = element('div', { className: 'tree' });
       const list = (units, size) => '[' + units.join(', ') + (size > units.length ? ', \u2026' : '') + ']';
+      // Fig. 6: each leaf shows the best input of its first few units per
+      // net; past TREE_THUMB_LEAVES leaves the tree stays text only.
+      let thumbs = 0;
       for (const r of tree.rows) {
-        box.appendChild(element('div', {
-          className: r.leaf ? 'leaf' : 'inner', style: 'padding-left:' + (r.depth * 18) + 'px',
+        const row = element('div', {
+          className: r.leaf ? 'leaf' : 'inner', style: 'padding-left:' + (r.depth * 18) + 'px', 'data-cluster': String(r.id),
           text: (r.leaf ? '\u2022 ' : '\u25be ') + '#' + r.id + '  b=' + fmt(r.between, 2) + ' w=' + fmt(r.within, 2) +
-            '  A' + list(r.members_a, r.size_a) + ' B' + list(r.members_b, r.size_b) }));
+            '  A' + list(r.members_a, r.size_a) + ' B' + list(r.members_b, r.size_b) });
+        if (r.leaf && thumbs < TREE_THUMB_LEAVES) {
+          const strip = thumbnailStrip([[tree.net_a, r.members_a.slice(0, TREE_THUMB_UNITS)], [tree.net_b, r.members_b.slice(0, TREE_THUMB_UNITS)]]);
+          if (strip) { row.appendChild(strip); thumbs++; }
+        }
+        box.appendChild(row);
       }
       p.body.appendChild(box);
     });
@@ -755,6 +806,12 @@
   // sample (docs/summary_schema.md); the page reads them itself.
 
   const PATCH_CELL = 30;        // CSS pixels per patch in the pair lists
+  const CLUSTER_CELL = 20;      // ... in the cluster list (Figs. 5, 12)
+  const TOP_CLUSTERS = 12;      // clusters listed (Fig. 12 shows 12)
+  const CLUSTER_UNITS = 8;      // units per net and cluster drawn
+  const TREE_THUMB_CELL = 14;   // CSS pixels per thumbnail in the cluster tree (Fig. 6)
+  const TREE_THUMB_UNITS = 3;   // units per net and leaf with a thumbnail
+  const TREE_THUMB_LEAVES = 400;
   const JOINT_BINS = 24;
   const sprites = {};           // path -> Promise of an HTMLImageElement
   const npys = {};              // path -> {shape, data}
@@ -781,7 +838,8 @@
     let data;
     if (descr[1] === '<f4') data = new Float32Array(body, 0, count);
     else if (descr[1] === '<i8') data = Array.from(new BigInt64Array(body, 0, count), Number);
-    else throw new Error(path + ': dtype ' + descr[1] + ' is not float32 or int64');
+    else if (descr[1] === '|u1') data = new Uint8Array(body, 0, count);
+    else throw new Error(path + ': dtype ' + descr[1] + ' is not float32, int64 or uint8');
     npys[path] = { shape: dims, data };
     return npys[path];
   }
@@ -842,15 +900,34 @@
     if (!fa || !fb || !(fa in state.payload.files) || !(fb in state.payload.files)) return null;
     const xa = readNpy(fa), xb = readNpy(fb);
     const rows = xa.shape[0], wa = xa.shape[1], wb = xb.shape[1];
-    const x = new Float64Array(rows), y = new Float64Array(rows);
-    for (let r = 0; r < rows; r++) { x[r] = xa.data[r * wa + ua]; y[r] = xb.data[r * wb + ub]; }
-    const range = (v) => { let lo = Infinity, hi = -Infinity; for (const t of v) { lo = Math.min(lo, t); hi = Math.max(hi, t); } return [lo, hi > lo ? hi : lo + 1]; };
-    const [x0, x1] = range(x), [y0, y1] = range(y);
+    // Each column's bin index: embedded by `convergent report` (joint_bins,
+    // the same arithmetic), or computed here from a float32 sample.
+    const binned = (file, sample, width, unit) => {
+      const pre = state.payload.joint_bins && state.payload.joint_bins[file];
+      const bins = new Uint8Array(rows);
+      if (pre && pre.bins === JOINT_BINS) {
+        for (let r = 0; r < rows; r++) bins[r] = sample.data[r * width + unit];
+        return { bins, lo: pre.lo[unit], hi: pre.hi[unit] };
+      }
+      let lo = Infinity, hi = -Infinity;
+      for (let r = 0; r < rows; r++) {
+        const t = sample.data[r * width + unit];
+        if (isFinite(t)) { lo = Math.min(lo, t); hi = Math.max(hi, t); }
+      }
+      if (!isFinite(lo)) lo = hi = 0;
+      if (!(hi > lo)) hi = lo + 1;
+      for (let r = 0; r < rows; r++) {
+        const t = sample.data[r * width + unit];
+        bins[r] = isFinite(t) ? Math.min(JOINT_BINS - 1, Math.floor((t - lo) / (hi - lo) * JOINT_BINS)) : 255;
+      }
+      return { bins, lo, hi };
+    };
+    const bx = binned(fa, xa, wa, ua), by = binned(fb, xb, wb, ub);
+    const [x0, x1, y0, y1] = [bx.lo, bx.hi, by.lo, by.hi];
     const counts = new Float64Array(JOINT_BINS * JOINT_BINS);
     for (let r = 0; r < rows; r++) {
-      const i = Math.min(JOINT_BINS - 1, Math.floor((x[r] - x0) / (x1 - x0) * JOINT_BINS));
-      const j = Math.min(JOINT_BINS - 1, Math.floor((y[r] - y0) / (y1 - y0) * JOINT_BINS));
-      counts[(JOINT_BINS - 1 - j) * JOINT_BINS + i] += 1;
+      const i = bx.bins[r], j = by.bins[r];
+      if (i < JOINT_BINS && j < JOINT_BINS) counts[(JOINT_BINS - 1 - j) * JOINT_BINS + i] += 1;
     }
     let max = 0;
     for (const c of counts) max = Math.max(max, c);
@@ -872,8 +949,105 @@
         ') vs ' + b + ' #' + ub + ' (y, ' + fmt(y0, 3) + '\u2013' + fmt(y1, 3) + ')' })]);
   }
 
-  function selectUnitPair(a, ua, b, ub, value) {
-    state.selectedPair = { layer: state.layer, a, ua, b, ub, value };
+  // Small thumbnails of each unit's best input (Fig. 6 leaves): groups of
+  // [net, units], net A's units framed, a gap between the nets. null without
+  // patch sheets.
+  function thumbnailStrip(groups) {
+    const tp = topPatches();
+    if (!tp || !tp.patch) return null;
+    const loaded = [];
+    for (const [net, units] of groups) {
+      const files = tp.nets[net] || {};
+      if (!files.patches || !(files.patches in state.payload.files)) return null;
+      loaded.push([net, units, files.patches]);
+    }
+    const cell = TREE_THUMB_CELL, gap = 8;
+    const count = loaded.reduce((n, g) => n + g[1].length, 0);
+    if (!count) return null;
+    const canvas = element('canvas', { className: 'thumbs',
+      'data-units': loaded.map(([net, units]) => units.map((u) => net + ':' + u).join(',')).join('|') });
+    canvas.width = count * (cell + 2) + gap * (loaded.length - 1);
+    canvas.height = cell + 2;
+    Promise.all(loaded.map((g) => sprite(g[2]))).then((images) => {
+      const ctx = canvas.getContext('2d');
+      ctx.imageSmoothingEnabled = false;
+      let x = 0;
+      loaded.forEach(([, units], g) => {
+        for (const u of units) {
+          if (g === 0) { ctx.fillStyle = '#1d2330'; ctx.fillRect(x, 0, cell + 2, cell + 2); }
+          ctx.drawImage(images[g], 0, u * tp.patch.height, tp.patch.width, tp.patch.height, x + 1, 1, cell, cell);
+          x += cell + 2;
+        }
+        x += gap;
+      });
+      canvas.dataset.drawn = 'patches';
+    }).catch(() => { canvas.dataset.drawn = 'error'; });
+    return canvas;
+  }
+
+  // Integer unit indices of a cluster member list, inside 0..units-1.
+  function memberUnits(list, units) {
+    return Array.isArray(list) ? list.filter((u) => Number.isInteger(u) && u >= 0 && u < units) : [];
+  }
+
+  // Figs. 5 and 12: the leaf clusters of the pair with the highest
+  // between-net similarity (Sec. 6.6), each with both nets' units as grids
+  // of their top inputs.
+  function clusterPatchesPanel() {
+    guardPanel('cluster_patches', (p) => {
+      const tp = topPatches();
+      const layer = state.summary && state.summary.layers ? state.summary.layers[state.layer] || {} : {};
+      const clustering = layer.clusters ? layer.clusters[currentPair()] : null;
+      if (!clustering || !Array.isArray(clustering.clusters)) {
+        showNote(p, 'missing', 'clustering not computed for this pair in layer ' + state.layer);
+        return;
+      }
+      if (!tp) {
+        showNote(p, 'missing', layer.top_patches && layer.top_patches.note ? layer.top_patches.note : 'no top-k inputs for this layer');
+        return;
+      }
+      const [a, b] = pairNets(currentPair());
+      const units = (net) => (tp.nets[net] && tp.nets[net].topk ? readNpy(tp.nets[net].topk).shape[0] : 0);
+      const ua = units(a), ub = units(b);
+      const nodes = new Map();
+      for (const c of clustering.clusters) if (c && typeof c === 'object') nodes.set(c.id, c);
+      const similarity = (c) => (typeof c.between_net_similarity === 'number' ? c.between_net_similarity : -Infinity);
+      let order = Array.isArray(clustering.leaves_by_similarity) ? clustering.leaves_by_similarity.filter((id) => nodes.has(id)) : null;
+      if (!order) {
+        order = clustering.clusters.filter((c) => c && c.leaf).map((c) => c.id);
+        order.sort((x, y) => similarity(nodes.get(y)) - similarity(nodes.get(x)) || x - y);
+      }
+      const list = element('div', { className: 'clusters-list' });
+      let shown = 0;
+      for (const id of order) {
+        if (shown === TOP_CLUSTERS) break;
+        const c = nodes.get(id);
+        const members = c.members || {};
+        const ma = memberUnits(members[a], ua), mb = memberUnits(members[b], ub);
+        if (!ma.length || !mb.length) continue;  // a one-net cluster matches nothing (Sec. 6.6 is undefined there)
+        const side = (net, m) => {
+          const box = element('div', { className: net === a ? 'cluster-side first' : 'cluster-side', 'data-net': net });
+          for (const u of m.slice(0, CLUSTER_UNITS)) box.appendChild(unitFigure(net, u, CLUSTER_CELL));
+          if (m.length > CLUSTER_UNITS) box.appendChild(element('span', { className: 'more', text: '+' + (m.length - CLUSTER_UNITS) + ' more' }));
+          return box;
+        };
+        shown++;
+        list.appendChild(element('div', { className: 'cluster', 'data-cluster': String(id), 'data-rank': String(shown) }, [
+          element('div', { className: 'cluster-label', text: '#' + shown + ' (cluster ' + id + ')  b = ' +
+            fmt(c.between_net_similarity, 3) + ', w = ' + fmt(c.within_net_similarity, 3) + '; ' + ma.length + ' + ' + mb.length + ' units' }),
+          side(a, ma), side(b, mb)]));
+      }
+      if (!shown) { showNote(p, 'info', 'no leaf cluster holds units of both nets'); return; }
+      p.body.appendChild(list);
+      p.body.appendChild(element('p', { className: 'caption', text: 'The ' + shown + ' leaf clusters with the highest between-net similarity b ' +
+        '(w: within-net similarity, Sec. 6.6); ' + a + '\u2019s units in the dashed box, then ' + b + '\u2019s, each its ' + tp.k +
+        ' highest-activating inputs, best first; at most ' + CLUSTER_UNITS + ' units per net drawn.' }));
+      p.section.dataset.status = 'ok';
+    });
+  }
+
+  function selectUnitPair(a, ua, b, ub, value, how) {
+    state.selectedPair = { layer: state.layer, a, ua, b, ub, value, how };
     unitPairPanel();
     document.body.dataset.selectedPair = a + ':' + ua + '~' + b + ':' + ub;
   }
@@ -883,7 +1057,7 @@
       if (!topPatches()) { showNote(p, 'missing', 'no top-k inputs for this layer (run compare without --no-top-patches)'); return; }
       const sel = state.selectedPair;
       if (!sel || sel.layer !== state.layer) {
-        showNote(p, 'info', 'Click a pair above or a cell of a correlation or MI matrix.');
+        showNote(p, 'info', 'Click a pair above, a point of the semi-matching curve or a cell of a correlation or MI matrix.');
         return;
       }
       const row = element('div', { className: 'flex' }, [
@@ -892,7 +1066,10 @@
       const joint = jointHistogram(sel.a, sel.ua, sel.b, sel.ub);
       if (joint) row.appendChild(joint);
       p.body.appendChild(row);
-      if (sel.value !== undefined && sel.value !== null) p.body.appendChild(element('p', { className: 'caption', text: 'value of the pair: ' + fmt(sel.value, 4) }));
+      if (sel.value !== undefined && sel.value !== null) {
+        p.body.appendChild(element('p', { className: 'caption',
+          text: 'value of the pair: ' + fmt(sel.value, 4) + (sel.how ? ' (' + sel.how + ')' : '') }));
+      }
       p.section.dataset.status = 'ok';
     });
   }
@@ -944,7 +1121,7 @@
   }
 
   const PER_LAYER_PANELS = ['within_a', 'within_b', 'between', 'matched', 'fig3', 'table1', 'similarity', 'mi', 'sparse',
-    'clusters', 'cluster_tree', 'fig14', 'cycle', 'mean_activation', 'top_patches', 'unit_pair'];
+    'clusters', 'cluster_tree', 'fig14', 'cycle', 'mean_activation', 'top_patches', 'unit_pair', 'cluster_patches'];
 
   function render() {
     byId('tooltip').hidden = true;
@@ -962,7 +1139,7 @@
     setLabels();
     if (!currentPair()) {
       for (const name of ['within_a', 'within_b', 'between', 'matched', 'fig3', 'table1', 'similarity', 'mi', 'sparse',
-        'clusters', 'cluster_tree', 'fig14', 'top_patches', 'unit_pair']) {
+        'clusters', 'cluster_tree', 'fig14', 'top_patches', 'unit_pair', 'cluster_patches']) {
         const p = panel(name);
         resetPanel(p);
         showNote(p, 'missing', 'the results hold a single net, so there is no pair to compare');
@@ -981,6 +1158,7 @@
       clusterTreePanel();
       fig14Panel();
       topPatchesPanel();
+      clusterPatchesPanel();
       unitPairPanel();
     }
     cyclePanel();

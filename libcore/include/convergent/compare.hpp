@@ -124,6 +124,11 @@ private:
     std::map<std::string, FloatArray> arrays_;
 };
 
+// Whether a result array holds integers, written as int64 (the top-k image
+// indices and positions, <layer>/<net>.topk.npy and .topk_positions.npy);
+// in memory (MemorySink, FloatArray) they are float32, exact below 2^24.
+bool is_index_array(const std::string& relative_path);
+
 // Writes results held in memory as a results directory with the layout of
 // run_compare (atomically, like DirectorySink): `arrays` keys are the
 // relative paths summary.json refers to. Throws InvalidArgument for a key

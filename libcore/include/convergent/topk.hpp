@@ -75,6 +75,9 @@ private:
     std::vector<Entry> entries_;       // units x k, unordered within a unit
     std::vector<std::int32_t> filled_; // entries used per unit
     std::vector<std::int32_t> worst_;  // the slot of the unit's worst entry once full
+    // The value of the unit's worst entry once full, -inf before: a value
+    // below it cannot enter (one contiguous compare per value in add()).
+    std::vector<float> threshold_;
     std::vector<float> scratch_;       // per image: each column's maximum over positions
     std::vector<std::int64_t> scratch_position_;
 };
