@@ -58,14 +58,15 @@ def mi_matrix(ca, cb, nb):
     return np.nansum(t, axis=(2, 3))
 
 
-def reference_pipeline(paths, mi_samples=60000, seed=0):
-    from sklearn.cluster import KMeans
-    from sklearn.linear_model import Lasso
-
+def correlation_and_mi_matching(paths, mi_samples=60000, seed=0):
+    """Per layer: float64 statistics and correlation, the paper's binning and
+    one-hot MI within and between nets, semi-matching and
+    linear_sum_assignment on both; yields (xs, widths, offs, corr, c, i, j)
+    for every net pair i < j once its matchings are done, and a final
+    (xs, ..., None, None, None) per layer."""
     nets = [np.load(p) for p in paths]
-    layers = sorted(nets[0].files)
     rng = np.random.default_rng(seed)
-    for layer in layers:
+    for layer in sorted(nets[0].files):
         xs = [samples_of(z[layer]) for z in nets]
         widths = [x.shape[1] for x in xs]
         offs = np.cumsum([0] + widths)
@@ -85,29 +86,40 @@ def reference_pipeline(paths, mi_samples=60000, seed=0):
                 for m in (c, mi):
                     m.argmax(axis=1)
                     linear_sum_assignment(m, maximize=True)
-                # sparse prediction: every unit of net i from net j
-                sd_i, sd_j = xs[i].std(0), xs[j].std(0)
-                live_j = sd_j > 0
-                xj = (xs[j][:, live_j] - xs[j][:, live_j].mean(0)) / sd_j[live_j]
-                for u in range(widths[i]):
-                    if sd_i[u] == 0:
-                        continue
-                    y = (xs[i][:, u] - xs[i][:, u].mean()) / sd_i[u]
-                    model = Lasso(alpha=ALPHAS[0], warm_start=True, max_iter=10000, tol=1e-7)
-                    for a in ALPHAS:
-                        model.set_params(alpha=a)
-                        model.fit(xj, y)
-                # spectral clustering (first level)
-                w = np.block([[corr[offs[i]:offs[i + 1], offs[i]:offs[i + 1]], c],
-                              [c.T, corr[offs[j]:offs[j + 1], offs[j]:offs[j + 1]]]])
-                w = np.where(w >= 0.2, w, 0.0)
-                np.fill_diagonal(w, 0.0)
-                lap = np.diag(w.sum(1)) - w
-                vals, vecs = np.linalg.eigh(lap)
-                k = max(2, min(len(vals) // 4, 40))
-                KMeans(n_clusters=k, n_init=10, random_state=seed).fit(vecs[:, :k])
-        for xi in xs:
-            np.sort(xi.mean(0))[::-1]
+                yield xs, widths, offs, corr, c, i, j
+        yield xs, widths, offs, corr, None, None, None
+
+
+def reference_pipeline(paths, mi_samples=60000, seed=0):
+    from sklearn.cluster import KMeans
+    from sklearn.linear_model import Lasso
+
+    for xs, widths, offs, corr, c, i, j in correlation_and_mi_matching(paths, mi_samples, seed):
+        if c is None:  # the layer's pairs are done
+            for xi in xs:
+                np.sort(xi.mean(0))[::-1]
+            continue
+        # sparse prediction: every unit of net i from net j
+        sd_i, sd_j = xs[i].std(0), xs[j].std(0)
+        live_j = sd_j > 0
+        xj = (xs[j][:, live_j] - xs[j][:, live_j].mean(0)) / sd_j[live_j]
+        for u in range(widths[i]):
+            if sd_i[u] == 0:
+                continue
+            y = (xs[i][:, u] - xs[i][:, u].mean()) / sd_i[u]
+            model = Lasso(alpha=ALPHAS[0], warm_start=True, max_iter=10000, tol=1e-7)
+            for a in ALPHAS:
+                model.set_params(alpha=a)
+                model.fit(xj, y)
+        # spectral clustering (first level)
+        w = np.block([[corr[offs[i]:offs[i + 1], offs[i]:offs[i + 1]], c],
+                      [c.T, corr[offs[j]:offs[j + 1], offs[j]:offs[j + 1]]]])
+        w = np.where(w >= 0.2, w, 0.0)
+        np.fill_diagonal(w, 0.0)
+        lap = np.diag(w.sum(1)) - w
+        vals, vecs = np.linalg.eigh(lap)
+        k = max(2, min(len(vals) // 4, 40))
+        KMeans(n_clusters=k, n_init=10, random_state=seed).fit(vecs[:, :k])
 
 
 def main():

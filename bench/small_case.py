@@ -24,13 +24,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "python"))
-from end_to_end_reference import mi_matrix, samples_of  # noqa: E402
-from binning_reference import numpy_binning  # noqa: E402
+from end_to_end_reference import correlation_and_mi_matching  # noqa: E402
 
 LAYERS = {"conv1": (32, 8, 8), "conv2": (64, 4, 4), "fc3": (128,)}
 IMAGES = 2000
@@ -52,27 +50,8 @@ def make_nets(tmp, seed=0):
 
 
 def reference(paths, mi_samples=60000, seed=0):
-    nets = [np.load(p) for p in paths]
-    rng = np.random.default_rng(seed)
-    for layer in sorted(nets[0].files):
-        xs = [samples_of(z[layer]) for z in nets]
-        offs = np.cumsum([0] + [x.shape[1] for x in xs])
-        x = np.concatenate(xs, axis=1)
-        _ = x.mean(0), x.std(0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = np.nan_to_num(np.corrcoef(x, rowvar=False))
-        n = x.shape[0]
-        rows = np.sort(rng.choice(n, size=min(n, mi_samples), replace=False))
-        codes = [numpy_binning(xi[rows], 20)[0].T.astype(np.int64) for xi in xs]
-        for i in range(len(xs)):
-            for j in range(i, len(xs)):
-                mi = mi_matrix(codes[i], codes[j], 21)
-                if i == j:
-                    continue
-                c = corr[offs[i]:offs[i + 1], offs[j]:offs[j + 1]]
-                for m in (c, mi):
-                    m.argmax(axis=1)
-                    linear_sum_assignment(m, maximize=True)
+    for _ in correlation_and_mi_matching(paths, mi_samples, seed):
+        pass
 
 
 def main():
