@@ -172,6 +172,15 @@ void require_finite(const T* data, int64_t rows, int64_t cols, int64_t ld, int32
                         name + ": non-finite value at row " + std::to_string(i) + ", column " + std::to_string(j));
 }
 
+// A caller input matrix validated (check_matrix, then require_finite) and
+// copied row-major and contiguous, the C++ API's layout.
+inline std::vector<double> finite_row_major(const double* data, int64_t rows, int64_t cols, int64_t ld,
+                                            int32_t layout, const char* name) {
+    check_matrix(data, rows, cols, ld, layout, name);
+    require_finite(data, rows, cols, ld, layout, name);
+    return to_row_major(data, rows, cols, ld, layout);
+}
+
 }  // namespace capi
 }  // namespace convergent
 

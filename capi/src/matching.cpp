@@ -14,10 +14,9 @@ namespace {
 // C++ API's layout); NaN/Inf fail with BadData.
 std::vector<double> similarity_matrix(const double* similarity, int64_t rows, int64_t cols, int64_t ld,
                                       int32_t layout) {
-    capi::check_matrix(similarity, rows, cols, ld, layout, "similarity");
+    std::vector<double> s = capi::finite_row_major(similarity, rows, cols, ld, layout, "similarity");
     CVG_ARG(cols > 0 || rows == 0, "similarity: matrix has rows but no columns");
-    capi::require_finite(similarity, rows, cols, ld, layout, "similarity");
-    return capi::to_row_major(similarity, rows, cols, ld, layout);
+    return s;
 }
 
 template <typename T>

@@ -40,15 +40,9 @@ int cvg_similarity_indices(cvg_similarity_result* out, const double* cov_aa, int
         CVG_ARG(out != nullptr, "out is NULL");
         CVG_ARG(units_a >= 1 && units_b >= 1, "units_a and units_b must be >= 1");
         CVG_ARG(samples >= 2, "samples must be >= 2 (" + std::to_string(samples) + ")");
-        capi::check_matrix(cov_aa, units_a, units_a, ld_aa, layout, "cov_aa");
-        capi::check_matrix(cov_bb, units_b, units_b, ld_bb, layout, "cov_bb");
-        capi::check_matrix(cov_ab, units_a, units_b, ld_ab, layout, "cov_ab");
-        capi::require_finite(cov_aa, units_a, units_a, ld_aa, layout, "cov_aa");
-        capi::require_finite(cov_bb, units_b, units_b, ld_bb, layout, "cov_bb");
-        capi::require_finite(cov_ab, units_a, units_b, ld_ab, layout, "cov_ab");
-        const std::vector<double> aa = capi::to_row_major(cov_aa, units_a, units_a, ld_aa, layout);
-        const std::vector<double> bb = capi::to_row_major(cov_bb, units_b, units_b, ld_bb, layout);
-        const std::vector<double> ab = capi::to_row_major(cov_ab, units_a, units_b, ld_ab, layout);
+        const std::vector<double> aa = capi::finite_row_major(cov_aa, units_a, units_a, ld_aa, layout, "cov_aa");
+        const std::vector<double> bb = capi::finite_row_major(cov_bb, units_b, units_b, ld_bb, layout, "cov_bb");
+        const std::vector<double> ab = capi::finite_row_major(cov_ab, units_a, units_b, ld_ab, layout, "cov_ab");
         const cvg_options& o = capi::options_or_defaults(opts);
         fill(out,
              similarity_indices(aa.data(), bb.data(), ab.data(), units_a, units_b, samples,
@@ -64,12 +58,8 @@ int cvg_similarity_indices_data(cvg_similarity_result* out, const double* x, int
         CVG_ARG(out != nullptr, "out is NULL");
         CVG_ARG(units_a >= 1 && units_b >= 1, "units_a and units_b must be >= 1");
         CVG_ARG(samples >= 2, "samples must be >= 2 (" + std::to_string(samples) + ")");
-        capi::check_matrix(x, samples, units_a, ldx, layout, "x");
-        capi::check_matrix(y, samples, units_b, ldy, layout, "y");
-        capi::require_finite(x, samples, units_a, ldx, layout, "x");
-        capi::require_finite(y, samples, units_b, ldy, layout, "y");
-        const std::vector<double> xr = capi::to_row_major(x, samples, units_a, ldx, layout);
-        const std::vector<double> yr = capi::to_row_major(y, samples, units_b, ldy, layout);
+        const std::vector<double> xr = capi::finite_row_major(x, samples, units_a, ldx, layout, "x");
+        const std::vector<double> yr = capi::finite_row_major(y, samples, units_b, ldy, layout, "y");
         const cvg_options& o = capi::options_or_defaults(opts);
         fill(out,
              similarity_indices_from_data(xr.data(), yr.data(), samples, units_a, units_b,

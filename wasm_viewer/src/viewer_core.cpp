@@ -57,6 +57,12 @@ const json* child(const json& object, const std::string& key) {
     return it == object.end() ? nullptr : &*it;
 }
 
+// A layer's entry for a net pair, layers.<layer>.pairs.<pair> (nullptr when absent).
+const json* pair_entry(const json& layer, const std::string& pair) {
+    const json* pairs = child(layer, "pairs");
+    return pairs ? child(*pairs, pair) : nullptr;
+}
+
 double number(const json& j, const std::string& where) {
     if (!j.is_number()) throw ViewerError(where + ": expected a number, found " + j.type_name());
     return j.get<double>();
@@ -492,8 +498,7 @@ std::string Viewer::table1(const std::string& pair) const {
         const json& layers = summary_["layers"];
         for (auto it = layers.begin(); it != layers.end(); ++it) {
             json row = {{"layer", it.key()}};
-            const json* p = child(it.value(), "pairs");
-            const json* entry = p ? child(*p, pair) : nullptr;
+            const json* entry = pair_entry(it.value(), pair);
             for (const char* measure : {"correlation", "mutual_information"}) {
                 const json* a = entry ? child(*entry, measure) : nullptr;
                 if (!a || !a->is_object()) {
@@ -521,8 +526,7 @@ std::string Viewer::similarity_indices(const std::string& pair) const {
         const json& layers = summary_["layers"];
         for (auto it = layers.begin(); it != layers.end(); ++it) {
             json row = {{"layer", it.key()}, {"indices", nullptr}, {"matching_mean", nullptr}};
-            const json* p = child(it.value(), "pairs");
-            const json* entry = p ? child(*p, pair) : nullptr;
+            const json* entry = pair_entry(it.value(), pair);
             const json* corr = entry ? child(*entry, "correlation") : nullptr;
             if (corr && corr->is_object())
                 row["matching_mean"] = optional_number(*corr, "matching_mean",
@@ -554,8 +558,7 @@ std::string Viewer::alignment_curves(const std::string& layer, const std::string
     return guarded([&] {
         const json& l = layer_json(layer);
         const std::string a = split_pair(pair).first;
-        const json* p = child(l, "pairs");
-        const json* entry = p ? child(*p, pair) : nullptr;
+        const json* entry = pair_entry(l, pair);
         const json* al = entry ? child(*entry, measure) : nullptr;
         const std::string label = measure == "correlation" ? "correlation" : "mutual information";
         if (!al) return missing(label + " alignment not computed for " + pair_label(pair) + " in layer " + layer);
@@ -602,8 +605,7 @@ std::string Viewer::mi_vs_correlation(const std::string& layer, const std::strin
     return guarded([&] {
         const json& l = layer_json(layer);
         const auto [a, b] = split_pair(pair);
-        const json* p = child(l, "pairs");
-        const json* entry = p ? child(*p, pair) : nullptr;
+        const json* entry = pair_entry(l, pair);
         const json* mi = entry ? child(*entry, "mutual_information") : nullptr;
         if (!mi) return missing("mutual information not computed for " + pair_label(pair) + " in layer " + layer);
         const std::string where = "layers." + layer + ".pairs." + pair + ".mutual_information";
@@ -678,8 +680,7 @@ std::string Viewer::sparse_prediction(const std::string& layer, const std::strin
     return guarded([&] {
         const json& l = layer_json(layer);
         split_pair(pair);
-        const json* p = child(l, "pairs");
-        const json* entry = p ? child(*p, pair) : nullptr;
+        const json* entry = pair_entry(l, pair);
         const json* sp = entry ? child(*entry, "sparse_prediction") : nullptr;
         if (!sp) return missing("sparse prediction not computed for " + pair_label(pair) + " in layer " + layer);
         const std::string where = "layers." + layer + ".pairs." + pair + ".sparse_prediction";
@@ -931,8 +932,7 @@ std::string Viewer::make_heatmap(const std::string& id, const std::string& layer
             // (`convergent report` does not embed the *_matched.npy copy when
             // matched_order is present); a stored matched file is used only
             // for results without matched_order.
-            const json* pj = child(l, "pairs");
-            const json* ej = pj ? child(*pj, pair) : nullptr;
+            const json* ej = pair_entry(l, pair);
             const json* aj = ej ? child(*ej, alignment_key) : nullptr;
             matched_path = file_path(layer, pair, measure + "_matched");
             const bool rebuild = (aj && child(*aj, "matched_order")) || !available_.count(matched_path);
@@ -985,8 +985,7 @@ std::string Viewer::make_heatmap(const std::string& id, const std::string& layer
             h.col_unit = identity(m.cols);
         } else if (kind == "matched") {
             // Fig. 1d: columns of the second net in matched order.
-            const json* p = child(l, "pairs");
-            const json* entry = p ? child(*p, pair) : nullptr;
+            const json* entry = pair_entry(l, pair);
             const json* al = entry ? child(*entry, alignment_key) : nullptr;
             const json* order_json = al ? child(*al, "matched_order") : nullptr;
             const std::string where = "layers." + layer + ".pairs." + pair + "." + alignment_key + ".matched_order";
