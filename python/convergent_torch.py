@@ -35,9 +35,13 @@ def _load():
 _impl = _load()
 dump_activations = _impl.dump_activations
 spatial_grid = _impl.spatial_grid
+receptive_fields = _impl.receptive_fields
+subsampled_field = _impl.subsampled_field
+receptive_field_option = _impl.receptive_field_option
 ActivationDumpError = _impl.ActivationDumpError
 _main = _impl._main
-__all__ = ["dump_activations", "spatial_grid", "ActivationDumpError"]
+__all__ = ["dump_activations", "spatial_grid", "receptive_fields", "subsampled_field", "receptive_field_option",
+           "ActivationDumpError"]
 
 if __name__ == "__main__":
     sys.exit(_main())

@@ -21,6 +21,6 @@ out=${1:-out/fashion_mnist}
 nets=(examples/fashion_mnist/nets/net1.npz examples/fashion_mnist/nets/net2.npz
       examples/fashion_mnist/nets/net3.npz examples/fashion_mnist/nets/net4.npz)
 build/cpu/cli/convergent compare "${nets[@]}" --out "$out" --overwrite --cross-layers \
-  --images examples/fashion_mnist/images.npy --receptive-field "$(cat examples/fashion_mnist/receptive_fields.txt)"
+  --images examples/fashion_mnist/images.npy
 build/cpu/cli/convergent report "$out"
 echo "open $out/report.html in a browser"

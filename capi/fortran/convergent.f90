@@ -307,6 +307,26 @@ module convergent
       integer(c_int) :: r
     end function
 
+    ! ---- top-k inputs (Figs. 2, 4-7, 12); see convergent.h. Arrays are
+    ! units x k row-major in C: k x units in Fortran (column u+1 is unit u).
+    function cvg_stats_enable_top_k(stats, k, positions, first_image) &
+         bind(C, name="cvg_stats_enable_top_k") result(r)
+      import :: c_ptr, c_int, c_int64_t
+      type(c_ptr), value :: stats
+      integer(c_int64_t), value :: k, positions, first_image
+      integer(c_int) :: r
+    end function
+    function cvg_stats_top_k(stats, net, images, positions, values, capacity) &
+         bind(C, name="cvg_stats_top_k") result(r)
+      import :: c_ptr, c_int, c_int32_t, c_int64_t
+      type(c_ptr), value :: stats
+      integer(c_int32_t), value :: net
+      integer(c_int64_t), intent(out) :: images(*)
+      type(c_ptr), value :: positions, values  ! int64_t* / float* or c_null_ptr
+      integer(c_int64_t), value :: capacity
+      integer(c_int) :: r
+    end function
+
     ! ---- matching (Sec. 3.1)
     function cvg_semi_matching(similarity, rows, cols, ld, layout, column, value, mean) &
          bind(C, name="cvg_semi_matching") result(r)

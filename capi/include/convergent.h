@@ -371,6 +371,38 @@ CVG_API int cvg_stats_load(cvg_stats **out, const char *path, int32_t backend);
  * NULL/not live instead of an unknown backend or a missing device. */
 CVG_API int cvg_stats_load_ctx(cvg_stats **out, const cvg_context *ctx, const char *path);
 
+/* ---- Top-k inputs (paper Figs. 2, 4, 5, 6, 7, 12) ------------------------
+ * Each unit's k highest inputs, gathered with the pushes, for the image
+ * patches that show what a unit responds to. Enable before the first push:
+ * k in 1..1024; positions = H * W of a conv layer's map (every push is then
+ * whole images: rows image * positions + position, or a rank-4 DLPack tensor
+ * whose H * W equals positions), 1 for a dense layer. A conv unit's response
+ * to an image is its maximum over positions (the first position on ties), so
+ * an image appears at most once per unit. Images are numbered in push order
+ * from first_image: 0 for one process; in a run split over processes, the
+ * first image of this process's slice, so that cvg_stats_merge of the
+ * processes' accumulators gives the top k of all images (the same as one
+ * process pushing them all, whatever the batching: higher value first, the
+ * lower image index on ties). cvg_stats_save/load keep the top-k lists.
+ * Errors: CVG_E_INVALID_ARG (stats NULL/not live, k or positions out of
+ * range, first_image < 0, already enabled, samples already pushed or a
+ * batch pending). With top-k on, cvg_stats_push / _push_dlpack also fail
+ * with CVG_E_INVALID_ARG when rows is not a multiple of positions (or a
+ * rank-4 tensor's H * W differs) and CVG_E_UNSUPPORTED for CUDA tensors
+ * (the lists are gathered on the host); cvg_stats_merge fails with
+ * CVG_E_INVALID_ARG when only one side has top-k, their k/positions differ
+ * or their image ranges overlap. */
+CVG_API int cvg_stats_enable_top_k(cvg_stats *stats, int64_t k, int64_t positions, int64_t first_image);
+/* Reads net `net`'s lists: units[net] x k row-major, best first, into
+ * images (image indices; -1 beyond the images seen), positions (the
+ * position of the maximum within the image, 0 for dense; may be NULL) and
+ * values (the activation; NaN beyond the images seen; may be NULL), each
+ * holding capacity >= units[net] * k elements. Errors: CVG_E_INVALID_ARG
+ * (stats NULL/not live, net out of range, top-k not enabled, a batch
+ * pending, images NULL, capacity too small: nothing is written). */
+CVG_API int cvg_stats_top_k(const cvg_stats *stats, int32_t net, int64_t *images, int64_t *positions, float *values,
+                            int64_t capacity);
+
 /* ---- Matching (paper Sec. 3.1, Table 1, Fig. 3) --------------------------
  * On a caller similarity matrix (correlation, mutual information, ...) with
  * rows = units of net a, cols = units of net b. NaN/Inf entries fail with

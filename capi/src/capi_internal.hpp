@@ -10,6 +10,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "convergent.h"
@@ -18,6 +19,7 @@
 #include "convergent/error.hpp"
 #include "convergent/statistics.hpp"
 #include "convergent/tensor.hpp"
+#include "convergent/topk.hpp"
 
 namespace convergent {
 namespace capi {
@@ -206,6 +208,12 @@ struct cvg_stats {
     std::vector<std::unique_ptr<convergent::capi::ManagedBatch>> managed;
     bool finalized = false;
     convergent::LayerStatistics result;
+    // Each unit's top-k inputs (cvg_stats_enable_top_k; units() == 0: off).
+    // Images are numbered from first_image in push order; image_ranges are
+    // the [begin, end) ranges gathered here and merged in, kept disjoint.
+    convergent::TopKAccumulator top_k;
+    convergent::index_t next_image = 0;
+    std::vector<std::pair<convergent::index_t, convergent::index_t>> image_ranges;
 };
 
 struct cvg_options {

@@ -1,8 +1,11 @@
 // C ABI: streaming statistics accumulator (paper Sec. 2).
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "capi_internal.hpp"
@@ -24,6 +27,30 @@ index_t offset_of(const cvg_stats* s, int32_t net) {
 
 // Rows per chunk of a batch merged straight from its DLPack tensors.
 constexpr index_t kChunkRows = 4096;
+
+bool top_k_on(const cvg_stats* s) { return s->top_k.units() > 0; }
+
+// Records that images [begin, end) are in the top-k accumulator (ranges
+// stay sorted and disjoint; adjacent ones are joined).
+void add_image_range(cvg_stats* s, index_t begin, index_t end) {
+    auto& r = s->image_ranges;
+    r.emplace_back(begin, end);
+    std::sort(r.begin(), r.end());
+    std::vector<std::pair<index_t, index_t>> joined;
+    for (const auto& x : r) {
+        if (!joined.empty() && joined.back().second == x.first) joined.back().second = x.second;
+        else joined.push_back(x);
+    }
+    r.swap(joined);
+}
+
+std::string describe_ranges(const std::vector<std::pair<index_t, index_t>>& ranges) {
+    std::string out;
+    for (const auto& x : ranges)
+        out += (out.empty() ? "" : ", ") + std::string("[") + std::to_string(x.first) + ", " +
+               std::to_string(x.second) + ")";
+    return out.empty() ? "none" : out;
+}
 
 // Merges the pending batch once every net has pushed its rows. Nets pushed
 // through DLPack are read from their tensors: in place when every net of the
@@ -58,11 +85,22 @@ void flush_if_complete(cvg_stats* s) {
         }
         const capi::ManagedBatch& first = *s->managed.front();
         s->acc.push_device(*s->backend, blocks, first.view.shape[0], first.height, first.width);
-    } else if (managed == s->managed.size()) {
+    } else if (managed == s->managed.size() &&
+               (!top_k_on(s) || s->managed.front()->source->positions() == s->top_k.positions())) {
         std::vector<const LayerSource*> sources;
         for (const auto& m : s->managed) sources.push_back(m->source.get());
+        PieceFn on_piece;
+        if (top_k_on(s)) {
+            // Pieces hold whole images (push_sources), so each image's
+            // maximum over positions is taken within one piece.
+            const index_t positions = s->top_k.positions(), first_image = s->next_image;
+            on_piece = [s, positions, first_image](const float* piece, index_t first_row, index_t rows, index_t units,
+                                                   index_t column) {
+                s->top_k.add(piece, first_image + first_row / positions, rows / positions, units, column, units);
+            };
+        }
         push_sources(s->acc, *s->backend, sources,
-                     std::max<index_t>(1, kChunkRows / sources.front()->positions()));
+                     std::max<index_t>(1, kChunkRows / sources.front()->positions()), on_piece);
     } else {
         if (s->pending.size() != size_t(s->batch_rows * width)) s->pending.assign(size_t(s->batch_rows * width), 0.0f);
         index_t off = 0;
@@ -80,8 +118,24 @@ void flush_if_complete(cvg_stats* s) {
             off += units;
         }
         s->acc.push(*s->backend, s->pending.data(), s->batch_rows, width);
+        if (top_k_on(s))
+            s->top_k.add(s->pending.data(), s->next_image, s->batch_rows / s->top_k.positions(), width, 0, width);
+    }
+    if (top_k_on(s)) {
+        const index_t images = s->batch_rows / s->top_k.positions();
+        add_image_range(s, s->next_image, s->next_image + images);
+        s->next_image += images;
     }
     s->finalized = false;
+}
+
+// With top-k on, a batch is whole images of the layer's map.
+void check_top_k_rows(const cvg_stats* s, index_t rows, const std::string& what) {
+    if (!top_k_on(s)) return;
+    CVG_ARG(rows % s->top_k.positions() == 0,
+            what + ": " + std::to_string(rows) + " rows is not a whole number of images of " +
+                std::to_string(s->top_k.positions()) +
+                " positions each (cvg_stats_enable_top_k): push whole images, row image * positions + position");
 }
 
 // The body of cvg_stats_create(_ctx) once the backend is chosen.
@@ -98,15 +152,56 @@ std::unique_ptr<cvg_stats> new_stats(int32_t n_nets, const int64_t* units) {
     return s;
 }
 
+// The top-k section that follows the moments in a saved accumulator (when
+// top-k was on): magic, the next image, the image ranges, the accumulator.
+constexpr char kTopKSection[8] = {'C', 'V', 'G', 'S', 'T', 'K', '0', '1'};
+
+void save_top_k_section(std::ostream& out, const cvg_stats* s) {
+    out.write(kTopKSection, sizeof kTopKSection);
+    const auto put = [&](std::int64_t v) { out.write(reinterpret_cast<const char*>(&v), sizeof v); };
+    put(s->next_image);
+    put(std::int64_t(s->image_ranges.size()));
+    for (const auto& r : s->image_ranges) put(r.first), put(r.second);
+    s->top_k.save(out);
+}
+
+void load_top_k_section(std::istream& in, cvg_stats* s, const std::string& what) {
+    char magic[sizeof kTopKSection];
+    in.read(magic, sizeof magic);
+    CVG_REQUIRE(in.good() && std::equal(magic, magic + sizeof magic, kTopKSection), BadData,
+                what + ": unexpected bytes after the moments (not a top-k section)");
+    const auto get = [&]() {
+        std::int64_t v = 0;
+        in.read(reinterpret_cast<char*>(&v), sizeof v);
+        CVG_REQUIRE(in.good(), BadData, what + ": truncated top-k section");
+        return v;
+    };
+    s->next_image = get();
+    const std::int64_t n = get();
+    CVG_REQUIRE(n >= 0 && n <= (std::int64_t(1) << 20), BadData, what + ": implausible top-k image ranges");
+    std::int64_t last = -1;
+    for (std::int64_t i = 0; i < n; ++i) {
+        const std::int64_t begin = get(), end = get();
+        CVG_REQUIRE(begin > last && end > begin, BadData, what + ": top-k image ranges out of order");
+        s->image_ranges.emplace_back(begin, end);
+        last = end;
+    }
+    s->top_k = TopKAccumulator::load(in, what);
+    CVG_REQUIRE(s->top_k.units() == s->acc.width(), BadData,
+                what + ": the top-k section's units differ from the moments'");
+}
+
 std::unique_ptr<cvg_stats> load_stats(const char* path) {
     CVG_ARG(path != nullptr, "path is NULL");
     std::ifstream f(path, std::ios::binary);
     CVG_REQUIRE(f.good(), Io, std::string("cannot open '") + path + "'");
     auto s = std::make_unique<cvg_stats>();
-    s->acc = MomentAccumulator::load(f, std::string("file '") + path + "'");
+    const std::string what = std::string("file '") + path + "'";
+    s->acc = MomentAccumulator::load(f, what);
     s->units = s->acc.block_widths();
     s->pending_rows.assign(s->units.size(), 0);
     s->managed.resize(s->units.size());
+    if (f.peek() != std::char_traits<char>::eof()) load_top_k_section(f, s.get(), what);
     return s;
 }
 
@@ -205,6 +300,7 @@ int cvg_stats_push(cvg_stats* stats, int32_t net, const float* data, int64_t row
                 "net " + std::to_string(net) + " pushed " + std::to_string(rows) +
                     " rows but this batch has " + std::to_string(stats->batch_rows) +
                     ": every net must push the same samples");
+        check_top_k_rows(stats, rows, "data of net " + std::to_string(net));
         capi::require_finite(data, rows, units, ld, layout, "data of net " + std::to_string(net));
         if (stats->batch_rows == 0) stats->batch_rows = rows;
         const index_t width = stats->acc.width();
@@ -246,6 +342,11 @@ int cvg_stats_push_dlpack(cvg_stats* stats, int32_t net, DLManagedTensor* tensor
                                                         std::to_string(stats->units[size_t(net)]));
         const index_t rows = v.shape[0] * batch->height * batch->width;
         if (rows == 0) return;
+        check_top_k_rows(stats, rows, what);
+        if (top_k_on(stats) && rank4)
+            CVG_ARG(batch->height * batch->width == stats->top_k.positions(),
+                    what + ": its map has " + std::to_string(batch->height * batch->width) +
+                        " positions but top-k was enabled for " + std::to_string(stats->top_k.positions()));
         CVG_ARG(stats->pending_rows[size_t(net)] == 0,
                 "net " + std::to_string(net) + " already pushed its rows of this batch; push the other nets first");
         CVG_ARG(stats->batch_rows == 0 || rows == stats->batch_rows,
@@ -259,6 +360,9 @@ int cvg_stats_push_dlpack(cvg_stats* stats, int32_t net, DLManagedTensor* tensor
                                "same device");
             }
         if (v.device == TensorDevice::Cuda) {
+            CVG_REQUIRE(!top_k_on(stats), Unsupported,
+                        what + " is in CUDA device memory, but the top-k inputs (cvg_stats_enable_top_k) are "
+                               "gathered on the host; push host tensors, or create the accumulator without top-k");
             CVG_REQUIRE(stats->backend->kind() == BackendKind::Cuda, Unsupported,
                         what + " is in CUDA device memory but the accumulator runs on the " +
                             backend_kind_name(stats->backend->kind()) + " backend" +
@@ -293,7 +397,25 @@ int cvg_stats_merge(cvg_stats* stats, const cvg_stats* other) {
         CVG_ARG(stats != other, "cannot merge an accumulator into itself");
         require_no_pending(stats);
         require_no_pending(other);
+        CVG_ARG(top_k_on(stats) == top_k_on(other),
+                std::string("top-k is enabled on ") + (top_k_on(stats) ? "stats" : "other") + " but not on " +
+                    (top_k_on(stats) ? "other" : "stats") + ": enable it on both, with the same k and positions");
+        if (top_k_on(stats)) {
+            CVG_ARG(stats->top_k.k() == other->top_k.k() && stats->top_k.positions() == other->top_k.positions(),
+                    "the accumulators' top-k differ in k or positions");
+            // Merged top-k lists are exact only over disjoint images.
+            for (const auto& a : stats->image_ranges)
+                for (const auto& b : other->image_ranges)
+                    CVG_ARG(a.second <= b.first || b.second <= a.first,
+                            "the images of the two accumulators overlap (stats: " + describe_ranges(stats->image_ranges) +
+                                "; other: " + describe_ranges(other->image_ranges) +
+                                "): give each process its own first_image in cvg_stats_enable_top_k");
+        }
         stats->acc.merge(other->acc);
+        if (top_k_on(stats)) {
+            stats->top_k.merge(other->top_k);
+            for (const auto& b : other->image_ranges) add_image_range(stats, b.first, b.second);
+        }
         stats->finalized = false;
     });
 }
@@ -385,6 +507,7 @@ int cvg_stats_save(const cvg_stats* stats, const char* path) {
         require_no_pending(stats);
         AtomicFile file(path);
         stats->acc.save(file.stream());
+        if (top_k_on(stats)) save_top_k_section(file.stream(), stats);
         file.commit();
     });
 }
@@ -410,6 +533,42 @@ int cvg_stats_load_ctx(cvg_stats** out, const cvg_context* ctx, const char* path
         auto s = load_stats(path);
         s->backend = backend;
         *out = capi::publish(std::move(s), capi::HandleKind::Stats);
+    });
+}
+
+int cvg_stats_enable_top_k(cvg_stats* stats, int64_t k, int64_t positions, int64_t first_image) {
+    return capi::translate_exceptions("cvg_stats_enable_top_k", [&] {
+        check_handle(stats);
+        CVG_ARG(k >= 1 && k <= 1024, "k = " + std::to_string(k) + " (1..1024)");
+        CVG_ARG(positions >= 1, "positions = " + std::to_string(positions) + " (H * W of a conv map, 1 for dense)");
+        CVG_ARG(first_image >= 0, "first_image = " + std::to_string(first_image) + " (>= 0)");
+        CVG_ARG(!top_k_on(stats), "top-k is already enabled on this accumulator");
+        require_no_pending(stats);
+        CVG_ARG(stats->acc.count() == 0,
+                "enable top-k before the first push: this accumulator already holds " +
+                    std::to_string(stats->acc.count()) + " samples");
+        stats->top_k = TopKAccumulator(stats->acc.width(), k, positions);
+        stats->next_image = first_image;
+    });
+}
+
+int cvg_stats_top_k(const cvg_stats* stats, int32_t net, int64_t* images, int64_t* positions, float* values,
+                    int64_t capacity) {
+    return capi::translate_exceptions("cvg_stats_top_k", [&] {
+        check_handle(stats);
+        check_net(stats, net, "net");
+        CVG_ARG(top_k_on(stats), "top-k is not enabled on this accumulator (cvg_stats_enable_top_k)");
+        require_no_pending(stats);
+        CVG_ARG(images != nullptr, "images is NULL");
+        const index_t k = stats->top_k.k(), units = stats->units[size_t(net)], off = offset_of(stats, net);
+        CVG_ARG(capacity >= units * k, "capacity " + std::to_string(capacity) + " is smaller than units x k = " +
+                                           std::to_string(units * k));
+        const auto copy = [&](const auto& all, auto* out) {
+            std::copy(all.begin() + off * k, all.begin() + (off + units) * k, out);
+        };
+        copy(stats->top_k.images(), images);
+        if (positions) copy(stats->top_k.positions_best_first(), positions);
+        if (values) copy(stats->top_k.values(), values);
     });
 }
 

@@ -4,7 +4,7 @@ the 8 best semi-matched pairs (by correlation) share more inputs than those
 of random unit pairs of the same nets.
 
     convergent compare examples/fashion_mnist/nets/net{1,2,3,4}.npz --out fm_result \\
-        --images examples/fashion_mnist/images.npy --receptive-field "$(cat examples/fashion_mnist/receptive_fields.txt)"
+        --images examples/fashion_mnist/images.npy
     python3 examples/fashion_mnist/top_patches_check.py fm_result [--layer conv1]
 
 Prints, per net pair, the mean number of shared top-9 inputs of the best 8

@@ -19,6 +19,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+std::string shape_text(const std::vector<index_t>& shape) {
+    std::string out = "(";
+    for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+    return out + (shape.size() == 1 ? ",)" : ")");
+}
+
 std::string shape_string(const std::vector<index_t>& shape) {
     std::string s = "(";
     for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
@@ -216,18 +222,48 @@ NetSource NetSource::open(const std::string& path, const ActivationLayout& layou
         if (!name.empty()) net.name_ = name;
         for (const fs::path& f : files) {
             const std::string layer = f.stem().string();
-            net.layers_.emplace(layer, std::make_unique<LayerSource>(net.name_, layer, open_npy(f.string(), layer), layout));
+            net.add_array(layer, open_npy(f.string(), layer), layout);
         }
     } else if (S_ISREG(st.st_mode)) {
         net.name_ = name.empty() ? p.stem().string() : name;
         net.archive_ = NpzArchive::open(clean);
         if (net.archive_->array_names().empty()) fail(ErrorCode::Io, "net archive '" + path + "' holds no arrays");
         for (const std::string& layer : net.archive_->array_names())
-            net.layers_.emplace(layer, std::make_unique<LayerSource>(net.name_, layer, net.archive_->array(layer), layout));
+            net.add_array(layer, net.archive_->array(layer), layout);
     } else {
         fail(ErrorCode::Io, "net '" + path + "' is neither a directory of .npy files nor an .npz archive");
     }
+    if (net.layers_.empty()) fail(ErrorCode::Io, "net '" + path + "' holds no layer, only receptive fields");
+    for (const auto& kv : net.receptive_fields_)
+        CVG_REQUIRE(net.layers_.count(kv.first), BadData,
+                    "net '" + path + "': array '" + kv.first + kReceptiveFieldSuffix + "' is the receptive field of a layer '" +
+                        kv.first + "' that the net does not have");
     return net;
+}
+
+void NetSource::add_array(const std::string& name, std::unique_ptr<NpyArray> array, const ActivationLayout& layout) {
+    const std::string suffix = kReceptiveFieldSuffix;
+    if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        const std::string& what = array->what();
+        const NpyHeader& h = array->header();
+        CVG_REQUIRE(h.shape.size() == 1 && h.shape[0] == 3, BadData,
+                    what + ": a receptive field is 3 values (size, stride, padding), got shape " +
+                        shape_text(h.shape));
+        float v[3];
+        array->read_elements(0, 3, v);
+        std::array<index_t, 3> field{};
+        for (int i = 0; i < 3; ++i) {
+            CVG_REQUIRE(std::isfinite(v[i]) && v[i] == std::floor(v[i]) && std::fabs(v[i]) < 1e9f, BadData,
+                        what + ": receptive field value " + std::to_string(v[i]) + " is not an integer");
+            field[size_t(i)] = index_t(v[i]);
+        }
+        CVG_REQUIRE(field[0] >= 1 && field[1] >= 1, BadData,
+                    what + ": a receptive field needs size >= 1 and stride >= 1 (got " + std::to_string(field[0]) +
+                        ", " + std::to_string(field[1]) + ")");
+        receptive_fields_[name.substr(0, name.size() - suffix.size())] = field;
+        return;
+    }
+    layers_.emplace(name, std::make_unique<LayerSource>(name_, name, std::move(array), layout));
 }
 
 NetSource NetSource::from_arrays(const std::string& name, const std::string& path,
@@ -240,8 +276,10 @@ NetSource NetSource::from_arrays(const std::string& name, const std::string& pat
     for (auto& [layer, array] : arrays) {
         CVG_REQUIRE(!net.layers_.count(layer), InvalidArgument,
                     "net '" + name + "' (" + path + ") has two layers named '" + layer + "'");
-        net.layers_.emplace(layer, std::make_unique<LayerSource>(name, layer, std::move(array), layout));
+        net.add_array(layer, std::move(array), layout);
     }
+    CVG_REQUIRE(!net.layers_.empty(), InvalidArgument,
+                "net '" + name + "' (" + path + ") has no layers, only receptive fields");
     return net;
 }
 

@@ -61,6 +61,10 @@ struct LayerData {
     TopKAccumulator top_k;
     std::string top_k_unavailable;
     index_t map_width = 1;  // W of a conv layer's map (position = y * W + x)
+    // The receptive field (size, stride, padding) stored with the
+    // activations, the same in every net's files (none: 0 x 0 x 0); an
+    // explicit --receptive-field for the layer takes precedence.
+    std::array<index_t, 3> stored_receptive_field{};
 };
 
 class LayerContext {

@@ -795,7 +795,33 @@ struct LayerPlan {
     std::vector<index_t> widths;
     index_t width = 0;  // all nets' units together
     ChunkPlan chunks;
+    std::array<index_t, 3> stored_receptive_field{};  // from the nets' files (0s: none)
 };
+
+// The receptive field the nets' files store for a layer (Figs. 2, 4-6
+// patches), when they store one; nets that store different fields are an
+// error unless --receptive-field names the layer (then the option is used).
+std::array<index_t, 3> stored_receptive_field(const std::vector<NetSource>& nets, const std::string& layer,
+                                              const CompareOptions& options) {
+    for (const std::string& item : options.top_patches.receptive_field)
+        if (item.rfind(layer + "=", 0) == 0) return {};  // an explicit field settles it
+    const auto text = [](const std::array<index_t, 3>& f) {
+        return std::to_string(f[0]) + "," + std::to_string(f[1]) + "," + std::to_string(f[2]);
+    };
+    std::array<index_t, 3> field{};
+    const NetSource* first = nullptr;
+    for (const NetSource& net : nets) {
+        const auto it = net.receptive_fields().find(layer);
+        if (it == net.receptive_fields().end()) continue;
+        CVG_REQUIRE(!first || it->second == field, BadData,
+                    "layer '" + layer + "': net '" + (first ? first->name() + "' (" + first->path() : std::string()) +
+                        ") stores the receptive field " + text(field) + " but net '" + net.name() + "' (" +
+                        net.path() + ") stores " + text(it->second) +
+                        "; give the one to use with --receptive-field " + layer + "=SIZE,STRIDE,PADDING");
+        if (!first) first = &net, field = it->second;
+    }
+    return field;
+}
 
 // The layers to analyse, each checked for alignment across the nets and
 // planned against the memory budget (throws naming the layer).
@@ -813,6 +839,7 @@ std::vector<LayerPlan> plan_layers(const std::vector<NetSource>& nets, const Com
             p.width += p.widths.back();
         }
         check_aligned(p.sources);
+        if (options.top_patches.enabled) p.stored_receptive_field = stored_receptive_field(nets, l, options);
         p.chunks = plan_chunks(p.sources, p.width, options,
                                std::min(pipeline.request.mi_sample_rows, p.sources.front()->samples()));
         plans.push_back(std::move(p));
@@ -843,6 +870,7 @@ nlohmann::json run_planned(const std::vector<NetSource>& nets, const std::vector
             if (progress) progress(p.layer, double(done) / double(images));
         });
         LayerData data = pass.finish();
+        data.stored_receptive_field = p.stored_receptive_field;
         lt["pass"] = seconds_since(t_stage);
         analyse_layer(*backend, options, pipeline, data, sink, summary, lt);
     }

@@ -66,7 +66,18 @@ void run(LayerContext& ctx) {
     const CompareOptions& o = ctx.options();
     const std::map<std::string, ReceptiveField> fields = parse_receptive_fields(o.top_patches.receptive_field);
     const auto field_it = fields.find(d.layer);
-    const ReceptiveField* field = d.positions > 1 && field_it != fields.end() ? &field_it->second : nullptr;
+    // An explicit --receptive-field for the layer, else the one stored with
+    // the activations (NetSource::receptive_fields); dense layers see the
+    // whole image.
+    const ReceptiveField* field = nullptr;
+    ReceptiveField stored;
+    const char* origin = nullptr;
+    if (d.positions > 1 && field_it != fields.end()) {
+        field = &field_it->second, origin = "option";
+    } else if (d.positions > 1 && d.stored_receptive_field[0] > 0) {
+        stored = {d.stored_receptive_field[0], d.stored_receptive_field[1], d.stored_receptive_field[2]};
+        field = &stored, origin = "activation files";
+    }
     out = {{"available", true},
            {"k", k},
            {"positions", d.positions},
@@ -77,6 +88,7 @@ void run(LayerContext& ctx) {
                                                       {"stride", field->stride},
                                                       {"padding", field->padding}}
                                      : nlohmann::json(nullptr)},
+           {"receptive_field_origin", origin ? nlohmann::json(origin) : nlohmann::json(nullptr)},
            {"nets", nlohmann::json::object()}};
     Images pictures;
     const bool with_patches = !o.top_patches.images.empty();

@@ -49,34 +49,54 @@ void TopKAccumulator::add(const float* values, index_t first_image, index_t imag
     if (columns == 0 || images == 0) return;
     constexpr float kLowest = -std::numeric_limits<float>::infinity();
     // Only values at or above the unit's threshold can enter (ties are then
-    // decided by offer); NaN and -inf never enter.
+    // decided by offer); NaN and -inf never enter. Once every unit's top k
+    // is full almost no value can enter, so the test runs on blocks of
+    // columns as a branch-free (vectorised) "any" first, and the block is
+    // looked at value by value only when something in it may enter: the
+    // pass then reads each value once at the speed of the vector unit.
+    constexpr index_t kBlock = 32;
     const float* threshold = threshold_.data() + first_unit;
+    const auto any_can_enter = [](const float* v, const float* t, index_t n) {
+        unsigned hit = 0;
+        for (index_t c = 0; c < n; ++c) hit |= unsigned(v[c] >= t[c]);
+        return hit != 0;
+    };
     if (positions_ == 1) {
         for (index_t i = 0; i < images; ++i) {
             const float* row = values + i * ld;
-            for (index_t c = 0; c < columns; ++c)
-                if (row[c] >= threshold[c] && row[c] > kLowest) offer(first_unit + c, row[c], first_image + i, 0);
+            for (index_t c0 = 0; c0 < columns; c0 += kBlock) {
+                const index_t n = std::min(kBlock, columns - c0);
+                if (!any_can_enter(row + c0, threshold + c0, n)) continue;
+                for (index_t c = c0; c < c0 + n; ++c)
+                    if (row[c] >= threshold[c] && row[c] > kLowest) offer(first_unit + c, row[c], first_image + i, 0);
+            }
         }
         return;
     }
     scratch_.resize(size_t(columns));
-    scratch_position_.resize(size_t(columns));
     for (index_t i = 0; i < images; ++i) {
         const float* image_rows = values + i * positions_ * ld;
         float* best = scratch_.data();
-        std::int64_t* where = scratch_position_.data();
         std::fill(best, best + columns, kLowest);
-        std::fill(where, where + columns, std::int64_t(-1));
-        // The maximum over positions, the first position on equal values
-        // (NaN never compares greater, so it never enters).
+        // Each column's maximum over positions (a plain max: NaN never
+        // compares greater, so it never enters) ...
         for (index_t p = 0; p < positions_; ++p) {
             const float* row = image_rows + p * ld;
-            for (index_t c = 0; c < columns; ++c)
-                if (row[c] > best[c]) best[c] = row[c], where[c] = p;
+            for (index_t c = 0; c < columns; ++c) best[c] = row[c] > best[c] ? row[c] : best[c];
         }
+        // ... and, only for the rare column whose maximum may enter, the
+        // first position that holds it.
         const std::int64_t image = first_image + i;
-        for (index_t c = 0; c < columns; ++c)
-            if (where[c] >= 0 && best[c] >= threshold[c]) offer(first_unit + c, best[c], image, where[c]);
+        for (index_t c0 = 0; c0 < columns; c0 += kBlock) {
+            const index_t n = std::min(kBlock, columns - c0);
+            if (!any_can_enter(best + c0, threshold + c0, n)) continue;
+            for (index_t c = c0; c < c0 + n; ++c) {
+                if (!(best[c] >= threshold[c] && best[c] > kLowest)) continue;
+                index_t p = 0;
+                while (image_rows[p * ld + c] != best[c]) ++p;
+                offer(first_unit + c, best[c], image, p);
+            }
+        }
     }
 }
 

@@ -318,6 +318,113 @@ def _place_directory(tmp_dir: str, out_path: str) -> None:
 
 
 # ---------------------------------------------------------------------------
+# Receptive fields (the patches of Figs. 2, 4-6)
+# ---------------------------------------------------------------------------
+
+def receptive_fields(model: nn.Module, layers: Optional[Sequence[str]] = None) -> Dict[str, Tuple[int, int, int]]:
+    """The receptive field (size, stride, padding) in input pixels of every
+    conv layer of a chain of modules (Li et al., Figs. 2, 4-6: the patch a
+    position sees), for ``convergent compare --receptive-field``.
+
+    The modules are taken in ``model.named_modules()`` order as one
+    sequential chain: ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d`` grow the
+    field (size += (kernel - 1) x dilation x jump, padding += padding x
+    jump, jump *= stride; square kernels only), modules that act per
+    position (activations, batch/local-response norms, dropout) leave it as
+    it is, and the first ``Linear`` or ``Flatten`` ends the chain (dense
+    layers see the whole image). A module is recorded with the field of its
+    output. Models whose forward pass is not this chain (branches, residual
+    blocks) need their fields worked out by hand.
+
+    Position (y, x) of a layer sees input rows [y * stride - padding,
+    y * stride - padding + size) and the same columns."""
+    size, jump, padding = 1, 1, 0
+    out: Dict[str, Tuple[int, int, int]] = {}
+    for name, module in model.named_modules():
+        if not name:
+            continue
+        if isinstance(module, (nn.Linear, nn.Flatten)):
+            break
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            def both(v):
+                return tuple(int(x) for x in v) if isinstance(v, (tuple, list)) else (int(v), int(v))
+            kernel, stride, pad = both(module.kernel_size), both(module.stride or module.kernel_size), both(module.padding)
+            dilation = both(getattr(module, "dilation", 1))
+            if kernel[0] != kernel[1] or stride[0] != stride[1] or pad[0] != pad[1] or dilation[0] != dilation[1]:
+                raise ValueError(f"receptive_fields: module {name!r} is not square ({module})")
+            size += (kernel[0] - 1) * dilation[0] * jump
+            padding += pad[0] * jump
+            jump *= stride[0]
+        elif len(list(module.children())):
+            continue  # a container: its children follow
+        out[name] = (size, jump, padding)
+    if layers is not None:
+        missing = [l for l in layers if l not in out]
+        if missing:
+            raise ValueError(f"receptive_fields: no receptive field for {missing} (not in the conv/pool chain "
+                             "before the first Linear/Flatten)")
+        out = {l: out[l] for l in layers}
+    return out
+
+
+def subsampled_field(field: Tuple[int, int, int], height: int, width: int, spatial_stride=None,
+                     max_positions_per_side=None) -> Tuple[int, int, int]:
+    """The receptive field of a layer stored on ``spatial_grid``'s strided
+    grid of its H x W map (``dump_activations(..., max_positions_per_side=k)``):
+    kept position i is map position start + i * step, so the field becomes
+    (size, stride * step, padding - start * stride); square grids only."""
+    rows, cols = spatial_grid(height, width, spatial_stride, max_positions_per_side)
+    if (rows.start or 0, rows.step or 1) != (cols.start or 0, cols.step or 1):
+        raise ValueError("subsampled_field: the grid is not square")
+    size, stride, padding = field
+    start, step = rows.start or 0, rows.step or 1
+    return size, stride * step, padding - start * stride
+
+
+def receptive_field_option(fields: Mapping[str, Tuple[int, int, int]]) -> str:
+    """The ``--receptive-field`` text of ``receptive_fields(...)``: "conv1=5,1,2,conv2=10,2,4"."""
+    return ",".join(f"{name}={s},{t},{p}" for name, (s, t, p) in fields.items())
+
+
+# The array name suffix convergent reads as a layer's receptive field
+# (NetSource::receptive_fields): "<layer>.receptive_field", 3 values.
+RECEPTIVE_FIELD_SUFFIX = ".receptive_field"
+
+
+def _arithmetic(indices: Sequence[int]) -> Optional[Tuple[int, int]]:
+    """(start, step) when indices are start, start + step, ... (step >= 1)."""
+    if len(indices) == 1:
+        return int(indices[0]), 1
+    step = indices[1] - indices[0]
+    if step < 1 or any(b - a != step for a, b in zip(indices, indices[1:])):
+        return None
+    return int(indices[0]), int(step)
+
+
+def _layer_fields(model: nn.Module, resolved: Mapping[str, nn.Module], info: Mapping[str, dict]
+                  ) -> Dict[str, Tuple[int, int, int]]:
+    """The receptive field of every dumped conv layer that receptive_fields()
+    can follow, on the grid of positions kept for it."""
+    try:
+        chain = receptive_fields(model)
+    except ValueError:  # a module it cannot follow (non-square): store none
+        return {}
+    module_names = {id(m): n for n, m in model.named_modules() if n}
+    out = {}
+    for name, module in resolved.items():
+        module_name = module_names.get(id(module))
+        if module_name not in chain or info[name]["source_hw"] is None:
+            continue
+        rows, cols = _arithmetic(info[name]["rows"]), _arithmetic(info[name]["cols"])
+        if rows is None or rows != cols:
+            continue
+        size, stride, padding = chain[module_name]
+        start, step = rows
+        out[name] = (size, stride * step, padding - start * stride)
+    return out
+
+
+# ---------------------------------------------------------------------------
 # The dump
 # ---------------------------------------------------------------------------
 
@@ -333,6 +440,7 @@ def dump_activations(
     max_positions_per_side=None,
     device=None,
     compress: bool = True,
+    store_receptive_fields: bool = True,
 ) -> Dict[str, dict]:
     """Run ``inputs`` through ``model`` and write the named layers' outputs.
 
@@ -356,11 +464,19 @@ def dump_activations(
       device: where to run; defaults to the device of the model's parameters.
         Floating-point inputs are cast to the dtype of the model's parameters.
       compress: deflate the .npz members (ignored for directory output).
+      store_receptive_fields: for every conv layer whose receptive field
+        ``receptive_fields(model)`` can follow (the module is in the model's
+        conv/pool chain and the kept positions are a square strided grid),
+        also write an array ``<layer>.receptive_field`` (float64 size,
+        stride, padding of the stored grid, see ``subsampled_field``), which
+        ``convergent compare --images`` uses for the patches when no
+        ``--receptive-field`` is given. Layers it cannot follow get none.
 
     Returns:
-      ``{layer: {"shape", "dtype", "source_hw", "rows", "cols"}}``: the stored
-      shape, and for conv layers the full map size and the kept row/column
-      indices (the same for every net of one architecture).
+      ``{layer: {"shape", "dtype", "source_hw", "rows", "cols",
+      "receptive_field"}}``: the stored shape, and for conv layers the full
+      map size, the kept row/column indices (the same for every net of one
+      architecture) and the stored receptive field (None when none).
 
     Raises:
       ActivationDumpError: an unknown layer name, a hook output that is not a
@@ -493,8 +609,15 @@ def dump_activations(
         for name, writer in writers.items():
             info[name]["shape"] = writer.close()
             info[name]["dtype"] = dtype.name
+            info[name]["receptive_field"] = None
+        stored = []
+        if store_receptive_fields:
+            for name, field in _layer_fields(model, resolved, info).items():
+                np.save(os.path.join(tmp_dir, name + RECEPTIVE_FIELD_SUFFIX + ".npy"), np.asarray(field, np.float64))
+                info[name]["receptive_field"] = field
+                stored.append(name + RECEPTIVE_FIELD_SUFFIX)
         if as_npz:
-            _zip_npz(tmp_dir, list(resolved), out_path, compress)
+            _zip_npz(tmp_dir, list(resolved) + stored, out_path, compress)
         else:
             _place_directory(tmp_dir, out_path.rstrip(os.sep))
             tmp_dir = None
@@ -541,6 +664,8 @@ def _main(argv=None) -> int:
     grid.add_argument("--max-positions-per-side", type=int, help="centred strided grid of at most k x k positions")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--no-compress", action="store_true", help="store .npz members without deflate")
+    parser.add_argument("--no-receptive-fields", action="store_true",
+                        help="do not store the conv layers' receptive fields (<layer>.receptive_field arrays)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads")
     args = parser.parse_args(argv)
 
@@ -565,7 +690,8 @@ def _main(argv=None) -> int:
         result = dump_activations(model, layers, inputs, args.out, dtype=np.dtype(args.dtype),
                                   batch_size=args.batch_size, spatial_stride=args.spatial_stride,
                                   max_positions_per_side=args.max_positions_per_side,
-                                  compress=not args.no_compress)
+                                  compress=not args.no_compress,
+                                  store_receptive_fields=not args.no_receptive_fields)
     except ActivationDumpError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

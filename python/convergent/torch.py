@@ -73,7 +73,8 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("convergent.torch needs PyTorch (Debian: apt install python3-torch)") from exc
 
-from ._dump import ActivationDumpError, _as_tensor, _batches, _pair, dump_activations, spatial_grid
+from ._dump import (ActivationDumpError, _as_tensor, _batches, _pair, dump_activations, receptive_field_option,
+                    receptive_fields, spatial_grid, subsampled_field)
 
 if TYPE_CHECKING:  # pragma: no cover
     import convergent
@@ -97,71 +98,6 @@ class LayerError(ValueError):
 # ---------------------------------------------------------------------------
 # Models and layers
 # ---------------------------------------------------------------------------
-
-def receptive_fields(model: nn.Module, layers: Optional[Sequence[str]] = None) -> Dict[str, Tuple[int, int, int]]:
-    """The receptive field (size, stride, padding) in input pixels of every
-    conv layer of a chain of modules (Li et al., Figs. 2, 4-6: the patch a
-    position sees), for ``convergent compare --receptive-field``.
-
-    The modules are taken in ``model.named_modules()`` order as one
-    sequential chain: ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d`` grow the
-    field (size += (kernel - 1) x dilation x jump, padding += padding x
-    jump, jump *= stride; square kernels only), modules that act per
-    position (activations, batch/local-response norms, dropout) leave it as
-    it is, and the first ``Linear`` or ``Flatten`` ends the chain (dense
-    layers see the whole image). A module is recorded with the field of its
-    output. Models whose forward pass is not this chain (branches, residual
-    blocks) need their fields worked out by hand.
-
-    Position (y, x) of a layer sees input rows [y * stride - padding,
-    y * stride - padding + size) and the same columns."""
-    size, jump, padding = 1, 1, 0
-    out: Dict[str, Tuple[int, int, int]] = {}
-    for name, module in model.named_modules():
-        if not name:
-            continue
-        if isinstance(module, (nn.Linear, nn.Flatten)):
-            break
-        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-            def both(v):
-                return tuple(int(x) for x in v) if isinstance(v, (tuple, list)) else (int(v), int(v))
-            kernel, stride, pad = both(module.kernel_size), both(module.stride or module.kernel_size), both(module.padding)
-            dilation = both(getattr(module, "dilation", 1))
-            if kernel[0] != kernel[1] or stride[0] != stride[1] or pad[0] != pad[1] or dilation[0] != dilation[1]:
-                raise ValueError(f"receptive_fields: module {name!r} is not square ({module})")
-            size += (kernel[0] - 1) * dilation[0] * jump
-            padding += pad[0] * jump
-            jump *= stride[0]
-        elif len(list(module.children())):
-            continue  # a container: its children follow
-        out[name] = (size, jump, padding)
-    if layers is not None:
-        missing = [l for l in layers if l not in out]
-        if missing:
-            raise ValueError(f"receptive_fields: no receptive field for {missing} (not in the conv/pool chain "
-                             "before the first Linear/Flatten)")
-        out = {l: out[l] for l in layers}
-    return out
-
-
-def subsampled_field(field: Tuple[int, int, int], height: int, width: int, spatial_stride=None,
-                     max_positions_per_side=None) -> Tuple[int, int, int]:
-    """The receptive field of a layer stored on ``spatial_grid``'s strided
-    grid of its H x W map (``dump_activations(..., max_positions_per_side=k)``):
-    kept position i is map position start + i * step, so the field becomes
-    (size, stride * step, padding - start * stride); square grids only."""
-    rows, cols = spatial_grid(height, width, spatial_stride, max_positions_per_side)
-    if (rows.start or 0, rows.step or 1) != (cols.start or 0, cols.step or 1):
-        raise ValueError("subsampled_field: the grid is not square")
-    size, stride, padding = field
-    start, step = rows.start or 0, rows.step or 1
-    return size, stride * step, padding - start * stride
-
-
-def receptive_field_option(fields: Mapping[str, Tuple[int, int, int]]) -> str:
-    """The ``--receptive-field`` text of ``receptive_fields(...)``: "conv1=5,1,2,conv2=10,2,4"."""
-    return ",".join(f"{name}={s},{t},{p}" for name, (s, t, p) in fields.items())
-
 
 def _named_models(models) -> List[Tuple[str, nn.Module]]:
     if isinstance(models, nn.Module):
@@ -396,6 +332,36 @@ class _Net:
         self.source_hw: Dict[str, Tuple[int, int]] = {}  # conv layers' map size (H, W) before subsampling
 
 
+def _shared_fields(nets, spatial_stride, max_positions_per_side) -> Dict[str, Tuple[int, int, int]]:
+    """The receptive field of every conv layer that receptive_fields() can
+    follow in every net, and that is the same in all of them, on the kept
+    grid (the patches of Figs. 2, 4-6; what dump_activations stores in its
+    files). None with max_positions_per_side: that grid's start depends on
+    the map size, known only once a batch has run."""
+    if max_positions_per_side is not None:
+        return {}
+    step = 1
+    if spatial_stride is not None:
+        sy, sx = _pair(spatial_stride, "spatial_stride")
+        if sy != sx:
+            return {}
+        step = sy
+    per_net = []
+    for net in nets:
+        try:
+            chain = receptive_fields(net.model)
+        except ValueError:
+            return {}
+        module_names = {id(m): n for n, m in net.model.named_modules() if n}
+        per_net.append({layer: chain.get(module_names.get(id(module)))
+                        for layer, module in net.modules.items()})
+    out = {}
+    for layer, field in per_net[0].items():
+        if field is not None and all(f.get(layer) == field for f in per_net[1:]):
+            out[layer] = (field[0], field[1] * step, field[2])
+    return out
+
+
 def compare(models: Union[Mapping[str, nn.Module], Sequence[nn.Module]],
             loader: Iterable,
             layers: Union[None, str, Sequence[str], Mapping[str, str]] = None,
@@ -448,7 +414,12 @@ def compare(models: Union[Mapping[str, nn.Module], Sequence[nn.Module]],
         or dict and/or keywords (keywords win), e.g. ``mi_bins=20,
         dead_units="include", backend="cpu", seed=1``, ``overwrite=True`` to
         replace an existing ``out``. ``layout`` is fixed to NCHW (torch's
-        logical layout).
+        logical layout). Without ``receptive_field``, the conv layers'
+        receptive fields (for the top patches, Figs. 2, 4-6) are taken from
+        the models' conv/pool chain (``receptive_fields``) where every model
+        has the same one, on the kept grid (not with
+        ``max_positions_per_side``, whose grid is known only after the first
+        batch), as ``dump_activations`` stores them in its files.
 
     Returns:
       a ``convergent.Result`` (summary fields and numpy arrays; ``.save(dir)``,
@@ -489,6 +460,11 @@ def compare(models: Union[Mapping[str, nn.Module], Sequence[nn.Module]],
             if os.listdir(out) and not session_options.get("overwrite"):
                 raise FileExistsError(f"out: directory '{out}' exists and is not empty (pass overwrite=True to "
                                       "replace it)")
+    if session_options.get("top_patches") and not session_options.get("receptive_field"):
+        fields = _shared_fields(nets, spatial_stride, max_positions_per_side)
+        if fields:
+            session_options.update_from({"receptive_field": receptive_field_option(fields)},
+                                        "convergent.torch.compare")
     if images is None:
         images = _input_count(loader)
     elif isinstance(images, bool) or not isinstance(images, (int, np.integer)) or images < 0:

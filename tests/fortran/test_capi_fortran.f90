@@ -32,6 +32,9 @@ program test_capi_fortran
   logical :: there
   real(c_double) :: xd(n, ua), yd(n, ub), cov_aa(ua, ua), cov_bb(ub, ub), cov_ab(ua, ub)
   type(cvg_similarity_result) :: sim, sim_cov
+  type(c_ptr) :: st_k
+  integer(c_int64_t) :: top_images(3, ua)
+  real(c_float), target :: top_values(3, ua)
 
   ! Two nets: y(:, j) repeats x(:, perm(j)) with noise; y(:, 4) is unrelated.
   do i = 1, n
@@ -56,6 +59,24 @@ program test_capi_fortran
   call check(cvg_stats_push(st, 1_c_int32_t, y(201, 1), n64 - 200, n64, CVG_COL_MAJOR) == CVG_OK, 'push b2')
   call check(cvg_stats_finalize(st) == CVG_OK, 'finalize')
   call check(cvg_stats_samples(st, samples) == CVG_OK .and. samples == n, 'samples')
+
+  ! Each unit's top 3 inputs, gathered with the same two batches: the best
+  ! is maxloc (first on ties, as the C API's lower index), values descend.
+  call check(cvg_stats_create(st_k, 2_c_int32_t, units, CVG_BACKEND_CPU) == CVG_OK, 'create top-k')
+  call check(cvg_stats_enable_top_k(st_k, 3_c_int64_t, 1_c_int64_t, 0_c_int64_t) == CVG_OK, 'enable top-k')
+  call check(cvg_stats_push(st_k, 0_c_int32_t, x, 200_c_int64_t, n64, CVG_COL_MAJOR) == CVG_OK, 'top-k push a1')
+  call check(cvg_stats_push(st_k, 1_c_int32_t, y, 200_c_int64_t, n64, CVG_COL_MAJOR) == CVG_OK, 'top-k push b1')
+  call check(cvg_stats_push(st_k, 0_c_int32_t, x(201, 1), n64 - 200, n64, CVG_COL_MAJOR) == CVG_OK, 'top-k push a2')
+  call check(cvg_stats_push(st_k, 1_c_int32_t, y(201, 1), n64 - 200, n64, CVG_COL_MAJOR) == CVG_OK, 'top-k push b2')
+  call check(cvg_stats_top_k(st_k, 0_c_int32_t, top_images, c_null_ptr, c_loc(top_values), int(3 * ua, c_int64_t)) &
+             == CVG_OK, 'top-k read')
+  do u = 1, ua
+    call check(top_images(1, u) + 1 == maxloc(x(:, u), 1), 'top-k best = maxloc')
+    call check(top_values(1, u) == maxval(x(:, u)), 'top-k best value')
+    call check(top_values(1, u) >= top_values(2, u) .and. top_values(2, u) >= top_values(3, u), 'top-k order')
+    call check(top_values(2, u) == x(top_images(2, u) + 1, u), 'top-k second value')
+  end do
+  call cvg_stats_destroy(st_k)
 
   ! Correlation, mean and population std against a direct two-pass computation.
   call check(cvg_stats_correlation(st, 0_c_int32_t, 1_c_int32_t, corr, int(ua, c_int64_t), CVG_COL_MAJOR) &

@@ -133,6 +133,8 @@ _SIGNATURES = {
     "cvg_stats_units": (_c.c_int, [_p, _i32, _P(_i64)]),
     "cvg_stats_push": (_c.c_int, [_p, _i32, _P(_flt), _i64, _i64, _i32]),
     "cvg_stats_merge": (_c.c_int, [_p, _p]),
+    "cvg_stats_enable_top_k": (_c.c_int, [_p, _i64, _i64, _i64]),
+    "cvg_stats_top_k": (_c.c_int, [_p, _i32, _P(_i64), _P(_i64), _P(_flt), _i64]),
     "cvg_stats_finalize": (_c.c_int, [_p]),
     "cvg_stats_samples": (_c.c_int, [_p, _P(_i64)]),
     "cvg_stats_mean": (_c.c_int, [_p, _i32, _P(_dbl)]),

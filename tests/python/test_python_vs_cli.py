@@ -100,6 +100,8 @@ def test_nhwc_float32_copy_of_the_nets_gives_the_same_figures(convergent, cli_su
         with np.load(NETS / f"{n}.npz") as z:
             arrays[n] = {layer: np.ascontiguousarray(np.moveaxis(z[layer], 1, -1) if z[layer].ndim == 4 else z[layer],
                                                      dtype=np.float32) for layer in SUBSET}
+            # The receptive fields stored beside the layers come along (arrays are read like files).
+            arrays[n].update({k: z[k] for k in z.files if k.endswith(".receptive_field") and k.split(".")[0] in SUBSET})
     result = convergent.compare(arrays, progress=False, layout="NHWC", **KEYWORDS)
     cli_summary = json.loads((cli_subset / "summary.json").read_text())
     cli_summary["options"]["layout"] = "NHWC"

@@ -80,7 +80,9 @@ def test_directory_output_equals_forward_pass(model, inputs, tmp_path):
     info = ct.dump_activations(model, LAYERS, inputs, str(out), batch_size=4)  # 11 = 4 + 4 + 3
     got = load_dir(str(out))
     ref = reference(model, inputs)
-    assert sorted(got) == sorted(LAYERS)
+    # The conv layers' receptive fields are stored beside them (dense layers have none).
+    assert sorted(got) == sorted(LAYERS + ["relu1.receptive_field", "relu2.receptive_field"])
+    assert tuple(got["relu1.receptive_field"]) == info["relu1"]["receptive_field"] == ct.receptive_fields(model)["relu1"]
     assert got["relu1"].shape == (11, 4, 9, 7) and got["relu2"].shape == (11, 5, 4, 3)
     assert got["relu3"].shape == (11, 6)
     for name in LAYERS:
@@ -100,14 +102,18 @@ def test_npz_output_with_dict_layers_and_stride(model, inputs, tmp_path):
     info = ct.dump_activations(model, layers, inputs, str(out), batch_size=5, spatial_stride=2)
     got = load_npz(str(out))
     ref = reference(model, inputs)
-    assert sorted(got) == ["conv1", "conv2", "fc6"]
+    assert sorted(got) == ["conv1", "conv1.receptive_field", "conv2", "conv2.receptive_field", "fc6"]
+    # On the stride-2 grid the field's stride doubles (subsampled_field).
+    size, stride, padding = ct.receptive_fields(model)["relu1"]
+    assert tuple(got["conv1.receptive_field"]) == (size, 2 * stride, padding)
     assert got["conv1"].shape == (11, 4, 5, 4)
     np.testing.assert_allclose(got["conv1"], ref["relu1"][:, :, ::2, ::2], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got["conv2"], ref["relu2"][:, :, ::2, ::2], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got["fc6"], ref["relu3"], rtol=1e-5, atol=1e-6)  # dense: never subsampled
     assert info["conv1"]["rows"] == [0, 2, 4, 6, 8] and info["conv1"]["cols"] == [0, 2, 4, 6]
     with zipfile.ZipFile(out) as zf:
-        assert sorted(zf.namelist()) == ["conv1.npy", "conv2.npy", "fc6.npy"]
+        assert sorted(zf.namelist()) == ["conv1.npy", "conv1.receptive_field.npy", "conv2.npy",
+                                         "conv2.receptive_field.npy", "fc6.npy"]
         assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in zf.infolist())
 
 

@@ -7,6 +7,7 @@
 // one array per layer; its name is the basename without extension.
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +57,9 @@ private:
     mutable float* scratch_data_ = nullptr;
 };
 
+// The name suffix of an array that holds a layer's receptive field.
+inline constexpr char kReceptiveFieldSuffix[] = ".receptive_field";
+
 class NetSource {
 public:
     // Opens a directory of .npy files or an .npz archive. Throws Io when the
@@ -73,6 +77,11 @@ public:
     const std::string& path() const { return path_; }
     // Layer names in sorted order.
     std::vector<std::string> layer_names() const;
+    // Receptive fields stored with the activations (Figs. 2, 4-6 patches):
+    // an array "<layer>.receptive_field" of the three integers size,
+    // stride, padding (any float dtype; convergent.torch.dump_activations
+    // writes them) is metadata of that layer, not a layer. By layer name.
+    const std::map<std::string, std::array<index_t, 3>>& receptive_fields() const { return receptive_fields_; }
     bool has_layer(const std::string& layer) const;
     // Throws BadData ("net 'a' (path) has no layer 'conv3'; it has: ...").
     const LayerSource& layer(const std::string& layer) const;
@@ -80,7 +89,10 @@ public:
 private:
     std::string name_, path_;
     std::map<std::string, std::unique_ptr<LayerSource>> layers_;
+    std::map<std::string, std::array<index_t, 3>> receptive_fields_;
     std::shared_ptr<NpzArchive> archive_;
+    // Files one array: a layer, or the receptive field of one.
+    void add_array(const std::string& name, std::unique_ptr<NpyArray> array, const ActivationLayout& layout);
 };
 
 }  // namespace convergent

@@ -79,7 +79,6 @@ private:
     // below it cannot enter (one contiguous compare per value in add()).
     std::vector<float> threshold_;
     std::vector<float> scratch_;       // per image: each column's maximum over positions
-    std::vector<std::int64_t> scratch_position_;
 };
 
 }  // namespace convergent
