@@ -1,7 +1,12 @@
 // The top-k accumulator (topk.hpp) and the patch geometry (patches.hpp).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -131,4 +136,41 @@ TEST(Patches, ParsesReceptiveFields) {
     EXPECT_THROW(parse_receptive_fields({"conv1=0", "1", "0"}), Error);
     EXPECT_EQ(parse_receptive_fields({"conv1=5", "14", "-4"}).at("conv1").padding, -4);
     EXPECT_THROW(parse_receptive_fields({"5", "1", "0"}), Error);
+}
+
+// A wanted subset of a (float, NCHW) image file is read alone, with the
+// same pixels as the full load (the scale still comes from every image),
+// and an image that was not loaded, or is beyond the file, is an error.
+TEST(Patches, LoadsOnlyTheWantedImages) {
+    namespace fs = std::filesystem;
+    const fs::path path = fs::temp_directory_path() / ("cvg_images_" + std::to_string(::getpid()) + ".npy");
+    const index_t n = 7, c = 3, h = 4, w = 5;
+    std::vector<float> values(size_t(n * c * h * w));
+    for (size_t i = 0; i < values.size(); ++i) values[i] = float(i % 97) * 0.37f - 3.0f;  // outside [0, 1]
+    {
+        std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (7, 3, 4, 5), }";
+        header.resize(118, ' ');
+        header += '\n';
+        std::ofstream out(path, std::ios::binary);
+        out.write("\x93NUMPY\x01\x00", 8);
+        const char len[2] = {char(header.size() & 0xff), char(header.size() >> 8)};
+        out.write(len, 2);
+        out.write(header.data(), std::streamsize(header.size()));
+        out.write(reinterpret_cast<const char*>(values.data()), std::streamsize(values.size() * sizeof(float)));
+    }
+    const Images all = load_images(path.string());
+    const std::vector<std::int64_t> wanted = {5, -1, 2, 5};
+    const Images some = load_images(path.string(), &wanted);
+    EXPECT_EQ(some.count, n);
+    EXPECT_EQ(some.held, (std::vector<index_t>{2, 5}));
+    EXPECT_EQ(some.pixels.size(), size_t(2 * h * w * 3));
+    for (index_t img : {2, 5})
+        EXPECT_TRUE(std::equal(some.image(img), some.image(img) + h * w * 3, all.image(img))) << img;
+    EXPECT_THROW(some.image(3), Error);
+    EXPECT_THROW(some.image(7), Error);
+    const std::vector<std::int64_t> beyond = {1, 9};
+    const Images one = load_images(path.string(), &beyond);  // the caller checks count
+    EXPECT_EQ(one.held, (std::vector<index_t>{1}));
+    EXPECT_THROW(one.image(9), Error);
+    fs::remove(path);
 }

@@ -42,12 +42,6 @@ std::map<std::string, ReceptiveField> parse_receptive_fields(const std::vector<s
 
 namespace {
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    CVG_REQUIRE(in.good(), Io, "images '" + path + "': cannot open");
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 // The value of 'key' in the .npy header dict (a quoted string, a word or a
 // parenthesised tuple).
 std::string header_value(const std::string& header, const std::string& key, const std::string& what) {
@@ -65,18 +59,42 @@ std::string header_value(const std::string& header, const std::string& key, cons
 
 }  // namespace
 
-Images load_images(const std::string& path) {
+const std::uint8_t* Images::image(index_t i) const {
+    CVG_REQUIRE(i >= 0 && i < count, BadData,
+                "patches: input " + std::to_string(i) + " is beyond the " + std::to_string(count) + " images");
+    index_t slot = i;
+    if (!held.empty()) {
+        const auto it = std::lower_bound(held.begin(), held.end(), i);
+        CVG_REQUIRE(it != held.end() && *it == i, InvalidArgument,
+                    "patches: input " + std::to_string(i) + " was not loaded");
+        slot = index_t(it - held.begin());
+    }
+    return pixels.data() + size_t(slot * height * width * channels);
+}
+
+Images load_images(const std::string& path, const std::vector<std::int64_t>* wanted) {
     const std::string what = "images '" + path + "'";
-    const std::string bytes = read_file(path);
-    CVG_REQUIRE(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0, BadData, what + ": not an .npy file");
-    const int major = static_cast<unsigned char>(bytes[6]);
+    std::ifstream in(path, std::ios::binary);
+    CVG_REQUIRE(in.good(), Io, what + ": cannot open");
+    in.seekg(0, std::ios::end);
+    const std::uint64_t file_size = std::uint64_t(in.tellg());
+    in.seekg(0);
+    // The header only: the pixels are read image by image below, so the
+    // file is never held in memory (a dataset's images can be gigabytes).
+    std::string start(std::min<std::uint64_t>(file_size, 12), '\0');
+    in.read(&start[0], std::streamsize(start.size()));
+    CVG_REQUIRE(start.size() >= 10 && start.compare(0, 6, "\x93NUMPY") == 0, BadData, what + ": not an .npy file");
+    const int major = static_cast<unsigned char>(start[6]);
     const size_t len_bytes = major == 1 ? 2 : 4;
-    CVG_REQUIRE(bytes.size() >= 8 + len_bytes, BadData, what + ": truncated .npy header");
+    CVG_REQUIRE(start.size() >= 8 + len_bytes, BadData, what + ": truncated .npy header");
     size_t header_len = 0;
-    for (size_t i = 0; i < len_bytes; ++i) header_len |= size_t(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
-    const size_t data_offset = 8 + len_bytes + header_len;
-    CVG_REQUIRE(data_offset <= bytes.size(), BadData, what + ": truncated .npy header");
-    const std::string header = bytes.substr(8 + len_bytes, header_len);
+    for (size_t i = 0; i < len_bytes; ++i) header_len |= size_t(static_cast<unsigned char>(start[8 + i])) << (8 * i);
+    const std::uint64_t data_offset = 8 + len_bytes + header_len;
+    CVG_REQUIRE(data_offset <= file_size && header_len <= (size_t(1) << 20), BadData, what + ": truncated .npy header");
+    std::string header(header_len, '\0');
+    in.seekg(std::streamoff(8 + len_bytes));
+    in.read(&header[0], std::streamsize(header_len));
+    CVG_REQUIRE(in.good(), BadData, what + ": truncated .npy header");
     const std::string descr = header_value(header, "descr", what);
     CVG_REQUIRE(header_value(header, "fortran_order", what) == "False", Unsupported,
                 what + ": Fortran-order arrays are not supported (save a C-order copy)");
@@ -92,7 +110,7 @@ Images load_images(const std::string& path) {
     CVG_REQUIRE(shape.size() == 3 || shape.size() == 4, BadData,
                 what + ": images are N x H x W, N x H x W x C or N x C x H x W (got rank " +
                     std::to_string(shape.size()) + ")");
-    for (index_t d : shape) CVG_REQUIRE(d > 0, BadData, what + ": an empty dimension");
+    for (index_t d : shape) CVG_REQUIRE(d > 0 && d < (index_t(1) << 40), BadData, what + ": an empty or huge dimension");
     const auto is_channels = [](index_t c) { return c == 1 || c == 3 || c == 4; };
     const bool nhwc = shape.size() == 3 || is_channels(shape[3]);
     CVG_REQUIRE(nhwc || is_channels(shape[1]), BadData,
@@ -103,11 +121,11 @@ Images load_images(const std::string& path) {
     out.width = nhwc ? shape[2] : shape[3];
     const index_t channels = shape.size() == 3 ? 1 : nhwc ? shape[3] : shape[1];
     out.channels = channels >= 3 ? 3 : 1;
-    const index_t n = out.count * out.height * out.width * channels;
-    CVG_REQUIRE(data_offset + size_t(n) * size_t(element) <= bytes.size(), BadData,
+    const index_t hw = out.height * out.width, per_image = hw * channels;
+    const double n = double(out.count) * double(per_image);
+    CVG_REQUIRE(double(data_offset) + n * element <= double(file_size), BadData,
                 what + ": the file holds fewer values than its shape");
-    const char* data = bytes.data() + data_offset;
-    const auto value = [&](index_t i) -> double {
+    const auto value = [&](const char* data, index_t i) -> double {
         if (element == 1) return double(static_cast<unsigned char>(data[i]));
         if (element == 4) {
             float f;
@@ -118,26 +136,51 @@ Images load_images(const std::string& path) {
         std::memcpy(&d, data + 8 * i, 8);
         return d;
     };
+    std::vector<char> buffer;
+    const auto read_at = [&](std::uint64_t offset, size_t bytes) {
+        buffer.resize(bytes);
+        in.seekg(std::streamoff(offset));
+        in.read(buffer.data(), std::streamsize(bytes));
+        CVG_REQUIRE(in.good(), Io, what + ": read failed");
+    };
     double low = 0, high = 255;
     if (element != 1) {
+        // The scale needs every value: one streaming scan in blocks of images.
         low = 1e300, high = -1e300;
-        for (index_t i = 0; i < n; ++i) {
-            const double v = value(i);
-            CVG_REQUIRE(std::isfinite(v), BadData, what + ": value " + std::to_string(i) + " is not finite");
-            low = std::min(low, v), high = std::max(high, v);
+        const index_t block = std::max<index_t>(1, (index_t(1) << 24) / (per_image * element));
+        for (index_t first = 0; first < out.count; first += block) {
+            const index_t images = std::min(block, out.count - first);
+            read_at(data_offset + std::uint64_t(first * per_image * element), size_t(images * per_image * element));
+            for (index_t i = 0; i < images * per_image; ++i) {
+                const double v = value(buffer.data(), i);
+                CVG_REQUIRE(std::isfinite(v), BadData,
+                            what + ": value " + std::to_string(first * per_image + i) + " is not finite");
+                low = std::min(low, v), high = std::max(high, v);
+            }
         }
         if (low >= 0 && high <= 1) low = 0, high = 1;
         if (high <= low) high = low + 1;
     }
-    const index_t hw = out.height * out.width;
-    out.pixels.resize(size_t(out.count * hw * out.channels));
-    for (index_t img = 0; img < out.count; ++img)
+    if (wanted) {
+        // Indices beyond the file are left for the caller's count check
+        // (image() refuses them).
+        for (std::int64_t i : *wanted)
+            if (i >= 0 && i < out.count) out.held.push_back(i);
+        std::sort(out.held.begin(), out.held.end());
+        out.held.erase(std::unique(out.held.begin(), out.held.end()), out.held.end());
+    }
+    const index_t loaded = wanted ? index_t(out.held.size()) : out.count;
+    out.pixels.resize(size_t(loaded * hw * out.channels));
+    for (index_t slot = 0; slot < loaded; ++slot) {
+        const index_t img = wanted ? out.held[size_t(slot)] : slot;
+        read_at(data_offset + std::uint64_t(img * per_image * element), size_t(per_image * element));
         for (index_t p = 0; p < hw; ++p)
             for (index_t c = 0; c < out.channels; ++c) {
-                const index_t src = nhwc ? (img * hw + p) * channels + c : (img * channels + c) * hw + p;
-                const double v = std::round((value(src) - low) / (high - low) * 255.0);
-                out.pixels[size_t((img * hw + p) * out.channels + c)] = std::uint8_t(std::clamp(v, 0.0, 255.0));
+                const index_t src = nhwc ? p * channels + c : c * hw + p;
+                const double v = std::round((value(buffer.data(), src) - low) / (high - low) * 255.0);
+                out.pixels[size_t((slot * hw + p) * out.channels + c)] = std::uint8_t(std::clamp(v, 0.0, 255.0));
             }
+    }
     return out;
 }
 
@@ -161,9 +204,7 @@ SpriteSheet patch_sprite_sheet(const Images& images, const ReceptiveField* field
         for (index_t j = 0; j < k; ++j) {
             const std::int64_t img = image_index[size_t(u * k + j)];
             if (img < 0) continue;
-            CVG_REQUIRE(img < images.count, BadData,
-                        "patches: input " + std::to_string(img) + " is beyond the " + std::to_string(images.count) +
-                            " images");
+            const std::uint8_t* picture = images.image(img);
             const PatchBox box = patch_box(field, positions[size_t(u * k + j)], map_width, images.height, images.width);
             for (index_t r = 0; r < s.cell_height; ++r) {
                 const index_t iy = box.top + r;
@@ -171,8 +212,7 @@ SpriteSheet patch_sprite_sheet(const Images& images, const ReceptiveField* field
                 for (index_t c = 0; c < s.cell_width; ++c) {
                     const index_t ix = box.left + c;
                     if (ix < 0 || ix >= images.width) continue;
-                    const std::uint8_t* from =
-                        images.pixels.data() + ((img * images.height + iy) * images.width + ix) * images.channels;
+                    const std::uint8_t* from = picture + (iy * images.width + ix) * images.channels;
                     std::uint8_t* to = s.pixels.data() +
                                        ((u * s.cell_height + r) * sheet_width + j * s.cell_width + c) * s.channels;
                     std::copy(from, from + s.channels, to);

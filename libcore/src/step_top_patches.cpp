@@ -93,7 +93,8 @@ void run(LayerContext& ctx) {
     Images pictures;
     const bool with_patches = !o.top_patches.images.empty();
     if (with_patches) {
-        pictures = load_images(o.top_patches.images.front());
+        // Only the images some unit's top k holds (units x k x nets at most).
+        pictures = load_images(o.top_patches.images.front(), &images);
         CVG_REQUIRE(pictures.count == d.images, BadData,
                     "images '" + o.top_patches.images.front() + "' holds " + std::to_string(pictures.count) +
                         " images but layer '" + d.layer + "' has " + std::to_string(d.images) +

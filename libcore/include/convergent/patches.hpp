@@ -35,8 +35,14 @@ std::map<std::string, ReceptiveField> parse_receptive_fields(const std::vector<s
 // The input images, as 8-bit pixels: images x height x width x channels
 // (1 = grey, 3 = RGB; other channel counts keep the first channel).
 struct Images {
-    index_t count = 0, height = 0, width = 0, channels = 1;
+    index_t count = 0, height = 0, width = 0, channels = 1;  // count: the file's images
+    // The images held, sorted (empty: all `count`), and their pixels in
+    // that order, height x width x channels each.
+    std::vector<index_t> held;
     std::vector<std::uint8_t> pixels;
+    // Image i's pixels; throws BadData beyond count, InvalidArgument when
+    // it was not loaded.
+    const std::uint8_t* image(index_t i) const;
 };
 
 // Reads a .npy of N x H x W, N x H x W x C or N x C x H x W images (C in
@@ -44,7 +50,11 @@ struct Images {
 // is, float32/float64 scaled to 0..255 by [0, 1] when every value lies
 // there, else by the array's minimum and maximum. Throws Io / BadData /
 // Unsupported naming the file.
-Images load_images(const std::string& path);
+// With `wanted`, only those images (indices; -1 and indices beyond the file
+// ignored: check `count`) are read and held,
+// so memory is O(wanted images) whatever the file's size (the scale of
+// float images still takes one streaming scan of the file).
+Images load_images(const std::string& path, const std::vector<std::int64_t>* wanted = nullptr);
 
 // The input rectangle of a position: top-left corner (may be negative or
 // beyond the image) and its size.
