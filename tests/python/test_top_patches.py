@@ -188,3 +188,40 @@ def test_image_count_mismatch_is_an_error(nets, tmp_path):
     proc = run_cli("compare", d / "a.npz", d / "b.npz", "--out", tmp_path / "out", "--images", tmp_path / "images.npy",
                    check=False)
     assert proc.returncode != 0 and "10 images" in proc.stderr and "57 inputs" in proc.stderr
+
+
+def _truncated(path):
+    np.save(path, np.zeros((57, 4, 4), np.uint8))
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-5])
+
+
+def _huge(path):
+    # A header claiming 57 x 4e9 x 4 bytes over a few hundred bytes of data.
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False,
+                                                 "shape": (57, 4000000000, 4)})
+        f.write(bytes(912))
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: np.save(p, np.zeros((57, 4, 4), np.int16)), "dtype"),
+    (lambda p: np.save(p, np.full((57, 4, 4), np.nan, np.float32)), "not finite"),
+    (lambda p: np.save(p, np.asfortranarray(np.zeros((57, 4, 4), np.uint8))), "Fortran"),
+    (lambda p: np.save(p, np.zeros((57, 4), np.uint8)), "rank 2"),
+    (lambda p: p.write_bytes(b"not an npy file at all"), "not an .npy"),
+    (_truncated, "fewer values"),
+    (_huge, "fewer values"),
+])
+def test_hostile_image_files_are_clear_errors_without_output(nets, tmp_path, make, message):
+    """The --images file is read header first and image by image: each bad
+    file is an error naming it, a non-zero exit and no output."""
+    d, _ = nets
+    images = tmp_path / "images.npy"
+    make(images)
+    out = tmp_path / "out"
+    proc = run_cli("compare", d / "a.npz", d / "b.npz", "--out", out, "--images", images, "--no-mi", "--no-sparse",
+                   "--no-clusters", check=False)
+    assert proc.returncode != 0, proc.stderr
+    assert str(images) in proc.stderr and message in proc.stderr, proc.stderr
+    assert not out.exists()
