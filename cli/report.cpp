@@ -1,19 +1,56 @@
 // `convergent report DIR` and convergent.Result.report(): one self-contained
 // HTML page per result. The page is the Emscripten viewer linked into this
-// library (wasm_viewer/, inlined with SINGLE_FILE) plus a data block:
+// library (wasm_viewer/, inlined with SINGLE_FILE) plus a data block
+// (payload format 2):
 //
 //   <script type="application/json" id="convergent-data">
-//   {"format":"convergent-report","version":1,
-//    "summary":"<base64 of summary.json>",
-//    "files":{"conv1/a~b.corr.npy":"<base64>",...},
+//   {"format":"convergent-report","version":2,
+//    "summary":{"encoding":"deflate","data":"<base64>"},   (summary.json, compact_json)
+//    "files":{
+//      "conv1/a~b.corr.npy":{"encoding":"deflate","stored":"float16","layout":"shuffled","data":"<base64>"},
+//      "conv1/a~a.corr.npy":{"encoding":"deflate","stored":"float16","layout":"upper-shuffled","data":"<base64>"},
+//      "conv1/a.topk.npy":{"encoding":"deflate","data":"<base64>"},
+//      "conv1/a.patches.png":{"encoding":"atlas","atlas":"conv1","rows":R,"columns":K,"cells":[...]},
+//      "x.png":{"encoding":"base64","data":"<base64>"}, ...},
+//    "atlases":{"conv1":{"cell_width":W,"cell_height":H,"columns":C,"count":N,"data":"<base64 PNG>"}},
 //    "omitted":{"path":"why"}, "joint_bins":{"path":{"bins":24,"lo":[...],"hi":[...]}},
 //    "warnings":["..."]}
 //   </script>
 //
+// What changed from format 1 (every file base64 as is, 40.8 MiB for the
+// bundled example), and why (docs/benchmarks.md, "Report page weight"):
+//  - "deflate": zlib format (RFC 1950) of the bytes, inflated in the page
+//    with the browser's DecompressionStream('deflate'); summary.json and
+//    every .npy. The page decodes a file only when the selected layer and
+//    pair need it, not at load.
+//  - "stored":"float16": the correlation and MI matrices (kinds corr, mi,
+//    corr_matched, mi_matched) are display-only (colours; the hover shows
+//    them to 4-6 digits), so they are rounded to IEEE float16 (nearest even,
+//    as numpy's astype(float16)): within 2^-11 relative of the results. A
+//    matrix with a finite value beyond +-65504 stays float32. The page's CSV
+//    of such a matrix says "CSV (float16)". Every number shown in a table or
+//    caption (Table 1, Fig. 3, similarity indices, ...) comes from
+//    summary.json, whose values are embedded exactly (its indentation
+//    removed: compact_json). --full-precision keeps
+//    float32 .npy files (layout absent: the file as it is).
+//  - "layout": the float16 .npy header (of the full shape) then "shuffled":
+//    the low bytes of all values, then their high bytes (sign and exponent,
+//    which deflate well); "upper-shuffled": a square matrix equal to its
+//    transpose (a net with itself) keeps only its upper triangle (i <= j,
+//    row by row), shuffled the same way.
+//  - "atlas": the patch sheets of a layer (units x k cells each) repeat most
+//    of their cells (the same top inputs across units and nets), so the page
+//    gets one PNG of the layer's distinct cells (count of them, columns per
+//    row) and each sheet's cell indices (row-major, rows x columns), and
+//    redraws the sheets. "base64": a PNG that could not be split (kept as it
+//    is).
+//  - A bare string where an entry is expected is format 1 (base64 of the
+//    file as it is); the page still reads it.
+//
 // Joint-sample files (Fig. 7) are embedded pre-binned (binned_joint_sample).
-// Everything that comes from the results is base64 except the file names,
-// which are JSON strings with '<', '>' and '&' written as \u003c, \u003e,
-// \u0026, so no name can close the <script> element.
+// Everything that comes from the results is base64 or numbers except the
+// file names, which are JSON strings with '<', '>' and '&' written as
+// \u003c, \u003e, \u0026, so no name can close the <script> element.
 //
 // Only files inside DIR are embedded: names are checked as text (relative,
 // no "..") and every component is opened relative to its parent with
@@ -41,18 +78,24 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include <png.h>
+#include <zlib.h>
+
 #include "convergent/atomic_file.hpp"
 #include "convergent/error.hpp"
 #include "convergent/npy_format.hpp"
+#include "convergent/patches.hpp"
 #include "sha256.hpp"
 
 #ifdef CONVERGENT_HAVE_VIEWER
@@ -69,12 +112,14 @@ using convergent::Error;
 using convergent::ErrorCode;
 
 constexpr const char* kUsage =
-    "usage: convergent report DIR [--out FILE] [--max-file-mb N]\n"
+    "usage: convergent report DIR [--out FILE] [--max-file-mb N] [--full-precision]\n"
     "  Writes DIR/report.html (or FILE): one self-contained page showing the results of\n"
     "  `convergent compare ... --out DIR`, with summary.json and the matrices it references\n"
     "  embedded. It opens from file:// without a network.\n"
     "  --out FILE        where to write the page (default DIR/report.html)\n"
-    "  --max-file-mb N   leave out matrices larger than N MiB (default 64); the page notes them\n";
+    "  --max-file-mb N   leave out matrices larger than N MiB (default 64); the page notes them\n"
+    "  --full-precision  embed the correlation and MI matrices as float32 (default float16: they\n"
+    "                    are drawn as colours; the page is about half the size)\n";
 
 constexpr const char* kDataMarker = "<!--CONVERGENT_DATA-->";
 
@@ -276,6 +321,7 @@ struct Options {
     fs::path dir;
     fs::path out;
     std::uint64_t max_file_bytes = convergent::report::kDefaultMaxFileBytes;
+    bool full_precision = false;
     bool help = false;
 };
 
@@ -289,6 +335,8 @@ Options parse_args(const std::vector<std::string>& args) {
         } else if (a == "--out" || a == "-o") {
             if (i + 1 >= args.size()) throw UsageError(a + " needs a file name");
             o.out = args[++i];
+        } else if (a == "--full-precision") {
+            o.full_precision = true;
         } else if (a == "--max-file-mb") {
             if (i + 1 >= args.size()) throw UsageError("--max-file-mb needs a number");
             const std::string v = args[++i];
@@ -470,6 +518,204 @@ std::string base64(const std::string& bytes) {
     return out;
 }
 
+// zlib-format deflate (RFC 1950), what the page's DecompressionStream('deflate')
+// reads back.
+std::string deflate_bytes(const std::string& bytes, const std::string& what) {
+    uLongf size = compressBound(uLong(bytes.size()));
+    std::string out(size_t(size), '\0');
+    const int rc = compress2(reinterpret_cast<Bytef*>(out.data()), &size, reinterpret_cast<const Bytef*>(bytes.data()),
+                             uLong(bytes.size()), Z_BEST_COMPRESSION);
+    if (rc != Z_OK) throw Error(ErrorCode::Internal, "cannot deflate '" + what + "' for the page (zlib error " + std::to_string(rc) + ")");
+    out.resize(size_t(size));
+    return out;
+}
+
+// IEEE binary16 of a float, rounded to nearest even (what numpy's
+// astype(float16) does). Callers keep values within +-65504.
+std::uint16_t float_to_half(float value) {
+    std::uint32_t x;
+    std::memcpy(&x, &value, 4);
+    const std::uint16_t sign = std::uint16_t((x >> 16) & 0x8000u);
+    const std::uint32_t abs = x & 0x7fffffffu;
+    if (abs >= 0x7f800000u) return std::uint16_t(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));  // inf, NaN
+    if (abs >= 0x477ff000u) return std::uint16_t(sign | 0x7c00u);                                    // rounds past 65504
+    if (abs < 0x38800000u) {
+        // Below 2^-14: a subnormal half, round(|v| * 2^24) in the default
+        // (nearest even) rounding mode; 0x400 is the smallest normal, also right.
+        float a;
+        std::memcpy(&a, &abs, 4);
+        return std::uint16_t(sign | std::uint32_t(std::nearbyint(a * 16777216.0f)));
+    }
+    std::uint32_t half = (((abs >> 23) - 112u) << 10) | ((abs & 0x7fffffu) >> 13);
+    const std::uint32_t rest = abs & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;  // a carry into the exponent is right too
+    return std::uint16_t(sign | half);
+}
+
+std::string npy_header_text(const char* descr, const std::vector<convergent::index_t>& shape) {
+    std::string dims;
+    for (size_t i = 0; i < shape.size(); ++i) dims += (i ? ", " : "") + std::to_string(shape[i]);
+    if (shape.size() == 1) dims += ",";
+    std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
+    while ((10 + dict.size() + 1) % 64) dict += ' ';
+    dict += '\n';
+    std::string out("\x93NUMPY\x01\x00", 8);
+    out += char(dict.size() & 0xff);
+    out += char(dict.size() >> 8);
+    return out + dict;
+}
+
+// A display-only float32 matrix (correlation, MI: drawn as colours, the
+// hover shows 4-6 digits) as float16 .npy: half the bytes, values within
+// 2^-11 relative (0.0005). false (the file is embedded as float32) when it
+// is not a little-endian C-order float32 array or a finite value lies
+// outside float16's range.
+//
+// The halves are then laid out for deflate (`layout`): "shuffled" (all low
+// bytes, then all high bytes: the high bytes, sign and exponent, repeat and
+// compress well) or, for a square matrix equal to its transpose (a net with
+// itself), "upper-shuffled": only the upper triangle, row by row, i <= j,
+// shuffled the same way. The .npy header in front is the full matrix's.
+bool float16_copy(const std::string& bytes, const std::string& what, std::string& out, std::string& layout) {
+    const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+    convergent::NpyHeader header;
+    try {
+        header = convergent::parse_npy_header(data, bytes.size(), bytes.size(), what);
+    } catch (const std::exception&) {
+        return false;  // embedded as is; the page reports what it cannot read
+    }
+    if (header.dtype != convergent::NpyDtype::Float32 || header.big_endian || header.fortran_order) return false;
+    const size_t count = size_t(header.element_count());
+    std::vector<float> values(count);
+    std::memcpy(values.data(), data + header.data_offset, 4 * count);
+    for (float v : values)
+        if (std::isfinite(v) && std::fabs(v) > 65504.0f) return false;
+    std::vector<std::uint16_t> halves(count);
+    for (size_t i = 0; i < count; ++i) halves[i] = float_to_half(values[i]);
+    bool symmetric = header.shape.size() == 2 && header.shape[0] == header.shape[1] && count > 0;
+    const size_t n = symmetric ? size_t(header.shape[0]) : 0;
+    for (size_t i = 0; symmetric && i < n; ++i)
+        for (size_t j = i + 1; j < n; ++j)
+            if (halves[i * n + j] != halves[j * n + i]) {
+                symmetric = false;
+                break;
+            }
+    std::vector<std::uint16_t> kept;
+    if (symmetric) {
+        kept.reserve(n * (n + 1) / 2);
+        for (size_t i = 0; i < n; ++i)
+            for (size_t j = i; j < n; ++j) kept.push_back(halves[i * n + j]);
+    } else {
+        kept = std::move(halves);
+    }
+    layout = symmetric ? "upper-shuffled" : "shuffled";
+    out = npy_header_text("<f2", header.shape);
+    const size_t start = out.size();
+    out.resize(start + 2 * kept.size());
+    for (size_t i = 0; i < kept.size(); ++i) {
+        out[start + i] = char(kept[i] & 0xff);
+        out[start + kept.size() + i] = char(kept[i] >> 8);
+    }
+    return true;
+}
+
+// summary.json without its indentation (about half the text for the page
+// and its WebAssembly core to parse), keys in their order and numbers with
+// the same values (nlohmann writes the shortest text that reads back as the
+// same double). The text as it is when it cannot be rewritten.
+std::string compact_json(const std::string& text) {
+    try {
+        return nlohmann::ordered_json::parse(text).dump();
+    } catch (const std::exception&) {
+        return text;
+    }
+}
+
+// A decoded patch sheet (8-bit grey or RGB).
+struct Pixels {
+    std::uint32_t width = 0, height = 0, channels = 0;
+    std::vector<std::uint8_t> data;
+};
+
+bool decode_png(const std::string& bytes, Pixels& out) {
+    png_image image{};
+    image.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) return false;
+    const bool colour = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
+    image.format = colour ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    out.width = image.width;
+    out.height = image.height;
+    out.channels = colour ? 3 : 1;
+    out.data.assign(PNG_IMAGE_SIZE(image), 0);
+    if (!png_image_finish_read(&image, nullptr, out.data.data(), 0, nullptr)) {
+        png_image_free(&image);
+        return false;
+    }
+    return true;
+}
+
+// The patch sheets of one layer (each units x k cells of cell_width x
+// cell_height) share most cells: a unit's top inputs recur across units and
+// nets (with whole-image patches, fc6 of the bundled example holds 739
+// distinct cells among 9216). The page gets one atlas of the distinct cells
+// and, per sheet, each cell's index into it, and redraws the sheets.
+struct Atlas {
+    std::string png;
+    nlohmann::json info;                   // cell_width, cell_height, columns, count
+    std::vector<nlohmann::json> sheets;    // per input sheet: rows, columns, cells
+};
+
+bool build_atlas(const std::vector<std::string>& pngs, std::uint32_t cell_width, std::uint32_t cell_height, Atlas& out) {
+    if (cell_width == 0 || cell_height == 0 || cell_width > 4096 || cell_height > 4096) return false;
+    std::vector<Pixels> sheets(pngs.size());
+    for (size_t i = 0; i < pngs.size(); ++i) {
+        if (!decode_png(pngs[i], sheets[i])) return false;
+        // The page redraws a sheet on a canvas; past 16384 pixels a side
+        // browsers may refuse one, so such a sheet stays a PNG.
+        if (sheets[i].width > 16384 || sheets[i].height > 16384) return false;
+        if (sheets[i].channels != sheets[0].channels || sheets[i].width % cell_width || sheets[i].height % cell_height)
+            return false;
+    }
+    const std::uint32_t channels = sheets.empty() ? 1 : sheets[0].channels;
+    const size_t row_bytes = size_t(cell_width) * channels;
+    std::vector<std::string> cells;
+    std::unordered_map<std::string, std::uint32_t> index;
+    for (const Pixels& sheet : sheets) {
+        const std::uint32_t rows = sheet.height / cell_height, columns = sheet.width / cell_width;
+        nlohmann::json refs = nlohmann::json::array();
+        std::string cell(row_bytes * cell_height, '\0');
+        for (std::uint32_t r = 0; r < rows; ++r)
+            for (std::uint32_t c = 0; c < columns; ++c) {
+                for (std::uint32_t y = 0; y < cell_height; ++y)
+                    std::memcpy(&cell[y * row_bytes],
+                                sheet.data.data() + (size_t(r) * cell_height + y) * sheet.width * channels + size_t(c) * row_bytes,
+                                row_bytes);
+                auto [at, added] = index.emplace(cell, std::uint32_t(cells.size()));
+                if (added) cells.push_back(cell);
+                refs.push_back(at->second);
+            }
+        out.sheets.push_back({{"rows", rows}, {"columns", columns}, {"cells", std::move(refs)}});
+    }
+    const std::uint32_t count = std::uint32_t(cells.size());
+    const std::uint32_t columns = std::max<std::uint32_t>(1, std::min<std::uint32_t>(count, 64));
+    convergent::SpriteSheet atlas;
+    atlas.rows = convergent::index_t((count + columns - 1) / columns);
+    atlas.columns = columns;
+    atlas.cell_width = cell_width;
+    atlas.cell_height = cell_height;
+    atlas.channels = channels;
+    if (count == 0) return false;
+    const size_t atlas_row = size_t(columns) * row_bytes;
+    atlas.pixels.assign(size_t(atlas.rows) * cell_height * atlas_row, 0);
+    for (std::uint32_t i = 0; i < count; ++i)
+        for (std::uint32_t y = 0; y < cell_height; ++y)
+            std::memcpy(atlas.pixels.data() + (size_t(i / columns) * cell_height + y) * atlas_row + size_t(i % columns) * row_bytes,
+                        &cells[i][y * row_bytes], row_bytes);
+    out.png = convergent::encode_png(atlas);
+    out.info = {{"cell_width", cell_width}, {"cell_height", cell_height}, {"columns", columns}, {"count", count}};
+    return true;
+}
+
 // The text of every <tag>...</tag> element (exactly "<tag>", no attributes)
 // of the page template, as the HTML parser hands it to the CSP check: line
 // breaks normalised to "\n".
@@ -535,7 +781,8 @@ std::string viewer_page() {
 
 // The page for one result (the viewer page checked by the caller first).
 convergent::report::ReportOutcome write_page(const std::string& page, const ReportInput& input,
-                                             const std::string& out_path, std::uint64_t max_file_bytes) {
+                                             const std::string& out_path, std::uint64_t max_file_bytes,
+                                             bool full_precision) {
     using File = ReportInput::File;
     const std::string summary_path = input.display_path("summary.json");
     const File summary_file = input.open_file("summary.json");
@@ -570,18 +817,58 @@ convergent::report::ReportOutcome write_page(const std::string& page, const Repo
     std::vector<std::string>& warnings = outcome.warnings;
     const std::vector<std::string> paths = referenced_files(summary, input, warnings);
 
+    // Display-only matrices (float16 unless full precision is asked for) and
+    // each layer's patch sheets (one atlas per layer).
+    std::set<std::string> display_only;
+    std::map<std::string, std::string> sheet_layer;  // sheet path -> layer
+    std::map<std::string, std::pair<std::uint32_t, std::uint32_t>> cell_size;  // layer -> patch width, height
+    for (auto layer = summary["layers"].begin(); layer != summary["layers"].end(); ++layer) {
+        const nlohmann::json& l = layer.value();
+        if (!l.is_object()) continue;
+        if (l.contains("files") && l["files"].is_object())
+            for (const auto& entry : l["files"])
+                if (entry.is_object())
+                    for (auto kind = entry.begin(); kind != entry.end(); ++kind)
+                        if (kind.value().is_string() && (kind.key() == "corr" || kind.key() == "mi" ||
+                                                         kind.key() == "corr_matched" || kind.key() == "mi_matched"))
+                            display_only.insert(kind.value().get<std::string>());
+        if (!l.contains("files"))  // the conventional names (referenced_files)
+            for (const auto& a : summary["nets"])
+                for (const auto& b : summary["nets"])
+                    for (const char* kind : {"corr", "mi", "corr_matched", "mi_matched"})
+                        display_only.insert(layer.key() + "/" + a.get<std::string>() + "~" + b.get<std::string>() + "." +
+                                            kind + ".npy");
+        if (!l.contains("top_patches") || !l["top_patches"].is_object()) continue;
+        const nlohmann::json& top = l["top_patches"];
+        if (!top.contains("patch") || !top["patch"].is_object() || !top.contains("nets") || !top["nets"].is_object()) continue;
+        const nlohmann::json& patch = top["patch"];
+        if (!patch.contains("width") || !patch["width"].is_number_unsigned() || !patch.contains("height") ||
+            !patch["height"].is_number_unsigned())
+            continue;
+        cell_size[layer.key()] = {patch["width"].get<std::uint32_t>(), patch["height"].get<std::uint32_t>()};
+        for (const auto& net : top["nets"])
+            if (net.is_object() && net.contains("patches") && net["patches"].is_string())
+                sheet_layer.emplace(net["patches"].get<std::string>(), layer.key());
+    }
+
     AtomicFile file(out_path);
     std::ostream& out = file.stream();
     out.write(page.data(), std::streamsize(marker));
     out << "<script type=\"application/json\" id=\"convergent-data\">"
-        << "{\"format\":\"convergent-report\",\"version\":1,\"summary\":\"";
+        << "{\"format\":\"convergent-report\",\"version\":2,\"summary\":{\"encoding\":\"deflate\",\"data\":\"";
     std::string encoded;
-    append_base64(encoded, summary_text);
-    out << encoded << "\",\"files\":{";
+    append_base64(encoded, deflate_bytes(compact_json(summary_text), summary_path));
+    out << encoded << "\"},\"files\":{";
     nlohmann::json omitted = nlohmann::json::object();
     nlohmann::json joint_bins = nlohmann::json::object();
+    nlohmann::json atlases = nlohmann::json::object();
     const std::set<std::string> joint_samples = joint_sample_files(summary);
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> sheets;  // layer -> (path, png)
     size_t& embedded = outcome.embedded;
+    auto write_entry = [&](const std::string& p, const nlohmann::json& entry) {
+        out << (embedded ? "," : "") << script_safe_json(p) << ":" << script_safe_json(entry);
+        ++embedded;
+    };
     for (const std::string& p : paths) {
         const File matrix = input.open_file(p);
         if (matrix.status == File::Missing) {
@@ -601,20 +888,55 @@ convergent::report::ReportOutcome write_page(const std::string& page, const Repo
             outcome.omitted.emplace_back(p, why.str());
             continue;
         }
-        encoded.clear();
-        const std::string bytes = matrix.read();
-        BinnedSample binned;
-        if (joint_samples.count(p) && binned_joint_sample(bytes, p, binned)) {
-            append_base64(encoded, binned.npy);
-            joint_bins[p] = std::move(binned.ranges);
-        } else {
-            append_base64(encoded, bytes);
+        std::string bytes = matrix.read();
+        auto sheet = sheet_layer.find(p);
+        if (sheet != sheet_layer.end() && cell_size.count(sheet->second)) {
+            sheets[sheet->second].emplace_back(p, std::move(bytes));  // written below, with the layer's atlas
+            continue;
         }
-        out << (embedded ? "," : "") << script_safe_json(p) << ":\"" << encoded << "\"";
-        ++embedded;
+        nlohmann::json entry = {{"encoding", "deflate"}};
+        BinnedSample binned;
+        std::string half, layout;
+        if (joint_samples.count(p) && binned_joint_sample(bytes, p, binned)) {
+            bytes = std::move(binned.npy);
+            joint_bins[p] = std::move(binned.ranges);
+        } else if (!full_precision && display_only.count(p) && float16_copy(bytes, p, half, layout)) {
+            bytes = std::move(half);
+            entry["stored"] = "float16";
+            entry["layout"] = layout;
+        }
+        encoded.clear();
+        append_base64(encoded, deflate_bytes(bytes, p));
+        entry["data"] = std::move(encoded);
+        write_entry(p, entry);
     }
-    out << "},\"omitted\":" << script_safe_json(omitted) << ",\"joint_bins\":" << script_safe_json(joint_bins)
-        << ",\"warnings\":" << script_safe_json(warnings)
+    for (auto& [layer, list] : sheets) {
+        std::vector<std::string> pngs;
+        for (const auto& item : list) pngs.push_back(item.second);
+        Atlas atlas;
+        bool built = false;
+        try {
+            built = build_atlas(pngs, cell_size[layer].first, cell_size[layer].second, atlas);
+        } catch (const std::exception&) {
+            built = false;
+        }
+        if (built && atlas.png.size() < [&] { size_t n = 0; for (const auto& p : pngs) n += p.size(); return n; }()) {
+            nlohmann::json info = atlas.info;
+            info["data"] = base64(atlas.png);
+            atlases[layer] = std::move(info);
+            for (size_t i = 0; i < list.size(); ++i) {
+                nlohmann::json entry = std::move(atlas.sheets[i]);
+                entry["encoding"] = "atlas";
+                entry["atlas"] = layer;
+                write_entry(list[i].first, entry);
+            }
+        } else {
+            // Not decodable here, or no smaller as an atlas: the PNG as it is.
+            for (const auto& [p, png] : list) write_entry(p, {{"encoding", "base64"}, {"data", base64(png)}});
+        }
+    }
+    out << "},\"atlases\":" << script_safe_json(atlases) << ",\"omitted\":" << script_safe_json(omitted)
+        << ",\"joint_bins\":" << script_safe_json(joint_bins) << ",\"warnings\":" << script_safe_json(warnings)
         << "}</script>";
     out.write(page.data() + marker + std::strlen(kDataMarker),
               std::streamsize(page.size() - marker - std::strlen(kDataMarker)));
@@ -625,7 +947,7 @@ convergent::report::ReportOutcome write_page(const std::string& page, const Repo
 
 int run(const Options& o) {
     const convergent::report::ReportOutcome outcome =
-        convergent::report::write_report(o.dir.string(), o.out.string(), o.max_file_bytes);
+        convergent::report::write_report(o.dir.string(), o.out.string(), o.max_file_bytes, o.full_precision);
     for (const std::string& w : outcome.warnings) std::cerr << "convergent report: warning: " << w << "\n";
     for (const auto& [path, why] : outcome.omitted)
         std::cerr << "convergent report: warning: left out '" << path << "': " << why << "\n";
@@ -649,17 +971,19 @@ bool viewer_available() {
 #endif
 }
 
-ReportOutcome write_report(const ReportInput& input, const std::string& out, std::uint64_t max_file_bytes) {
+ReportOutcome write_report(const ReportInput& input, const std::string& out, std::uint64_t max_file_bytes,
+                           bool full_precision) {
     const std::string page = with_content_security_policy(viewer_page());
-    return write_page(page, input, out, max_file_bytes);
+    return write_page(page, input, out, max_file_bytes, full_precision);
 }
 
-ReportOutcome write_report(const std::string& dir, const std::string& out, std::uint64_t max_file_bytes) {
+ReportOutcome write_report(const std::string& dir, const std::string& out, std::uint64_t max_file_bytes,
+                           bool full_precision) {
     // The viewer first: a build without it says so whatever the directory.
     const std::string page = with_content_security_policy(viewer_page());
     if (!fs::is_directory(dir)) throw Error(ErrorCode::Io, "'" + dir + "' is not a directory");
     const ResultsDirectory results(dir);
-    return write_page(page, results, out, max_file_bytes);
+    return write_page(page, results, out, max_file_bytes, full_precision);
 }
 
 }  // namespace convergent::report

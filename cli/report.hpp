@@ -53,11 +53,13 @@ bool viewer_available();
 // Throws convergent::Error: Unsupported (no viewer), Io (no summary.json,
 // unreadable or unwritable files, links), BadData (summary.json that is not
 // a convergent result).
+// full_precision: the correlation and MI matrices as float32 instead of
+// float16 (they are display-only; see the payload format in report.cpp).
 ReportOutcome write_report(const ReportInput& input, const std::string& out,
-                           std::uint64_t max_file_bytes = kDefaultMaxFileBytes);
+                           std::uint64_t max_file_bytes = kDefaultMaxFileBytes, bool full_precision = false);
 // The same for a results directory (`convergent compare --out DIR`).
 ReportOutcome write_report(const std::string& dir, const std::string& out,
-                           std::uint64_t max_file_bytes = kDefaultMaxFileBytes);
+                           std::uint64_t max_file_bytes = kDefaultMaxFileBytes, bool full_precision = false);
 
 }  // namespace convergent::report
 

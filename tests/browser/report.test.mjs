@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -98,6 +99,14 @@ async function open(file, { expectState = 'ready' } = {}) {
   });
   await page.goto(pathToFileURL(file).href);
   await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 30000 });
+  // A switch to a layer or pair whose files are not decoded yet draws once
+  // they are (DecompressionStream is asynchronous): wait for that.
+  const select = page.selectOption.bind(page);
+  page.selectOption = async (...args) => {
+    const chosen = await select(...args);
+    await page.waitForFunction(() => document.body.dataset.loading !== '1');
+    return chosen;
+  };
   assert.equal(await page.evaluate(() => document.body.dataset.state), expectState,
     'page state; fatal: ' + (await page.evaluate(() => document.getElementById('fatal').textContent)));
   return { page, errors, requests };
@@ -172,7 +181,9 @@ before(async () => {
   makeFixture(fixture);
   makeFixture(crafted, '--crafted');
   for (const dir of [fixture, crafted]) {
-    const r = report(dir);
+    // float32 matrices, so the hover read-outs below match the .npy to 1e-5
+    // (the default float16 pages: report_weight.test.mjs).
+    const r = report(dir, '--full-precision');
     assert.equal(r.status, 0, 'convergent report failed: ' + r.stderr);
     assert.match(r.stdout, /wrote .*report\.html/);
   }
@@ -418,7 +429,8 @@ test('crafted net names are shown as text, never run', async () => {
 test('malformed embedded data gives an error message in the page', async () => {
   const html = fs.readFileSync(path.join(fixture, 'report.html'), 'utf8');
   const payload = readPayload(html);
-  const summary = JSON.parse(Buffer.from(payload.summary, 'base64').toString('utf8'));
+  assert.equal(payload.summary.encoding, 'deflate');
+  const summary = JSON.parse(zlib.inflateSync(Buffer.from(payload.summary.data, 'base64')).toString('utf8'));
   const variant = (name, text) => {
     const file = path.join(work, name + '.html');
     fs.writeFileSync(file, text);

@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -77,6 +78,13 @@ async function open() {
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(pathToFileURL(path.join(work, 'out', 'report.html')).href);
   await page.waitForSelector('body[data-state="ready"]', { timeout: 30000 });
+  // A switch to a layer whose files are not decoded yet draws once they are.
+  const select = page.selectOption.bind(page);
+  page.selectOption = async (...args) => {
+    const chosen = await select(...args);
+    await page.waitForFunction(() => document.body.dataset.loading !== '1');
+    return chosen;
+  };
   return { page, errors };
 }
 
@@ -251,10 +259,12 @@ test('a click on a point of the Fig. 3 curve opens that pair', async () => {
 test('Fig. 7 from the pre-binned joint sample equals the histogram of the float32 sample', async () => {
   const { page, errors } = await open();
   await page.selectOption('#layer-select', { label: 'conv' });
-  const embedded = await page.evaluate(() => {
-    const payload = JSON.parse(document.getElementById('convergent-data').textContent);
-    return { bins: payload.joint_bins, head: atob(payload.files['conv/a.joint_sample.npy']).slice(0, 80) };
-  });
+  const html = fs.readFileSync(path.join(work, 'out', 'report.html'), 'utf8');
+  const payload = JSON.parse(html.match(/<script type="application\/json" id="convergent-data">([\s\S]*?)<\/script>/)[1]);
+  const entry = payload.files['conv/a.joint_sample.npy'];
+  assert.equal(entry.encoding, 'deflate');
+  const embedded = { bins: payload.joint_bins,
+    head: zlib.inflateSync(Buffer.from(entry.data, 'base64')).subarray(0, 80).toString('latin1') };
   assert.equal(embedded.bins['conv/a.joint_sample.npy'].bins, 24);
   assert.match(embedded.head, /'descr': '\|u1'/, 'the report embeds bin indices, not the float32 sample');
   await page.locator('section[data-panel="between"] canvas.heatmap').click({ position: { x: 2, y: 2 } });

@@ -8,12 +8,15 @@ Run by ctest with CONVERGENT_CLI set; a build without the viewer
 """
 import base64
 import json
+import zlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -57,10 +60,16 @@ def copy_results(src, dst):
     return dst
 
 
-def test_embeds_summary_and_every_matrix_byte_for_byte(results):
+def embedded_summary(payload):
+    assert payload["summary"]["encoding"] == "deflate"
+    return json.loads(zlib.decompress(base64.b64decode(payload["summary"]["data"])))
+
+
+def test_embeds_summary_and_every_matrix(results):
     _, _, payload = payload_of(results / "report.html")
-    assert payload["format"] == "convergent-report" and payload["version"] == 1
-    assert base64.b64decode(payload["summary"]) == (results / "summary.json").read_bytes()
+    assert payload["format"] == "convergent-report" and payload["version"] == 2
+    # summary.json without its indentation: the same values.
+    assert embedded_summary(payload) == json.loads((results / "summary.json").read_text())
     summary = json.loads((results / "summary.json").read_text())
     referenced = {p for layer in summary["layers"].values() for entry in layer["files"].values() for p in entry.values()}
     # Fig. 1d copies are rebuilt in the page from .corr.npy/.mi.npy + matched_order.
@@ -68,9 +77,30 @@ def test_embeds_summary_and_every_matrix_byte_for_byte(results):
     assert len(matched) == 15 and all((results / p).is_file() for p in matched)
     assert set(payload["files"]) == referenced - matched
     assert len(payload["files"]) == 30
-    for path, data in payload["files"].items():
-        assert base64.b64decode(data) == (results / path).read_bytes(), path
+    for path, entry in payload["files"].items():
+        assert entry["encoding"] == "deflate", path
+        raw = zlib.decompress(base64.b64decode(entry["data"]))
+        # Display-only matrices: numpy's float16 of the file, low bytes then
+        # high bytes, the upper triangle only where the matrix is symmetric.
+        assert entry["stored"] == "float16", path
+        start = 10 + int.from_bytes(raw[8:10], "little")
+        assert "'<f2'" in raw[:start].decode("latin1"), path
+        body = np.frombuffer(raw[start:], np.uint8)
+        n = len(body) // 2
+        half = (body[:n].astype(np.uint16) | (body[n:].astype(np.uint16) << 8)).view(np.float16)
+        expected = np.load(results / path).astype(np.float16)
+        expected = expected[np.triu_indices(len(expected))] if entry["layout"] == "upper-shuffled" else expected.ravel()
+        assert np.array_equal(half, expected, equal_nan=True), path
     assert payload["omitted"] == {} and payload["warnings"] == []
+
+
+def test_full_precision_embeds_every_matrix_byte_for_byte(results, tmp_path):
+    r = report(results, "--out", tmp_path / "full.html", "--full-precision")
+    assert r.returncode == 0, r.stderr
+    _, _, payload = payload_of(tmp_path / "full.html")
+    for path, entry in payload["files"].items():
+        assert "stored" not in entry and "layout" not in entry, path
+        assert zlib.decompress(base64.b64decode(entry["data"])) == (results / path).read_bytes(), path
 
 
 def test_matched_copies_are_embedded_only_without_matched_order(results, tmp_path):
@@ -114,7 +144,7 @@ def test_crafted_names_cannot_close_the_data_script(tmp_path):
     assert evil not in html
     assert any(evil in w for w in payload["warnings"])  # missing file, reported as text
     assert html.count("</script") == html.count("<script")
-    names = json.loads(base64.b64decode(payload["summary"]))["nets"]
+    names = embedded_summary(payload)["nets"]
     assert names[0] == "<img src=x onerror=window.__pwned=1>"
 
 

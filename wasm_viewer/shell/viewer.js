@@ -9,11 +9,10 @@
   'use strict';
 
   const PALETTE = ['#2f6fb2', '#d9622b', '#2e9c57', '#8e44ad', '#c0392b', '#7f8c8d', '#b7950b', '#16a085'];
-  const HEATMAP_SIZE = 280;
 
   const state = {
     core: null, viewer: null, payload: null, overview: null,
-    layer: null, pairIndex: 0, measure: 'corr', colours: 'grey', threshold: false,
+    layer: null, pairIndex: 0, measure: 'corr', colours: 'auto', threshold: false,
   };
 
   const byId = (id) => document.getElementById(id);
@@ -73,10 +72,488 @@
       throw new Error('The results embedded in this page are malformed (not JSON: ' + e.message + ').');
     }
     if (!payload || typeof payload !== 'object' || payload.format !== 'convergent-report' ||
-        typeof payload.summary !== 'string' || !payload.files || typeof payload.files !== 'object') {
+        (typeof payload.summary !== 'string' && (!payload.summary || typeof payload.summary !== 'object')) ||
+        !payload.files || typeof payload.files !== 'object') {
       throw new Error('The results embedded in this page are malformed (not a convergent report payload).');
     }
     return payload;
+  }
+
+  // ------------------------------------------- payload, format 2 --------
+  // cli/report.cpp (header comment) writes each file as {encoding, data}:
+  // 'deflate' (zlib, inflated here with DecompressionStream), 'base64'
+  // (PNGs as they are) or 'atlas' (a patch sheet rebuilt from the layer's
+  // atlas of distinct cells); the summary as {encoding: 'deflate', data}. A
+  // bare string (format 1) is the file's base64. Files are decoded when a
+  // view first needs them (ensureFiles before render), never all at load.
+  const decoded = new Map();    // path -> Uint8Array
+  const failed = new Map();     // path -> Error
+  const decoding = new Map();   // path -> Promise
+
+  // Load phases for the page-weight benchmark (performance.getEntriesByType('mark')).
+  function mark(name) {
+    try { performance.mark('convergent:' + name); } catch (e) { /* no User Timing */ }
+  }
+
+  async function inflate(bytes, what) {
+    try {
+      const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('deflate'));
+      return new Uint8Array(await new Response(stream).arrayBuffer());
+    } catch (e) {
+      throw new Error(what + ' in this report is corrupt (cannot inflate: ' + (e && e.message ? e.message : e) + ')');
+    }
+  }
+
+  async function decodeEntry(entry, what) {
+    if (typeof entry === 'string') return base64Bytes(entry, what);
+    if (!entry || typeof entry !== 'object' || typeof entry.data !== 'string') {
+      throw new Error(what + ' in this report is malformed (no data)');
+    }
+    const bytes = base64Bytes(entry.data, what);
+    if (entry.encoding === 'deflate') return unshuffle(await inflate(bytes, what), entry.layout, what);
+    if (entry.encoding === 'base64') return bytes;
+    throw new Error(what + ' in this report has an unknown encoding ' + JSON.stringify(entry.encoding));
+  }
+
+  // A float16 .npy as laid out by the report (cli/report.cpp, float16_copy)
+  // back to a plain one: low bytes then high bytes ("shuffled"), and only
+  // the upper triangle of a symmetric matrix ("upper-shuffled").
+  function unshuffle(bytes, layout, what) {
+    if (layout === undefined) return bytes;
+    if (layout !== 'shuffled' && layout !== 'upper-shuffled') throw new Error(what + ' in this report has an unknown layout ' + JSON.stringify(layout));
+    const long = bytes[6] >= 2;
+    const headerLength = long ? bytes[8] | (bytes[9] << 8) | (bytes[10] << 16) | (bytes[11] << 24) : bytes[8] | (bytes[9] << 8);
+    const start = (long ? 12 : 10) + headerLength;
+    const header = new TextDecoder('latin1').decode(bytes.subarray(0, start));
+    const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
+    if (bytes[0] !== 0x93 || !shape || !/'descr':\s*'<f2'/.test(header)) throw new Error(what + ' in this report is corrupt (not a float16 .npy)');
+    const dims = shape[1].split(',').map((t) => t.trim()).filter((t) => t).map(Number);
+    const count = dims.reduce((a, b) => a * b, 1);
+    const kept = (bytes.length - start) / 2;
+    const n = dims[0];
+    if (layout === 'upper-shuffled' ? dims.length !== 2 || dims[1] !== n || kept !== n * (n + 1) / 2 : kept !== count) {
+      throw new Error(what + ' in this report is corrupt (' + kept + ' values for shape (' + dims.join(', ') + '))');
+    }
+    const out = new Uint8Array(start + 2 * count);
+    out.set(bytes.subarray(0, start));
+    const lo = bytes.subarray(start, start + kept), hi = bytes.subarray(start + kept);
+    if (layout === 'shuffled') {
+      for (let i = 0; i < count; i++) { out[start + 2 * i] = lo[i]; out[start + 2 * i + 1] = hi[i]; }
+      return out;
+    }
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = i; j < n; j++, k++) {
+        const a = start + 2 * (i * n + j), b = start + 2 * (j * n + i);
+        out[a] = out[b] = lo[k];
+        out[a + 1] = out[b + 1] = hi[k];
+      }
+    }
+    return out;
+  }
+
+  function fileEntry(path) {
+    return state.payload && Object.prototype.hasOwnProperty.call(state.payload.files, path) ? state.payload.files[path] : undefined;
+  }
+
+  // Decodes the files (those in the page, not yet decoded); never rejects:
+  // a file that cannot be decoded keeps its error for the panel that reads it.
+  function ensureFiles(paths) {
+    const waits = [];
+    for (const path of new Set(paths)) {
+      const entry = fileEntry(path);
+      if (entry === undefined || decoded.has(path) || failed.has(path)) continue;
+      if (entry && entry.encoding === 'atlas') continue;  // drawn from its atlas image (sprite)
+      if (!decoding.has(path)) {
+        decoding.set(path, decodeEntry(entry, 'file ' + path)
+          .then((bytes) => { decoded.set(path, bytes); }, (e) => { failed.set(path, e); })
+          .finally(() => decoding.delete(path)));
+      }
+      waits.push(decoding.get(path));
+    }
+    return Promise.all(waits);
+  }
+
+  function ready(paths) {
+    return paths.every((p) => fileEntry(p) === undefined || decoded.has(p) || failed.has(p) ||
+      (fileEntry(p) && fileEntry(p).encoding === 'atlas'));
+  }
+
+  // The bytes of an embedded file, decoded before (ensureFiles). A file a
+  // view did not announce is noted in state.missed and decoded after this
+  // render, which then runs again.
+  function fileBytes(path) {
+    if (decoded.has(path)) return decoded.get(path);
+    if (failed.has(path)) throw failed.get(path);
+    if (fileEntry(path) === undefined) throw new Error('file ' + path + ' is not in this report');
+    state.missed.add(path);
+    missedLater();
+    throw new Error('file ' + path + ' is being decoded');
+  }
+
+  // Whether a file is stored as float16 in this page (display-only matrices).
+  function storedAsFloat16(path) {
+    const entry = fileEntry(path);
+    return !!(entry && typeof entry === 'object' && entry.stored === 'float16');
+  }
+
+  function halfToFloat(h) {
+    const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    if (e === 0) return s * m * Math.pow(2, -24);
+    if (e === 31) return m ? NaN : s * Infinity;
+    return s * (1 + m / 1024) * Math.pow(2, e - 15);
+  }
+
+  // The files a layer and pair draw from: the pair's and both nets' own
+  // matrices, and both nets' top-k inputs and joint samples.
+  function filesFor(layer, pair) {
+    const out = [];
+    const l = state.summary && state.summary.layers ? state.summary.layers[layer] : null;
+    if (!l || !pair) return out;
+    const [a, b] = pairNets(pair);
+    for (const key of [pair, a + '~' + a, b + '~' + b]) {
+      const entry = l.files && l.files[key];
+      if (entry && typeof entry === 'object') {
+        for (const p of Object.values(entry)) if (typeof p === 'string') out.push(p);
+      } else if (!l.files) {
+        for (const kind of ['corr', 'mi', 'corr_matched', 'mi_matched']) out.push(layer + '/' + key + '.' + kind + '.npy');
+      }
+    }
+    const tp = l.top_patches && l.top_patches.nets ? l.top_patches.nets : null;
+    for (const net of [a, b]) {
+      const files = tp && tp[net];
+      if (files && typeof files === 'object') for (const p of [files.topk, files.joint_sample]) if (typeof p === 'string') out.push(p);
+    }
+    return out;
+  }
+
+  // The summary the core parses at load (its JSON parser is the slowest step
+  // of opening a page): every layer without its per-unit arrays and cluster
+  // trees, which only the selected layer's views read; Table 1 and the
+  // similarity table read the scalars kept here. ensureCoreLayer hands the
+  // core a layer in full before it is first shown.
+  const PER_LAYER_ONLY = ['clusters', 'top_patches', 'mean', 'std', 'mean_activation', 'cycle_consistency'];
+
+  function lightSummaryText(summary) {
+    const isObject = (v) => v && typeof v === 'object' && !Array.isArray(v);
+    if (!isObject(summary) || !isObject(summary.layers)) return null;
+    const scalars = (o) => (isObject(o) ? Object.fromEntries(Object.entries(o).filter(([, v]) => !Array.isArray(v))) : o);
+    const layers = {};
+    for (const [name, layer] of Object.entries(summary.layers)) {
+      if (!isObject(layer)) { layers[name] = layer; continue; }
+      const light = {};
+      for (const [key, value] of Object.entries(layer)) {
+        if (PER_LAYER_ONLY.includes(key)) continue;
+        if (key !== 'pairs' || !isObject(value)) { light[key] = value; continue; }
+        light.pairs = {};
+        for (const [pair, entry] of Object.entries(value)) {
+          if (!isObject(entry)) { light.pairs[pair] = entry; continue; }
+          light.pairs[pair] = {};
+          for (const [k, v] of Object.entries(entry)) {
+            if (k === 'sparse_prediction') continue;
+            light.pairs[pair][k] = k === 'similarity_indices' ? v : scalars(v);
+          }
+        }
+      }
+      layers[name] = light;
+    }
+    return JSON.stringify({ ...summary, layers });
+  }
+
+  function ensureCoreLayer(layer) {
+    if (!state.lightCore || !layer || state.coreLayers.has(layer)) return;
+    state.coreLayers.add(layer);
+    const answer = ask('loadLayer', layer, JSON.stringify(state.summary.layers[layer]));
+    if (answer.status !== 'ok') console.warn('convergent: layer ' + layer + ': ' + answer.message);
+  }
+
+  // ------------------------------------- deep links (address bar state) --
+  // #layer=conv2&pair=net1~net3&panel=fig3: the layer, the pair and a panel
+  // to scroll to. The selectors write it back (history.replaceState), so
+  // the address bar is always a link to what is shown.
+
+  function readHash() {
+    const out = {};
+    for (const part of location.hash.replace(/^#/, '').split('&')) {
+      if (!part) continue;
+      const at = part.indexOf('=');
+      const key = at < 0 ? part : part.slice(0, at);
+      let value = at < 0 ? '' : part.slice(at + 1);
+      try { value = decodeURIComponent(value); } catch (e) { /* kept as written */ }
+      out[key] = value;
+    }
+    return out;
+  }
+
+  function linkNote(messages) {
+    let note = byId('x-link-note');
+    if (!note) {
+      note = element('div', { id: 'x-link-note', className: 'x-link-note', role: 'status' });
+      byId('controls').after(note);
+    }
+    note.textContent = messages.length ? 'This link asks for ' + messages.join('; ') + ': showing the first instead.' : '';
+    note.hidden = !messages.length;
+  }
+
+  // Applies the hash to the state and the selectors; unknown values get a note.
+  function applyHash() {
+    const ov = state.overview, want = readHash(), problems = [];
+    if (want.layer !== undefined && ov.layers.length) {
+      const i = ov.layers.findIndex((l) => l.name === want.layer);
+      if (i < 0) problems.push('layer \u201c' + want.layer + '\u201d, which these results do not have');
+      else { state.layer = ov.layers[i].name; byId('layer-select').value = String(i); }
+    }
+    if (want.pair !== undefined && ov.pairs.length) {
+      let i = ov.pairs.indexOf(want.pair);
+      if (i < 0) {
+        const [x, y] = want.pair.split('~');
+        i = ov.pairs.findIndex((p) => { const [a, b] = pairNets(p); return a === y && b === x; });
+      }
+      if (i < 0) problems.push('pair \u201c' + want.pair + '\u201d, which these results do not have');
+      else { state.pairIndex = i; byId('pair-select').value = String(i); }
+    }
+    state.targetPanel = null;
+    if (want.panel !== undefined) {
+      if (document.querySelector('section.panel[data-panel="' + CSS.escape(want.panel) + '"]')) state.targetPanel = want.panel;
+      else problems.push('panel \u201c' + want.panel + '\u201d, which this page does not have');
+    }
+    linkNote(problems);
+  }
+
+  function writeHash() {
+    const parts = [];
+    if (state.layer) parts.push('layer=' + encodeURIComponent(state.layer));
+    if (currentPair()) parts.push('pair=' + encodeURIComponent(currentPair()));
+    if (state.targetPanel) parts.push('panel=' + encodeURIComponent(state.targetPanel));
+    const hash = '#' + parts.join('&');
+    if (location.hash !== hash) {
+      try { history.replaceState(history.state, '', hash); } catch (e) { /* some file:// setups refuse; the page still works */ }
+    }
+  }
+
+  function revealPanel() {
+    for (const s of document.querySelectorAll('section.panel.x-target')) s.classList.remove('x-target');
+    if (!state.targetPanel) return;
+    const section = document.querySelector('section.panel[data-panel="' + CSS.escape(state.targetPanel) + '"]');
+    if (!section) return;
+    section.classList.add('x-target');
+    for (let d = section.closest('details'); d; d = d.parentElement && d.parentElement.closest('details')) d.open = true;
+    section.scrollIntoView({ block: 'start' });
+    document.body.dataset.panel = state.targetPanel;
+  }
+
+  // Shows the selected layer and pair: decodes their files first (at once
+  // when they are decoded already, so a switch back draws synchronously).
+  async function show() {
+    const token = (state.showToken = (state.showToken || 0) + 1);
+    try {
+      const paths = filesFor(state.layer, currentPair());
+      if (!ready(paths)) {
+        document.body.dataset.loading = '1';
+        await ensureFiles(paths);
+        if (token !== state.showToken) return;
+      }
+      state.missed = new Set();
+      ensureCoreLayer(state.layer);
+      state.showing = true;
+      render();
+      // A file no view announced: decode it and draw again (at most twice).
+      for (let round = 0; round < 2 && state.missed.size; round++) {
+        document.body.dataset.loading = '1';
+        const missed = Array.from(state.missed);
+        state.showing = false;
+        await ensureFiles(missed);
+        if (token !== state.showToken) return;
+        state.missed = new Set();
+        state.showing = true;
+        render();
+      }
+      exportLinks();
+      writeHash();
+    } finally {
+      state.showing = false;
+      if (token === state.showToken) document.body.dataset.loading = '0';
+    }
+  }
+
+  // A file missed outside show() (a click that opens a view): decoded, then
+  // the view is drawn again.
+  function missedLater() {
+    if (state.showing || state.missedTimer) return;
+    state.missedTimer = setTimeout(() => {
+      state.missedTimer = null;
+      ensureFiles(Array.from(state.missed)).then(() => show());
+    }, 0);
+  }
+
+  // ------------------------------------------------- data export (CSV) --
+  // Each data panel gets a CSV link with the numbers behind it; Table 1
+  // also as Markdown. Matrices come from the embedded .npy (float16 where
+  // the page stores them so: the link says so), curves and tables from
+  // the core's answers, which carry summary.json's full-precision values.
+
+  const csvCell = (v) => {
+    if (v === null || v === undefined) return '';
+    if (typeof v === 'number') return isFinite(v) ? String(v) : (isNaN(v) ? 'NaN' : (v > 0 ? 'inf' : '-inf'));
+    const s = String(v);
+    return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  };
+  const csvText = (rows) => rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
+
+  function saveText(text, filename, type) {
+    const url = URL.createObjectURL(new Blob([text], { type }));
+    const link = element('a', { href: url, download: filename, hidden: '' });
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 30000);
+  }
+
+  function csvName(panelName, ext) {
+    const pair = currentPair() ? pairNets(currentPair()).join('-') : '';
+    const base = ['convergent', state.layer || '', pair, panelName].filter((s) => s).join('_');
+    return base.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120) + '.' + ext;
+  }
+
+  // The .npy a Fig. 1 panel draws, and the column order (matched: net B's
+  // units in the pair's matched order), or null.
+  function matrixSource(name) {
+    const l = state.summary && state.summary.layers ? state.summary.layers[state.layer] : null;
+    if (!l || !currentPair()) return null;
+    const pair = currentPair(), [a, b] = pairNets(pair);
+    const key = name === 'within_a' ? a + '~' + a : name === 'within_b' ? b + '~' + b : pair;
+    const kind = state.measure === 'mi' ? 'mi' : 'corr';
+    const path = l.files ? (l.files[key] || {})[kind] : state.layer + '/' + key + '.' + kind + '.npy';
+    if (typeof path !== 'string' || fileEntry(path) === undefined) return null;
+    let order = null;
+    if (name === 'matched') {
+      const al = ((l.pairs || {})[pair] || {})[kind === 'mi' ? 'mutual_information' : 'correlation'];
+      if (!al || !Array.isArray(al.matched_order)) return null;
+      order = al.matched_order;
+    }
+    const rowsNet = name === 'within_b' ? b : a, colsNet = name === 'within_a' ? a : b;
+    return { path, order, rowsNet, colsNet, float16: storedAsFloat16(path) };
+  }
+
+  function matrixCsv(src) {
+    const m = readNpy(src.path);
+    if (m.shape.length !== 2) throw new Error(src.path + ' is not a matrix');
+    const [rows, cols] = m.shape;
+    const order = src.order || Array.from({ length: cols }, (_, i) => i);
+    const out = [[src.rowsNet + ' unit \\ ' + src.colsNet + ' unit'].concat(order)];
+    for (let r = 0; r < rows; r++) {
+      const line = [r];
+      for (const c of order) line.push(c >= 0 && c < cols ? m.data[r * cols + c] : null);
+      out.push(line);
+    }
+    return csvText(out);
+  }
+
+  function seriesCsv(spec) {
+    const out = [['series', 'x', 'y']];
+    for (const s of spec.series || []) {
+      s.y.forEach((y, i) => out.push([s.name, s.x ? s.x[i] : i, y]));
+    }
+    return csvText(out);
+  }
+
+  const TABLE1_COLUMNS = [['correlation', 'semi_matching_mean'], ['correlation', 'matching_mean'], ['correlation', 'overlap_ratio'],
+    ['mutual_information', 'semi_matching_mean'], ['mutual_information', 'matching_mean'], ['mutual_information', 'overlap_ratio']];
+
+  function table1Rows() {
+    const answer = ask('table1', currentPair());
+    if (answer.status !== 'ok') throw new Error(answer.message || answer.note || 'Table 1 is not available');
+    return answer.rows.map((row) => [row.layer].concat(TABLE1_COLUMNS.map(([m, k]) => (row[m] ? row[m][k] : null))));
+  }
+  const TABLE1_HEAD = ['layer'].concat(TABLE1_COLUMNS.map(([m, k]) => (m === 'correlation' ? 'corr ' : 'MI ') + k));
+
+  function table1Markdown() {
+    const [a, b] = pairNets(currentPair());
+    const cell = (v) => (v === null || v === undefined ? 'not computed' : String(v).replace(/\|/g, '\\|'));
+    const lines = ['Table 1: ' + a + ' vs ' + b, '', '| ' + TABLE1_HEAD.join(' | ') + ' |',
+      '|' + TABLE1_HEAD.map((_, i) => (i ? ' ---: |' : ' --- |')).join('')];
+    for (const r of table1Rows()) lines.push('| ' + r.map(cell).join(' | ') + ' |');
+    return lines.join('\n') + '\n';
+  }
+
+  // panel -> [[label, what, () => [text, ext, type]], ...]
+  function exporters(name) {
+    const layer = state.layer, pair = currentPair();
+    const series = (method, ...args) => () => {
+      const spec = ask(method, ...args);
+      if (spec.status !== 'ok') throw new Error(spec.message || spec.note || 'no data');
+      return [seriesCsv(spec), 'csv', 'text/csv'];
+    };
+    if (['within_a', 'within_b', 'between', 'matched'].includes(name)) {
+      const src = matrixSource(name);
+      if (!src) return [];
+      return [[src.float16 ? 'CSV (float16)' : 'CSV', 'csv', () => [matrixCsv(src), 'csv', 'text/csv'],
+        src.float16 ? 'values as stored in this page: float16, within 0.05% of the results (convergent report --full-precision keeps float32)'
+          : 'the values of ' + src.path]];
+    }
+    if (name === 'fig3') return [['CSV', 'csv', series('alignmentCurves', layer, pair, 'correlation')]];
+    if (name === 'mi') return [['CSV', 'csv', series('miVsCorrelation', layer, pair)]];
+    if (name === 'sparse') return [['CSV', 'csv', series('sparsePrediction', layer, pair)]];
+    if (name === 'fig14') return [['CSV', 'csv', series('clusterSimilarity', layer, pair)]];
+    if (name === 'mean_activation') return [['CSV', 'csv', series('meanActivations', layer)]];
+    if (name === 'cycle') {
+      return [['CSV', 'csv', () => {
+        const cc = ask('cycleConsistency', layer);
+        if (cc.status !== 'ok') throw new Error(cc.message || cc.note || 'no data');
+        return [csvText([['rank', 'unit', 'fraction_returned']].concat(cc.sorted_fractions.map((f, i) => [i, cc.order[i], f]))), 'csv', 'text/csv'];
+      }]];
+    }
+    if (name === 'similarity') {
+      return [['CSV', 'csv', () => {
+        const answer = ask('similarityIndices', pair);
+        if (answer.status !== 'ok') throw new Error(answer.message || answer.note || 'no data');
+        const keys = [];
+        for (const row of answer.rows) {
+          for (const [k, v] of Object.entries(row.indices || {})) if ((typeof v === 'number' || v === null) && !keys.includes(k)) keys.push(k);
+        }
+        const rows = answer.rows.map((row) => [row.layer, row.matching_mean].concat(keys.map((k) => (row.indices ? row.indices[k] : null))));
+        return [csvText([['layer', 'matching_mean'].concat(keys)].concat(rows)), 'csv', 'text/csv'];
+      }]];
+    }
+    if (name === 'table1') {
+      return [['CSV', 'csv', () => [csvText([TABLE1_HEAD].concat(table1Rows())), 'csv', 'text/csv']],
+        ['Markdown', 'md', () => [table1Markdown(), 'md', 'text/markdown']]];
+    }
+    return [];
+  }
+
+  function exportLinks() {
+    for (const section of document.querySelectorAll('section.panel')) exportLink(section);
+  }
+
+  // The export buttons of one panel (again after each drawing of it).
+  function exportLink(section) {
+    const name = section.dataset.panel;
+    const old = section.querySelector('.x-export');
+    if (old) old.remove();
+    if (section.dataset.status !== 'ok' || !state.overview) return;
+    let list;
+    try {
+      list = exporters(name);
+    } catch (e) {
+      return;  // no numbers to offer (the panel says why)
+    }
+    if (!list.length) return;
+    const box = element('div', { className: 'x-export', 'data-export': name });
+    for (const [label, what, make, title] of list) {
+      const button = element('button', { type: 'button', className: 'x-export-button', 'data-export-kind': what, text: label,
+        title: title || 'download the numbers of this panel' });
+      button.addEventListener('click', () => {
+        try {
+          const [text, ext, type] = make();
+          saveText(text, csvName(name, ext), type);
+        } catch (e) {
+          box.dataset.error = e && e.message ? e.message : String(e);
+        }
+      });
+      box.appendChild(button);
+    }
+    section.querySelector('.body').appendChild(box);
   }
 
   // Calls a core method; the core answers JSON. A trap inside the core
@@ -131,6 +608,7 @@
     } catch (e) {
       showNote(p, 'error', e && e.message ? e.message : String(e));
     }
+    exportLink(p.section);
   }
 
   function currentPair() {
@@ -147,13 +625,60 @@
   }
 
   // --------------------------------------------------------- heatmaps -----
+  // The core answers each matrix in grey (minimum black, maximum white) and
+  // the page colours it here, so that one colour scale can span several
+  // panels ("shared colour scale") and the MI diagonal (each unit's entropy)
+  // can be left out of the scale. The values: the core's heatmapValues when
+  // it has one, else rebuilt from the embedded .npy files the core names
+  // (valuesFromFiles), else the core's 8-bit grey levels (the legend says so).
+
+  const HEATMAP_MIN = 220, HEATMAP_MAX = 640;  // CSS pixels of the matrix area
+  const AXIS_LEFT = 52, AXIS_BOTTOM = 40;      // tick labels, net strip and net name
+  const AXIS_PAD = 12;                         // the bottom axis reaches this far past the matrix (end labels)
+  const NET_COLOURS = ['#2f6fb2', '#d9622b'];  // net A, net B: membership strips, dendrogram leaves
+  const MARK_COLOURS = { light: 'rgb(0,230,118)', dark: 'rgb(0,229,255)' };  // matched cells
+  const BOUNDARY_COLOUR = 'rgb(0,0,0)';
+  const FIG1_PANELS = ['within_a', 'within_b', 'between', 'matched'];
+  const PLOT_FONT = 'system-ui, "DejaVu Sans", sans-serif';
+
+  // Options of these figures, apart from the page state (the controls in
+  // viewer.html bind to them in bindFigureControls).
+  const figures = {
+    models: {},                 // panel name -> the heatmap model drawn there
+    collapsed: new Map(),       // layer|pair -> Set of collapsed cluster ids (dendrogram)
+    sortMatched: false, groupNets: false, sharedScale: false, treeHeight: 'between',
+  };
+
+  // Colour maps as small lookup tables: stops evenly spaced in [0, 1]
+  // (viridis and magma from matplotlib, sampled at ninths), expanded
+  // linearly to 256 entries.
+  const COLOUR_STOPS = {
+    grey: [[0, 0, 0], [255, 255, 255]],
+    diverging: [[59, 76, 192], [255, 255, 255], [180, 4, 38]],  // the core's blue - white - red
+    viridis: [[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141], [39, 173, 129],
+      [92, 200, 99], [170, 220, 50], [253, 231, 37]],
+    magma: [[0, 0, 4], [28, 16, 68], [79, 18, 123], [129, 37, 129], [181, 54, 122], [229, 80, 100],
+      [251, 135, 97], [254, 194, 135], [252, 253, 191]],
+  };
+  const LUTS = {};
+  function colourLut(name) {
+    if (LUTS[name]) return LUTS[name];
+    const stops = COLOUR_STOPS[name] || COLOUR_STOPS.grey;
+    const lut = new Uint8ClampedArray(256 * 3);
+    for (let i = 0; i < 256; i++) {
+      const t = i / 255 * (stops.length - 1), k = Math.min(stops.length - 2, Math.floor(t)), f = t - k;
+      for (let c = 0; c < 3; c++) lut[3 * i + c] = Math.round(stops[k][c] + (stops[k + 1][c] - stops[k][c]) * f);
+    }
+    return (LUTS[name] = lut);
+  }
 
   function makeHeatmap(id, kind, measure) {
-    const args = [id, state.layer, currentPair(), kind, measure, state.colours];
+    // Always grey from the core: the page colours (see above).
+    const args = [id, state.layer, currentPair(), kind, measure, 'grey'];
     let answer = ask('makeHeatmap', ...args);
     if (answer.status === 'need_files') {
       for (const path of answer.paths) {
-        const bytes = base64Bytes(state.payload.files[path], 'file ' + path);
+        const bytes = fileBytes(path);
         const added = ask('addFile', path, bytes);
         if (added.status !== 'ok') return added;
       }
@@ -162,80 +687,546 @@
     return answer;
   }
 
-  function drawHeatmap(p, id, info) {
+  // The values the core drew, rebuilt from the embedded .npy files it names
+  // (info.files) the way the core arranges them: as stored (a, b, c), B's
+  // columns in matched order (d), or the combined matrix G_{X+Y} permuted
+  // by the clustering (Sec. 6.5), thresholded at tau for W. null when the
+  // shapes do not fit.
+  function valuesFromFiles(kind, measure, info) {
+    const files = (info.files || []).map((path) => readNpy(path));
+    const { rows, cols } = info;
+    const fits = (m, r, c) => m.shape.length === 2 && m.shape[0] === r && m.shape[1] === c;
+    if (kind === 'within_a' || kind === 'within_b' || kind === 'between') {
+      return files.length === 1 && fits(files[0], rows, cols) ? Float32Array.from(files[0].data) : null;
+    }
+    if (kind === 'matched') {
+      const m = files[0], al = alignmentOf(measure);
+      if (files.length !== 1 || !fits(m, rows, cols)) return null;
+      if (/_matched\.npy$/.test(info.files[0])) return Float32Array.from(m.data);
+      const order = al && Array.isArray(al.matched_order) && al.matched_order.length === cols ? al.matched_order : null;
+      if (!order) return null;
+      const out = new Float32Array(rows * cols);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = m.data[r * cols + order[c]];
+      return out;
+    }
+    if (kind === 'clusters' || kind === 'clusters_tau') {
+      const layer = state.summary.layers[state.layer] || {};
+      const c = layer.clusters ? layer.clusters[currentPair()] : null;
+      const perm = c && Array.isArray(c.permutation) ? c.permutation : null;
+      if (files.length !== 3 || !perm || perm.length !== rows || rows !== cols) return null;
+      const [xx, xy, yy] = files, sa = xx.shape[0], sb = yy.shape[0];
+      if (!fits(xx, sa, sa) || !fits(xy, sa, sb) || !fits(yy, sb, sb) || sa + sb !== rows) return null;
+      const at = (u, v) => (u < sa ? (v < sa ? xx.data[u * sa + v] : xy.data[u * sb + v - sa])
+        : (v < sa ? xy.data[v * sb + u - sa] : yy.data[(u - sa) * sb + v - sa]));
+      const tau = kind === 'clusters_tau' ? info.tau : null;
+      const out = new Float32Array(rows * cols);
+      for (let i = 0; i < rows; i++) {
+        for (let j = 0; j < cols; j++) {
+          const v = at(perm[i], perm[j]);
+          out[i * cols + j] = tau !== null && (i === j || v < tau) ? 0 : v;
+        }
+      }
+      return out;
+    }
+    return null;
+  }
+
+  // The matrix values in the core's order (NaN where not finite).
+  function heatmapValues(id, info, kind, measure) {
+    const n = info.rows * info.cols;
+    if (typeof state.viewer.heatmapValues === 'function') {
+      const exact = state.viewer.heatmapValues(id);
+      if (exact && exact.length === n) return { values: Float32Array.from(exact), exact: true };
+    }
+    try {
+      const exact = valuesFromFiles(kind, measure, info);
+      if (exact) return { values: exact, exact: true };
+    } catch (e) {
+      // A file the page cannot read itself (e.g. float64): the grey levels below.
+    }
+    const rgba = state.viewer.heatmapRgba(id);
+    if (rgba.length !== n * 4) throw new Error('heatmap buffer has the wrong size');
+    const values = new Float32Array(n);
+    const lo = info.scale_min, span = info.scale_max - info.scale_min;
+    for (let i = 0; i < n; i++) {
+      const r = rgba[4 * i], g = rgba[4 * i + 1], b = rgba[4 * i + 2];
+      values[i] = r === 255 && g === 0 && b === 255 ? NaN : lo + span * r / 255;  // magenta: not finite
+    }
+    return { values, exact: false };
+  }
+
+  const identity = (n) => Array.from({ length: n }, (_, i) => i);
+
+  function alignmentOf(measure) {
+    const layer = state.summary && state.summary.layers ? state.summary.layers[state.layer] : null;
+    const pair = layer && layer.pairs ? layer.pairs[currentPair()] : null;
+    return pair ? pair[measure === 'mi' ? 'mutual_information' : 'correlation'] || null : null;
+  }
+
+  // What a heatmap panel shows: the values in the core's order, the display
+  // order of rows and columns (rowMap[i]: core row of display row i), axis
+  // titles, and the marks drawn over the matrix.
+  function heatmapModel(name, id, kind, measure, info) {
+    const [a, b] = pairNets(currentPair());
+    const { values, exact } = heatmapValues(id, info, kind, measure);
     const rows = info.rows, cols = info.cols;
-    const scale = HEATMAP_SIZE / Math.max(rows, cols);
-    const width = Math.max(1, Math.round(cols * scale)), height = Math.max(1, Math.round(rows * scale));
-    const canvas = element('canvas', { className: 'heatmap', 'data-heatmap': id });
+    const model = {
+      name, id, kind, measure, info, rows, cols, values, exact,
+      key: state.layer + '|' + currentPair() + '|' + measure,
+      rowMap: identity(rows), colMap: identity(cols), natural: true,
+      rowTitle: a + ' units', colTitle: b + ' units',
+      marks: [], boundary: null, rowNets: null, blocks: null, notes: [],
+      // Sec. 3.2: the diagonal of a within-net MI matrix is each unit's
+      // entropy, far above every pairwise MI; it stays out of the scale.
+      excludeDiagonal: measure === 'mi' && (kind === 'within_a' || kind === 'within_b') && rows === cols,
+    };
+    if (kind === 'within_a') model.colTitle = a + ' units';
+    if (kind === 'within_b') model.rowTitle = b + ' units';
+    if (kind === 'matched') {
+      model.colTitle = b + ' units, matched order (position)';
+      const al = alignmentOf(measure);
+      const order = al && Array.isArray(al.matched_order) && al.matched_order.length === cols ? al.matched_order : null;
+      const matching = al && Array.isArray(al.matching) ? al.matching : null;
+      if (order && matching) {
+        // Fig. 1d: row r's partner matching[r] sits at the column where
+        // matched_order holds it; those cells form the (partly white) diagonal.
+        const position = new Map(order.map((u, j) => [u, j]));
+        const cells = [];
+        for (let r = 0; r < rows && r < matching.length; r++) {
+          if (Number.isInteger(matching[r]) && matching[r] >= 0 && position.has(matching[r])) cells.push([r, position.get(matching[r])]);
+        }
+        if (figures.sortMatched) {
+          const v = al.matching_values || [];
+          const key = (r) => (typeof v[r] === 'number' && isFinite(v[r]) ? v[r] : -Infinity);
+          const partner = new Map(cells);
+          const rowOrder = identity(rows).sort((r, q) => (partner.has(q) - partner.has(r)) || key(q) - key(r) || r - q);
+          const used = new Set();
+          const colOrder = [];
+          for (const r of rowOrder) if (partner.has(r)) { colOrder.push(partner.get(r)); used.add(partner.get(r)); }
+          for (let j = 0; j < cols; j++) if (!used.has(j)) colOrder.push(j);
+          model.rowMap = rowOrder;
+          model.colMap = colOrder;
+          model.natural = false;
+          model.rowTitle = a + ' units, by decreasing matched value (rank)';
+          model.colTitle = b + ' partners (rank)';
+          model.marks = cells.map((_, i) => [i, i]);
+        } else {
+          model.marks = cells;
+        }
+      } else {
+        model.notes.push('no matching in the results: the matched cells are not marked');
+      }
+    }
+    if (kind === 'clusters' || kind === 'clusters_tau') {
+      const layer = state.summary.layers[state.layer] || {};
+      const c = layer.clusters ? layer.clusters[currentPair()] : null;
+      const perm = c && Array.isArray(c.permutation) && c.permutation.length === rows ? c.permutation : null;
+      const sa = layer.units ? layer.units[a] : null;
+      model.rowTitle = model.colTitle = a + ' + ' + b + ' units, clustered order (position)';
+      if (perm && Number.isInteger(sa)) {
+        const nets = perm.map((u) => (u < sa ? 0 : 1));
+        if (figures.groupNets) {
+          // Sec. 6.5 G_{X+Y} = [[XX, XY], [XY^T, YY]]: A's units, then B's,
+          // each in clustered order, with the A/B boundary drawn.
+          const order = identity(rows).filter((i) => nets[i] === 0).concat(identity(rows).filter((i) => nets[i] === 1));
+          model.rowMap = model.colMap = order;
+          model.rowNets = order.map((i) => nets[i]);
+          model.boundary = nets.filter((n) => n === 0).length;
+          model.rowTitle = model.colTitle = a + ' | ' + b + ' units, each in clustered order (position)';
+        } else {
+          model.rowNets = nets;
+          model.blocks = info.blocks || null;
+        }
+        model.natural = false;
+      } else {
+        model.blocks = info.blocks || null;
+      }
+    }
+    if (kind === 'within_a' || kind === 'within_b' || kind === 'between') model.natural = true;
+    model.view = { x0: 0, y0: 0, x1: cols, y1: rows };
+    return model;
+  }
+
+  // The colour scale of a model: the finite range of its values (without
+  // the MI diagonal), or of every Fig. 1 panel with the shared scale.
+  function valueRange(model) {
+    let lo = Infinity, hi = -Infinity;
+    const { rows, cols, values } = model;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        if (model.excludeDiagonal && r === c) continue;
+        const v = values[r * cols + c];
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    return lo <= hi ? [lo, hi] : [0, 0];
+  }
+
+  function colourScale(model) {
+    let [lo, hi] = valueRange(model);
+    if (figures.sharedScale && FIG1_PANELS.includes(model.name)) {
+      for (const name of FIG1_PANELS) {
+        const other = figures.models[name];
+        if (!other || other.key !== model.key || other === model) continue;
+        const [l, h] = valueRange(other);
+        lo = Math.min(lo, l);
+        hi = Math.max(hi, h);
+      }
+    }
+    const nonNegative = model.measure === 'mi' || model.kind === 'clusters_tau' || lo >= 0;
+    let map = state.colours || 'auto';
+    if (map === 'auto') map = nonNegative ? 'viridis' : 'diverging';
+    if (!COLOUR_STOPS[map]) map = 'grey';
+    if (map === 'diverging') {
+      const e = Math.max(Math.abs(lo), Math.abs(hi));
+      lo = -e;
+      hi = e;
+    } else if (nonNegative && model.measure === 'mi' && lo > 0) {
+      lo = 0;  // MI is >= 0: its sequential scale starts at 0
+    }
+    return { map, lo, hi, shared: figures.sharedScale && FIG1_PANELS.includes(model.name) };
+  }
+
+  // The coloured matrix in display order, one pixel per cell.
+  function colourModel(model) {
+    model.scale = colourScale(model);
+    const { lo, hi, map } = model.scale;
+    const lut = colourLut(map);
+    const { rows, cols, values, rowMap, colMap } = model;
+    const rgba = new Uint8ClampedArray(rows * cols * 4);
+    const span = hi - lo;
+    for (let i = 0; i < rows; i++) {
+      const base = rowMap[i] * cols;
+      for (let j = 0; j < cols; j++) {
+        const v = values[base + colMap[j]], o = 4 * (i * cols + j);
+        rgba[o + 3] = 255;
+        if (v !== v) { rgba[o] = 255; rgba[o + 1] = 0; rgba[o + 2] = 255; continue; }  // NaN: magenta
+        const t = span > 0 ? (v - lo) / span : 0.5;
+        const k = 3 * Math.round(255 * (t < 0 ? 0 : t > 1 ? 1 : t));
+        rgba[o] = lut[k];
+        rgba[o + 1] = lut[k + 1];
+        rgba[o + 2] = lut[k + 2];
+      }
+    }
+    if (!model.source) model.source = document.createElement('canvas');
+    model.source.width = cols;
+    model.source.height = rows;
+    model.source.getContext('2d').putImageData(new ImageData(rgba, cols, rows), 0, 0);
+  }
+
+  // Integer ticks (1, 2, 5 x 10^k apart) over the display indices visible
+  // in [v0, v1) cells.
+  function indexTicks(v0, v1, target) {
+    const lo = Math.max(0, Math.ceil(v0 - 0.5)), hi = Math.floor(v1 - 0.5);
+    if (hi < lo) return [];
+    const raw = Math.max(1, (v1 - v0) / target);
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    let step = mag;
+    for (const f of [1, 2, 5, 10]) { step = f * mag; if (step >= raw) break; }
+    step = Math.max(1, Math.round(step));
+    const ticks = [];
+    for (let t = Math.ceil(lo / step) * step; t <= hi; t += step) ticks.push(t);
+    return ticks;
+  }
+
+  // Ticks, the net-membership strips and the axis titles around a matrix
+  // drawn at (ox, oy, W, H); parts: which axes.
+  function paintHeatmapAxes(painter, model, ox, oy, W, H, parts) {
+    const v = model.view;
+    const X = (j) => ox + (j - v.x0) / (v.x1 - v.x0) * W, Y = (i) => oy + (i - v.y0) / (v.y1 - v.y0) * H;
+    const strip = model.rowNets ? 6 : 0;
+    const ticks = { x: indexTicks(v.x0, v.x1, Math.max(2, Math.round(W / 70))), y: indexTicks(v.y0, v.y1, Math.max(2, Math.round(H / 45))) };
+    model.ticks = ticks;
+    const ink = { stroke: '#5d6677', lineWidth: 1 };
+    const runs = (from, to, draw) => {
+      // Consecutive display indices of the same net, as one rectangle each.
+      let start = Math.max(0, Math.floor(from));
+      const end = Math.min(model.rowNets.length, Math.ceil(to));
+      while (start < end) {
+        let stop = start + 1;
+        while (stop < end && model.rowNets[stop] === model.rowNets[start]) stop++;
+        draw(Math.max(start, from), Math.min(stop, to), NET_COLOURS[model.rowNets[start]]);
+        start = stop;
+      }
+    };
+    if (parts.left) {
+      if (strip) runs(v.y0, v.y1, (s, e, colour) => painter.rect(ox - strip - 1, Y(s), strip, Y(e) - Y(s), { fill: colour }));
+      for (const t of ticks.y) {
+        const y = Math.round(Y(t + 0.5)) + 0.5;
+        painter.line(ox - strip - 5, y, ox - strip - 1, y, ink);
+        painter.text(String(t), ox - strip - 7, y, { size: 10, fill: '#3a4150', align: 'right', baseline: 'middle' });
+      }
+      painter.text(fitText(painter, model.rowTitle, H - 4, 11), ox - AXIS_LEFT + 9, oy + H / 2,
+        { size: 11, fill: '#1d2330', align: 'center', baseline: 'middle', rotate: -Math.PI / 2 });
+    }
+    if (parts.bottom) {
+      if (strip) runs(v.x0, v.x1, (s, e, colour) => painter.rect(X(s), oy + H + 1, X(e) - X(s), strip, { fill: colour }));
+      for (const t of ticks.x) {
+        const x = Math.round(X(t + 0.5)) + 0.5;
+        painter.line(x, oy + H + strip + 1, x, oy + H + strip + 5, ink);
+        painter.text(String(t), x, oy + H + strip + 6, { size: 10, fill: '#3a4150', align: 'center', baseline: 'top' });
+      }
+      painter.text(fitText(painter, model.colTitle, W, 11), ox + W / 2, oy + H + AXIS_BOTTOM - 3,
+        { size: 11, fill: '#1d2330', align: 'center', baseline: 'bottom' });
+    }
+  }
+
+  // A name cut with an ellipsis to fit width CSS pixels.
+  function fitText(painter, text, width, size) {
+    if (painter.measure(text, size) <= width) return text;
+    let n = text.length;
+    while (n > 1 && painter.measure(text.slice(0, n) + '\u2026', size) > width) n--;
+    return text.slice(0, n) + '\u2026';
+  }
+
+  // The visible part of the matrix, with the matched cells, the A/B
+  // boundary and the leaf-cluster blocks, on the heatmap canvas.
+  function paintMatrix(model) {
+    const canvas = model.canvas, v = model.view;
+    const ctx = canvas.getContext('2d');
+    const cw = canvas.width, ch = canvas.height;
+    const sx = cw / (v.x1 - v.x0), sy = ch / (v.y1 - v.y0);
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, cw, ch);
+    ctx.imageSmoothingEnabled = sx < 1 || sy < 1;
+    ctx.drawImage(model.source, v.x0, v.y0, v.x1 - v.x0, v.y1 - v.y0, 0, 0, cw, ch);
+    const X = (j) => (j - v.x0) * sx, Y = (i) => (i - v.y0) * sy;
+    const ratio = window.devicePixelRatio || 1;
+    const visible = (i, j) => j + 1 > v.x0 && j < v.x1 && i + 1 > v.y0 && i < v.y1;
+    if (model.marks.length) {
+      ctx.strokeStyle = model.scale.map === 'viridis' || model.scale.map === 'magma' ? MARK_COLOURS.dark : MARK_COLOURS.light;
+      ctx.lineWidth = Math.max(1, Math.round(ratio));
+      if (Math.min(sx, sy) >= 4) {
+        // Large cells: each matched cell outlined.
+        const lw = ctx.lineWidth;
+        for (const [i, j] of model.marks) {
+          if (!visible(i, j)) continue;
+          const x = Math.round(X(j)), y = Math.round(Y(i));
+          ctx.strokeRect(x + lw / 2, y + lw / 2, Math.round(X(j + 1)) - x - lw, Math.round(Y(i + 1)) - y - lw);
+        }
+      } else {
+        // Small cells: a strip along the matched cells, a few pixels to
+        // either side, so the values themselves stay visible.
+        const gap = 2 * ratio + 0.5 * Math.max(sx, sy);
+        for (const side of [-1, 1]) {
+          ctx.beginPath();
+          let last = null;
+          for (const [i, j] of model.marks) {
+            const x = X(j + 0.5) + side * gap, y = Y(i + 0.5);
+            if (last && Math.abs(last[0] - i) <= 1 && Math.abs(last[1] - j) <= 1) ctx.lineTo(x, y); else ctx.moveTo(x, y);
+            last = [i, j];
+          }
+          ctx.stroke();
+        }
+      }
+    }
+    if (model.blocks && model.blocks.length <= 4000) {
+      // Leaf clusters that sit in one contiguous block (Fig. 13).
+      ctx.strokeStyle = 'rgba(255, 140, 0, 0.9)';
+      ctx.lineWidth = Math.max(1, ratio);
+      for (const [start, length] of model.blocks) ctx.strokeRect(X(start), Y(start), length * sx, length * sy);
+    }
+    if (model.boundary !== null && model.boundary > 0 && model.boundary < Math.max(model.rows, model.cols)) {
+      // The A/B boundary of the combined matrix, with a light halo so it
+      // shows on dark colours too.
+      const bx = Math.round(X(model.boundary)), by = Math.round(Y(model.boundary));
+      for (const [colour, width] of [['rgba(255,255,255,0.9)', 4 * ratio], [BOUNDARY_COLOUR, 2 * ratio]]) {
+        ctx.fillStyle = colour;
+        if (bx > -width && bx < cw + width) ctx.fillRect(bx - width / 2, 0, width, ch);
+        if (by > -width && by < ch + width) ctx.fillRect(0, by - width / 2, cw, width);
+      }
+    }
+    canvas.dataset.view = JSON.stringify([v.x0, v.y0, v.x1, v.y1].map((t) => Number(t.toFixed(3))));
+  }
+
+  function paintHeatmap(model) {
+    paintMatrix(model);
+    for (const [axis, parts, ox, oy] of [[model.leftAxis, { left: true }, AXIS_LEFT, 0], [model.bottomAxis, { bottom: true }, AXIS_PAD, -model.height]]) {
+      const ctx = axis.getContext('2d');
+      const ratio = window.devicePixelRatio || 1;
+      ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+      ctx.clearRect(0, 0, axis.width, axis.height);
+      paintHeatmapAxes(canvasPainter(ctx), model, ox, oy, model.width, model.height, parts);
+    }
+    model.canvas.dataset.xTicks = JSON.stringify(model.ticks.x);
+    model.canvas.dataset.yTicks = JSON.stringify(model.ticks.y);
+  }
+
+  function sizedCanvas(className, width, height) {
+    const canvas = element('canvas', { className });
     const ratio = window.devicePixelRatio || 1;
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);
     canvas.style.width = width + 'px';
     canvas.style.height = height + 'px';
-
-    const rgba = state.viewer.heatmapRgba(id);
-    if (rgba.length !== rows * cols * 4) throw new Error('heatmap buffer has the wrong size');
-    const source = document.createElement('canvas');
-    source.width = cols;
-    source.height = rows;
-    source.getContext('2d').putImageData(new ImageData(rgba, cols, rows), 0, 0);
-    const ctx = canvas.getContext('2d');
-    ctx.imageSmoothingEnabled = rows > height * ratio || cols > width * ratio;
-    ctx.drawImage(source, 0, 0, canvas.width, canvas.height);
-
-    if (info.blocks && info.blocks.length <= 4000) {
-      // Leaf clusters that sit in one contiguous block (Fig. 13).
-      ctx.strokeStyle = 'rgba(255, 140, 0, 0.9)';
-      ctx.lineWidth = Math.max(1, ratio);
-      const s = canvas.width / cols;
-      for (const [start, length] of info.blocks) ctx.strokeRect(start * s, start * s, length * s, length * s);
-    }
-
-    canvas.addEventListener('mousemove', (event) => hover(event, canvas, id));
-    canvas.addEventListener('mouseleave', () => { byId('tooltip').hidden = true; });
-    // A click opens both units' top inputs (Figs. 2, 4, 7).
-    canvas.addEventListener('click', (event) => {
-      const rect = canvas.getBoundingClientRect();
-      const cell = ask('heatmapCell', id, (event.clientX - rect.left - canvas.clientLeft) / canvas.clientWidth,
-        (event.clientY - rect.top - canvas.clientTop) / canvas.clientHeight);
-      if (cell.status === 'ok' && topPatches()) selectUnitPair(cell.row_net, cell.row_unit, cell.col_net, cell.col_unit, cell.value);
-    });
-    p.body.appendChild(canvas);
-    p.body.appendChild(colourLegend(info));
-    const caption = rows + ' \u00d7 ' + cols + ', min ' + fmt(info.min) + ', max ' + fmt(info.max) +
-      (info.blocks ? ', ' + info.blocks.length + ' leaf clusters outlined' : '') +
-      (info.thresholded ? ', thresholded at \u03c4 = ' + fmt(info.tau) + ' (entries < \u03c4 and the diagonal shown as 0)' : '');
-    p.body.appendChild(element('p', { className: 'caption', text: caption }));
-    if (info.note) p.body.appendChild(element('p', { className: 'caption', text: info.note }));
+    return canvas;
   }
 
-  function colourLegend(info) {
+  // Display cell under a pointer event, as fractions of the core's matrix
+  // (what heatmapCell takes), or null outside.
+  function coreFractions(model, event) {
+    const canvas = model.canvas, rect = canvas.getBoundingClientRect(), v = model.view;
+    const fx = (event.clientX - rect.left - canvas.clientLeft) / canvas.clientWidth;
+    const fy = (event.clientY - rect.top - canvas.clientTop) / canvas.clientHeight;
+    if (!(fx >= 0 && fx < 1 && fy >= 0 && fy < 1)) return null;
+    const j = Math.min(model.cols - 1, Math.floor(v.x0 + fx * (v.x1 - v.x0)));
+    const i = Math.min(model.rows - 1, Math.floor(v.y0 + fy * (v.y1 - v.y0)));
+    return [(model.colMap[j] + 0.5) / model.cols, (model.rowMap[i] + 0.5) / model.rows, fx, fy];
+  }
+
+  function setView(model, x0, y0, w, h) {
+    w = Math.min(model.cols, Math.max(Math.min(model.cols, 4), w));
+    h = Math.min(model.rows, Math.max(Math.min(model.rows, 4), h));
+    x0 = Math.min(model.cols - w, Math.max(0, x0));
+    y0 = Math.min(model.rows - h, Math.max(0, y0));
+    model.view = { x0, y0, x1: x0 + w, y1: y0 + h };
+    paintHeatmap(model);
+  }
+
+  // Zoom by factor (< 1: in) about the point at fractions (fx, fy) of the view.
+  function zoomHeatmap(model, factor, fx, fy) {
+    const v = model.view, w = v.x1 - v.x0, h = v.y1 - v.y0;
+    const cx = v.x0 + fx * w, cy = v.y0 + fy * h;
+    const nw = Math.min(model.cols, Math.max(Math.min(model.cols, 4), w * factor));
+    const nh = Math.min(model.rows, Math.max(Math.min(model.rows, 4), h * factor));
+    setView(model, cx - fx * nw, cy - fy * nh, nw, nh);
+  }
+
+  function resetHeatmap(model) {
+    setView(model, 0, 0, model.cols, model.rows);
+  }
+
+  function heatmapInteraction(model) {
+    const canvas = model.canvas;
+    let drag = null;
+    canvas.addEventListener('wheel', (event) => {
+      const f = coreFractions(model, event);
+      if (!f) return;
+      event.preventDefault();
+      zoomHeatmap(model, Math.pow(1.0015, Math.max(-400, Math.min(400, event.deltaY))), f[2], f[3]);
+      hover(event, model);
+    }, { passive: false });
+    canvas.addEventListener('mousedown', (event) => {
+      if (event.button !== 0) return;
+      drag = { x: event.clientX, y: event.clientY, view: { ...model.view }, moved: false };
+      event.preventDefault();  // no text selection while dragging
+      canvas.focus({ preventScroll: true });
+    });
+    canvas.addEventListener('mouseup', () => { if (drag) setTimeout(() => { drag = null; }, 0); });
+    canvas.addEventListener('mousemove', (event) => {
+      if (drag && (event.buttons & 1)) {
+        const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+        if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
+        if (drag.moved) {
+          const v = drag.view, w = v.x1 - v.x0, h = v.y1 - v.y0;
+          setView(model, v.x0 - dx / canvas.clientWidth * w, v.y0 - dy / canvas.clientHeight * h, w, h);
+          return;
+        }
+      }
+      hover(event, model);
+    });
+    canvas.addEventListener('mouseleave', () => { byId('tooltip').hidden = true; });
+    canvas.addEventListener('dblclick', () => resetHeatmap(model));
+    canvas.addEventListener('keydown', (event) => {
+      const v = model.view, w = v.x1 - v.x0, h = v.y1 - v.y0;
+      const pan = { ArrowLeft: [-0.1, 0], ArrowRight: [0.1, 0], ArrowUp: [0, -0.1], ArrowDown: [0, 0.1] }[event.key];
+      if (event.key === '+' || event.key === '=') zoomHeatmap(model, 1 / 1.5, 0.5, 0.5);
+      else if (event.key === '-' || event.key === '_') zoomHeatmap(model, 1.5, 0.5, 0.5);
+      else if (event.key === '0' || event.key === 'Home') resetHeatmap(model);
+      else if (pan) setView(model, v.x0 + pan[0] * w, v.y0 + pan[1] * h, w, h);
+      else return;
+      event.preventDefault();
+    });
+    // A click opens both units' top inputs (Figs. 2, 4, 7).
+    canvas.addEventListener('click', (event) => {
+      if (drag && drag.moved) return;
+      const f = coreFractions(model, event);
+      if (!f) return;
+      const cell = ask('heatmapCell', model.id, f[0], f[1]);
+      if (cell.status === 'ok' && topPatches()) selectUnitPair(cell.row_net, cell.row_unit, cell.col_net, cell.col_unit, cell.value);
+    });
+  }
+
+  function drawHeatmap(p, id, info, name, kind, measure) {
+    const model = heatmapModel(name || id, id, kind, measure, info);
+    figures.models[model.name] = model;
+    colourModel(model);
+    const rows = info.rows, cols = info.cols;
+    const avail = (p.body.clientWidth || 320) - AXIS_LEFT - 8;
+    const cell = Math.max(HEATMAP_MIN, Math.min(HEATMAP_MAX, avail)) / Math.max(rows, cols, 1);
+    model.width = Math.max(1, Math.round(cols * cell));
+    model.height = Math.max(1, Math.round(rows * cell));
+    model.canvas = sizedCanvas('heatmap', model.width, model.height);
+    model.canvas.dataset.heatmap = id;
+    model.canvas.tabIndex = 0;
+    model.canvas.setAttribute('aria-label', 'heatmap ' + rows + ' by ' + cols +
+      ': wheel or + and - to zoom, drag or arrow keys to pan, double-click or 0 to reset');
+    if (model.marks.length) model.canvas.dataset.marks = String(model.marks.length);
+    if (model.boundary !== null) model.canvas.dataset.boundary = String(model.boundary);
+    model.leftAxis = sizedCanvas('f-axis f-axis-left', AXIS_LEFT, model.height);
+    model.bottomAxis = sizedCanvas('f-axis f-axis-bottom', model.width + 2 * AXIS_PAD, AXIS_BOTTOM);
+    // The matrix canvas first: it is the panel's main canvas.
+    const figure = element('div', { className: 'f-heatmap' }, [model.canvas, model.leftAxis, model.bottomAxis]);
+    paintHeatmap(model);
+    heatmapInteraction(model);
+    p.body.appendChild(figureTools(p, name || id, {
+      png: () => heatmapExportCanvas(model, p),
+      svg: () => heatmapSvg(model, p),
+      reset: () => resetHeatmap(model),
+    }));
+    p.body.appendChild(figure);
+    model.legend = colourLegend(model);
+    p.body.appendChild(model.legend);
+    const caption = rows + ' \u00d7 ' + cols + ', min ' + fmt(info.min) + ', max ' + fmt(info.max) +
+      (model.blocks ? ', ' + model.blocks.length + ' leaf clusters outlined' : '') +
+      (info.thresholded ? ', thresholded at \u03c4 = ' + fmt(info.tau) + ' (entries < \u03c4 and the diagonal shown as 0)' : '') +
+      (model.marks.length ? ', ' + model.marks.length + ' matched cells marked' : '') +
+      (model.boundary !== null ? ', ' + model.boundary + ' units of the first net, then the second' : '');
+    p.body.appendChild(element('p', { className: 'caption', text: caption }));
+    if (info.note) p.body.appendChild(element('p', { className: 'caption', text: info.note }));
+    for (const note of model.notes) p.body.appendChild(element('p', { className: 'caption', text: note }));
+    if (figures.sharedScale && FIG1_PANELS.includes(model.name)) applySharedScale(model.key);
+  }
+
+  // Recolours every Fig. 1 panel of this layer, pair and measure on one scale.
+  function applySharedScale(key) {
+    for (const name of FIG1_PANELS) {
+      const m = figures.models[name];
+      if (!m || m.key !== key || !m.canvas.isConnected) continue;
+      colourModel(m);
+      paintHeatmap(m);
+      const legend = colourLegend(m);
+      m.legend.replaceWith(legend);
+      m.legend = legend;
+    }
+  }
+
+  function colourLegend(model) {
+    const { lo, hi, map } = model.scale;
     const bar = element('canvas');
     bar.width = 160;
     bar.height = 10;
     const ctx = bar.getContext('2d');
-    const gradient = ctx.createLinearGradient(0, 0, 160, 0);
-    if (info.colours === 'grey') {
-      gradient.addColorStop(0, '#000');
-      gradient.addColorStop(1, '#fff');
-    } else {
-      gradient.addColorStop(0, 'rgb(59,76,192)');
-      gradient.addColorStop(0.5, '#fff');
-      gradient.addColorStop(1, 'rgb(180,4,38)');
+    const lut = colourLut(map);
+    for (let x = 0; x < 160; x++) {
+      const k = 3 * Math.round(255 * x / 159);
+      ctx.fillStyle = 'rgb(' + lut[k] + ',' + lut[k + 1] + ',' + lut[k + 2] + ')';
+      ctx.fillRect(x, 0, 1, 10);
     }
-    ctx.fillStyle = gradient;
-    ctx.fillRect(0, 0, 160, 10);
-    return element('div', { className: 'legend' },
-      [element('span', { text: fmt(info.scale_min, 3) }), bar, element('span', { text: fmt(info.scale_max, 3) })]);
+    const parts = [element('span', { text: fmt(lo, 3) }), bar, element('span', { text: fmt(hi, 3) })];
+    const notes = [map];
+    if (model.scale.shared) notes.push('shared by panels a\u2013d');
+    if (model.excludeDiagonal) notes.push('diagonal (entropy) above the scale');
+    if (!model.exact) notes.push('8-bit values');
+    parts.push(element('span', { className: 'f-legend-note', text: '(' + notes.join('; ') + ')' }));
+    return element('div', { className: 'legend', 'data-colours': map }, parts);
   }
 
-  function hover(event, canvas, id) {
-    // Fractions of the drawn area (inside the border) under the pointer.
-    const rect = canvas.getBoundingClientRect();
-    const fx = (event.clientX - rect.left - canvas.clientLeft) / canvas.clientWidth;
-    const fy = (event.clientY - rect.top - canvas.clientTop) / canvas.clientHeight;
+  function hover(event, model) {
     const tip = byId('tooltip');
-    const cell = ask('heatmapCell', id, fx, fy);
+    const f = coreFractions(model, event);
+    const cell = f ? ask('heatmapCell', model.id, f[0], f[1]) : { status: 'missing' };
     if (cell.status !== 'ok') {
       tip.hidden = true;
       return;
@@ -244,6 +1235,11 @@
       element('div', { 'data-field': 'row', text: 'row ' + cell.row + ': ' + cell.row_net + ' unit ' + cell.row_unit }),
       element('div', { 'data-field': 'col', text: 'col ' + cell.col + ': ' + cell.col_net + ' unit ' + cell.col_unit }),
       element('div', { 'data-field': 'value', text: 'value: ' + (cell.value === null ? 'n/a' : cell.value.toPrecision(6)) }));
+    showTooltip(event);
+  }
+
+  function showTooltip(event) {
+    const tip = byId('tooltip');
     tip.hidden = false;
     const x = Math.min(event.clientX + 14, window.innerWidth - tip.offsetWidth - 4);
     const y = Math.min(event.clientY + 14, window.innerHeight - tip.offsetHeight - 4);
@@ -256,8 +1252,218 @@
       const id = name;
       const info = makeHeatmap(id, kind, measure);
       if (handled(p, info)) return;
-      drawHeatmap(p, id, info);
+      drawHeatmap(p, id, info, name, kind, measure);
     });
+  }
+
+  // ------------------------------------------------- painters, export -----
+  // One drawing interface for a canvas and for SVG text, so a figure's PNG
+  // and SVG come from the same code (drawPlot, the heatmap axes, the
+  // dendrogram). Coordinates are CSS pixels.
+
+  const MEASURE_CONTEXT = document.createElement('canvas').getContext('2d');
+  function measureText(text, size, weight) {
+    MEASURE_CONTEXT.font = (weight ? weight + ' ' : '') + size + 'px ' + PLOT_FONT;
+    return MEASURE_CONTEXT.measureText(text).width;
+  }
+
+  function canvasPainter(ctx) {
+    const stroke = (o) => {
+      ctx.strokeStyle = o.stroke || '#000';
+      ctx.lineWidth = o.lineWidth || 1;
+      ctx.setLineDash(o.dash || []);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    };
+    return {
+      measure: (text, size, weight) => measureText(text, size, weight),
+      line(x1, y1, x2, y2, o) { ctx.beginPath(); ctx.moveTo(x1, y1); ctx.lineTo(x2, y2); stroke(o); },
+      // points: [[x, y] | null, ...]; null breaks the line.
+      polyline(points, o) {
+        ctx.beginPath();
+        let open = false;
+        for (const pt of points) {
+          if (!pt) { open = false; continue; }
+          if (open) ctx.lineTo(pt[0], pt[1]); else ctx.moveTo(pt[0], pt[1]);
+          open = true;
+        }
+        stroke(o);
+      },
+      rect(x, y, w, h, o) {
+        if (o.fill) { ctx.fillStyle = o.fill; ctx.fillRect(x, y, w, h); }
+        if (o.stroke) { ctx.strokeStyle = o.stroke; ctx.lineWidth = o.lineWidth || 1; ctx.strokeRect(x, y, w, h); }
+      },
+      circle(x, y, r, o) {
+        ctx.beginPath();
+        ctx.arc(x, y, r, 0, 2 * Math.PI);
+        if (o.fill) { ctx.fillStyle = o.fill; ctx.fill(); }
+        if (o.stroke) stroke(o);
+      },
+      text(text, x, y, o) {
+        ctx.save();
+        ctx.font = (o.weight ? o.weight + ' ' : '') + (o.size || 11) + 'px ' + PLOT_FONT;
+        ctx.fillStyle = o.fill || '#000';
+        ctx.textAlign = o.align || 'left';
+        ctx.textBaseline = o.baseline || 'alphabetic';
+        ctx.translate(x, y);
+        if (o.rotate) ctx.rotate(o.rotate);
+        ctx.fillText(text, 0, 0);
+        ctx.restore();
+      },
+      clip(x, y, w, h, draw) { ctx.save(); ctx.beginPath(); ctx.rect(x, y, w, h); ctx.clip(); draw(); ctx.restore(); },
+      image(source, x, y, w, h) { ctx.drawImage(source, x, y, w, h); },
+    };
+  }
+
+  const xmlText = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  const num = (v) => String(Math.round(v * 100) / 100);
+
+  function svgPainter(width, height) {
+    const parts = [];
+    let clips = 0;
+    const strokeAttrs = (o) => ' fill="none" stroke="' + xmlText(o.stroke || '#000') + '" stroke-width="' + num(o.lineWidth || 1) + '"' +
+      (o.dash && o.dash.length ? ' stroke-dasharray="' + o.dash.join(' ') + '"' : '');
+    const anchors = { left: 'start', center: 'middle', right: 'end' };
+    const baselines = { top: 'hanging', middle: 'central', bottom: 'text-after-edge', alphabetic: 'auto' };
+    return {
+      measure: (text, size, weight) => measureText(text, size, weight),
+      line(x1, y1, x2, y2, o) {
+        parts.push('<line x1="' + num(x1) + '" y1="' + num(y1) + '" x2="' + num(x2) + '" y2="' + num(y2) + '"' + strokeAttrs(o) + '/>');
+      },
+      polyline(points, o) {
+        let run = [];
+        const flush = () => {
+          if (run.length > 1) parts.push('<polyline points="' + run.join(' ') + '"' + strokeAttrs(o) + '/>');
+          run = [];
+        };
+        for (const pt of points) {
+          if (!pt) flush(); else run.push(num(pt[0]) + ',' + num(pt[1]));
+        }
+        flush();
+      },
+      rect(x, y, w, h, o) {
+        parts.push('<rect x="' + num(x) + '" y="' + num(y) + '" width="' + num(w) + '" height="' + num(h) + '"' +
+          (o.fill ? ' fill="' + xmlText(o.fill) + '"' : ' fill="none"') +
+          (o.stroke ? ' stroke="' + xmlText(o.stroke) + '" stroke-width="' + num(o.lineWidth || 1) + '"' : '') + '/>');
+      },
+      circle(x, y, r, o) {
+        parts.push('<circle cx="' + num(x) + '" cy="' + num(y) + '" r="' + num(r) + '"' +
+          (o.fill ? ' fill="' + xmlText(o.fill) + '"' : ' fill="none"') +
+          (o.stroke ? ' stroke="' + xmlText(o.stroke) + '" stroke-width="' + num(o.lineWidth || 1) + '"' : '') + '/>');
+      },
+      text(text, x, y, o) {
+        const transform = o.rotate ? ' transform="rotate(' + num(o.rotate * 180 / Math.PI) + ' ' + num(x) + ' ' + num(y) + ')"' : '';
+        parts.push('<text x="' + num(x) + '" y="' + num(y) + '" font-size="' + (o.size || 11) + '"' +
+          (o.weight ? ' font-weight="' + o.weight + '"' : '') + ' fill="' + xmlText(o.fill || '#000') +
+          '" text-anchor="' + anchors[o.align || 'left'] + '" dominant-baseline="' + baselines[o.baseline || 'alphabetic'] + '"' +
+          transform + '>' + xmlText(text) + '</text>');
+      },
+      clip(x, y, w, h, draw) {
+        const id = 'clip' + (++clips);
+        parts.push('<clipPath id="' + id + '"><rect x="' + num(x) + '" y="' + num(y) + '" width="' + num(w) + '" height="' + num(h) + '"/></clipPath><g clip-path="url(#' + id + ')">');
+        draw();
+        parts.push('</g>');
+      },
+      image(source, x, y, w, h) {
+        // Raster content (a heatmap) embedded as PNG; xlink:href for SVG 1.1 readers.
+        const url = source.toDataURL('image/png');
+        parts.push('<image x="' + num(x) + '" y="' + num(y) + '" width="' + num(w) + '" height="' + num(h) +
+          '" preserveAspectRatio="none" style="image-rendering:pixelated" href="' + url + '" xlink:href="' + url + '"/>');
+      },
+      toString() {
+        return '<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="' + width + '" height="' + height +
+          '" viewBox="0 0 ' + width + ' ' + height + '" font-family="' + xmlText(PLOT_FONT) + '">\n' + parts.join('\n') + '\n</svg>\n';
+      },
+    };
+  }
+
+  function exportName(panelName, ext) {
+    const pair = currentPair() ? pairNets(currentPair()).join('-') : '';
+    const base = ['convergent', state.layer || '', pair, panelName].filter((s) => s).join('_');
+    return base.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120) + '.' + ext;
+  }
+
+  function download(blob, filename) {
+    const url = URL.createObjectURL(blob);
+    const link = element('a', { href: url, download: filename, hidden: '' });
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 30000);
+  }
+
+  // The small per-panel buttons: PNG, SVG and, for heatmaps, reset zoom.
+  // make.png: () => canvas; make.svg: () => SVG text.
+  function figureTools(p, panelName, make) {
+    const title = p.section.querySelector('h3') ? p.section.querySelector('h3').textContent : panelName;
+    const box = element('div', { className: 'f-tools', role: 'toolbar', 'aria-label': 'export ' + title });
+    const button = (label, what, action) => {
+      const b = element('button', { type: 'button', 'data-action': what, title: label + ': ' + title, text: label });
+      b.addEventListener('click', action);
+      box.appendChild(b);
+    };
+    if (make.reset) button('Reset zoom', 'reset', make.reset);
+    button('PNG', 'png', () => {
+      make.png().toBlob((blob) => { if (blob) download(blob, exportName(panelName, 'png')); }, 'image/png');
+    });
+    button('SVG', 'svg', () => download(new Blob([make.svg()], { type: 'image/svg+xml' }), exportName(panelName, 'svg')));
+    return box;
+  }
+
+  function panelTitle(p) {
+    const h = p.section.querySelector('h3');
+    return h ? h.textContent : '';
+  }
+
+  // A heatmap as one picture: title, matrix and axes.
+  function heatmapLayout(model) {
+    return { width: AXIS_LEFT + model.width + 12, height: 22 + model.height + AXIS_BOTTOM + 28, ox: AXIS_LEFT, oy: 22 };
+  }
+
+  function paintHeatmapFigure(painter, model, p, image) {
+    const g = heatmapLayout(model);
+    painter.rect(0, 0, g.width, g.height, { fill: '#fff' });
+    painter.text(fitText(painter, panelTitle(p), g.width - 8, 12), 4, 6, { size: 12, weight: 600, fill: '#1d2330', baseline: 'top' });
+    painter.image(image, g.ox, g.oy, model.width, model.height);
+    paintHeatmapAxes(painter, model, g.ox, g.oy, model.width, model.height, { left: true, bottom: true });
+    // The colour bar: 64 steps of the map, its ends labelled.
+    const { lo, hi, map } = model.scale, lut = colourLut(map);
+    const y = g.oy + model.height + AXIS_BOTTOM + 8, x0 = g.ox + 40, w = 160;
+    for (let k = 0; k < 64; k++) {
+      const i = 3 * Math.round(255 * k / 63);
+      painter.rect(x0 + k * w / 64, y, w / 64 + 0.3, 10, { fill: 'rgb(' + lut[i] + ',' + lut[i + 1] + ',' + lut[i + 2] + ')' });
+    }
+    painter.text(fmt(lo, 3), x0 - 4, y + 5, { size: 10, fill: '#3a4150', align: 'right', baseline: 'middle' });
+    painter.text(fmt(hi, 3) + '  (' + map + (model.excludeDiagonal ? '; diagonal above the scale' : '') + ')', x0 + w + 4, y + 5,
+      { size: 10, fill: '#3a4150', baseline: 'middle' });
+  }
+
+  function heatmapExportCanvas(model, p) {
+    const g = heatmapLayout(model);
+    const canvas = sizedCanvas('', g.width, g.height);
+    const ratio = window.devicePixelRatio || 1;
+    const ctx = canvas.getContext('2d');
+    ctx.scale(ratio, ratio);
+    ctx.imageSmoothingEnabled = false;
+    paintHeatmapFigure(canvasPainter(ctx), model, p, model.canvas);
+    return canvas;
+  }
+
+  // A drawn canvas (the cross-layer maps: their labels are part of the
+  // raster) as SVG wrapping its PNG.
+  function canvasSvg(canvas) {
+    const width = canvas.clientWidth || canvas.width, height = canvas.clientHeight || canvas.height;
+    const painter = svgPainter(width, height);
+    painter.image(canvas, 0, 0, width, height);
+    return painter.toString();
+  }
+
+  function heatmapSvg(model, p) {
+    const g = heatmapLayout(model);
+    const painter = svgPainter(g.width, g.height);
+    paintHeatmapFigure(painter, model, p, model.canvas);
+    return painter.toString();
   }
 
   // ------------------------------------------------------------ plots -----
@@ -265,6 +1471,97 @@
   function tickText(v) {
     if (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0)) return v.toExponential(1);
     return Number(v.toPrecision(4)).toString();
+  }
+
+  // The plot geometry of a spec: margins, ranges and the data -> CSS pixel
+  // maps. A reference line (a dashed series) on the edge of the range gets
+  // half a tick of room, so it is drawn inside the plot area.
+  function plotGeometry(spec, width, height) {
+    const perRow = Math.max(1, Math.floor((width - 72) / 150));
+    const legendRows = Math.ceil(spec.series.length / perRow);
+    const m = { left: 58, right: 14, top: 12 + 14 * legendRows, bottom: 42 };
+    const pw = width - m.left - m.right, ph = height - m.top - m.bottom;
+    const [x0, x1] = spec.x_range;
+    let [y0, y1] = spec.y_range;
+    const step = spec.y_ticks.length > 1 ? Math.abs(spec.y_ticks[1] - spec.y_ticks[0]) : Math.abs(y1 - y0) || 1;
+    for (const s of spec.series) {
+      if (s.style !== 'dashed') continue;
+      for (const y of s.y) {
+        if (typeof y !== 'number') continue;
+        if (y >= y1 - 1e-9 * step) y1 = y + step / 2;
+        if (y <= y0 + 1e-9 * step) y0 = y - step / 2;
+      }
+    }
+    const X = (x) => m.left + (x1 === x0 ? 0.5 : (x - x0) / (x1 - x0)) * pw;
+    const Y = (y) => m.top + ph - (y1 === y0 ? 0.5 : (y - y0) / (y1 - y0)) * ph;
+    return { m, pw, ph, x0, x1, y0, y1, X, Y };
+  }
+
+  function paintPlot(painter, spec, width, height) {
+    const g = plotGeometry(spec, width, height);
+    const { m, pw, ph, X, Y } = g;
+    painter.rect(0, 0, width, height, { fill: '#fff' });
+    const grid = { stroke: '#e3e6ec', lineWidth: 1 };
+    for (const t of spec.y_ticks) {
+      if (t < g.y0 || t > g.y1) continue;
+      const y = Math.round(Y(t)) + 0.5;
+      painter.line(m.left, y, m.left + pw, y, grid);
+      painter.text(tickText(t), m.left - 6, Y(t), { size: 11, fill: '#5d6677', align: 'right', baseline: 'middle' });
+    }
+    for (const t of spec.x_ticks) {
+      const x = Math.round(X(t)) + 0.5;
+      painter.line(x, m.top, x, m.top + ph, grid);
+      painter.text(tickText(t), X(t), m.top + ph + 5, { size: 11, fill: '#5d6677', align: 'center', baseline: 'top' });
+    }
+    painter.rect(m.left + 0.5, m.top + 0.5, pw, ph, { stroke: '#8a93a3' });
+    painter.text(spec.x_label, m.left + pw / 2, height - 16, { size: 11, fill: '#3a4150', align: 'center', baseline: 'top' });
+    painter.text(spec.y_label, 13, m.top + ph / 2, { size: 11, fill: '#3a4150', align: 'center', baseline: 'middle', rotate: -Math.PI / 2 });
+
+    painter.clip(m.left, m.top, pw, ph, () => {
+      spec.series.forEach((s, k) => {
+        const colour = PALETTE[k % PALETTE.length];
+        const xs = s.x || null;
+        const at = (i) => {
+          const x = xs ? xs[i] : i, y = s.y[i];
+          return x === null || y === null || x === undefined ? null : [X(x), Y(y)];
+        };
+        if (s.style !== 'points' && s.style !== 'bars') {
+          painter.polyline(s.y.map((_, i) => at(i)), { stroke: colour, lineWidth: 1.6, dash: s.style === 'dashed' ? [5, 4] : null });
+        }
+        if (s.style === 'bars') {
+          // One bar per point, from 0 to y, as wide as the x spacing.
+          const w = Math.max(1, pw / Math.max(1, s.y.length));
+          s.y.forEach((y, i) => {
+            const x = xs ? xs[i] : i;
+            if (y === null || x === null) return;
+            const top = Y(Math.max(y, 0)), bottom = Y(Math.min(y, 0));
+            painter.rect(X(x) - w / 2, top, w, Math.max(1, bottom - top), { fill: colour });
+          });
+        }
+        if (s.style === 'points' || s.style === 'line+points') {
+          const r = s.y.length > 200 ? 1.4 : 2.4;
+          s.y.forEach((_, i) => {
+            const pt = at(i);
+            if (pt) painter.circle(pt[0], pt[1], r, { fill: colour });
+          });
+        }
+      });
+    });
+
+    // Legend above the plot area (canvas text: names are never parsed as HTML).
+    let lx = m.left, ly = 9;
+    spec.series.forEach((s, k) => {
+      const name = s.name.length > 40 ? s.name.slice(0, 39) + '\u2026' : s.name;
+      const w = 20 + painter.measure(name, 11) + 14;
+      if (lx + w > width - m.right && lx > m.left) { lx = m.left; ly += 14; }
+      const colour = PALETTE[k % PALETTE.length];
+      if (s.style === 'points') painter.circle(lx + 7, ly, 2.6, { fill: colour });
+      else if (s.style === 'dashed') painter.line(lx, ly, lx + 14, ly, { stroke: colour, lineWidth: 2, dash: [4, 3] });
+      else painter.rect(lx, ly - 1.5, 14, 3, { fill: colour });
+      painter.text(name, lx + 20, ly, { size: 11, fill: '#1d2330', baseline: 'middle' });
+      lx += w;
+    });
+    return g;
   }
 
   function drawPlot(spec, width, height) {
@@ -276,112 +1573,54 @@
     canvas.style.height = height + 'px';
     const ctx = canvas.getContext('2d');
     ctx.scale(ratio, ratio);
-    ctx.fillStyle = '#fff';
-    ctx.fillRect(0, 0, width, height);
-    const legendRows = Math.ceil(spec.series.length / Math.max(1, Math.floor((width - 72) / 150)));
-    const m = { left: 58, right: 14, top: 12 + 14 * legendRows, bottom: 42 };
-    const pw = width - m.left - m.right, ph = height - m.top - m.bottom;
-    const [x0, x1] = spec.x_range, [y0, y1] = spec.y_range;
-    const X = (x) => m.left + (x1 === x0 ? 0.5 : (x - x0) / (x1 - x0)) * pw;
-    const Y = (y) => m.top + ph - (y1 === y0 ? 0.5 : (y - y0) / (y1 - y0)) * ph;
+    const g = paintPlot(canvasPainter(ctx), spec, width, height);
     // CSS pixels <-> data coordinates, for panels whose points can be clicked.
-    canvas.toPixel = (x, y) => [X(x), Y(y)];
-    canvas.toData = (px, py) => [x0 + (px - m.left) / pw * (x1 - x0), y0 + (m.top + ph - py) / ph * (y1 - y0)];
+    canvas.toPixel = (x, y) => [g.X(x), g.Y(y)];
+    canvas.toData = (px, py) => [g.x0 + (px - g.m.left) / g.pw * (g.x1 - g.x0), g.y0 + (g.m.top + g.ph - py) / g.ph * (g.y1 - g.y0)];
+    canvas.plotSpec = spec;
+    canvas.svg = () => plotSvg(spec, width, height);
+    canvas.addEventListener('mousemove', (event) => plotHover(event, canvas, spec, g));
+    canvas.addEventListener('mouseleave', () => { byId('tooltip').hidden = true; });
+    return canvas;
+  }
 
-    ctx.font = '11px system-ui, "DejaVu Sans", sans-serif';
-    ctx.strokeStyle = '#e3e6ec';
-    ctx.fillStyle = '#5d6677';
-    ctx.lineWidth = 1;
-    ctx.textAlign = 'right';
-    ctx.textBaseline = 'middle';
-    for (const t of spec.y_ticks) {
-      ctx.beginPath();
-      ctx.moveTo(m.left, Math.round(Y(t)) + 0.5);
-      ctx.lineTo(m.left + pw, Math.round(Y(t)) + 0.5);
-      ctx.stroke();
-      ctx.fillText(tickText(t), m.left - 6, Y(t));
-    }
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'top';
-    for (const t of spec.x_ticks) {
-      ctx.beginPath();
-      ctx.moveTo(Math.round(X(t)) + 0.5, m.top);
-      ctx.lineTo(Math.round(X(t)) + 0.5, m.top + ph);
-      ctx.stroke();
-      ctx.fillText(tickText(t), X(t), m.top + ph + 5);
-    }
-    ctx.strokeStyle = '#8a93a3';
-    ctx.strokeRect(m.left + 0.5, m.top + 0.5, pw, ph);
-    ctx.fillStyle = '#3a4150';
-    ctx.fillText(spec.x_label, m.left + pw / 2, height - 16);
-    ctx.save();
-    ctx.translate(13, m.top + ph / 2);
-    ctx.rotate(-Math.PI / 2);
-    ctx.textBaseline = 'middle';
-    ctx.fillText(spec.y_label, 0, 0);
-    ctx.restore();
+  function plotSvg(spec, width, height) {
+    const painter = svgPainter(width, height);
+    paintPlot(painter, spec, width, height);
+    return painter.toString();
+  }
 
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(m.left, m.top, pw, ph);
-    ctx.clip();
+  // The point nearest the pointer (within 24 CSS pixels): its series, its
+  // label (a unit, a cluster, an L1 strength) and its value.
+  function plotHover(event, canvas, spec, g) {
+    const rect = canvas.getBoundingClientRect();
+    const px = event.clientX - rect.left - canvas.clientLeft, py = event.clientY - rect.top - canvas.clientTop;
+    let best = null;
     spec.series.forEach((s, k) => {
-      const colour = PALETTE[k % PALETTE.length];
-      const xs = s.x || null;
-      ctx.strokeStyle = colour;
-      ctx.fillStyle = colour;
-      ctx.lineWidth = 1.6;
-      ctx.setLineDash(s.style === 'dashed' ? [5, 4] : []);
-      if (s.style !== 'points' && s.style !== 'bars') {
-        ctx.beginPath();
-        let open = false;
-        s.y.forEach((y, i) => {
-          const x = xs ? xs[i] : i;
-          if (y === null || x === null) { open = false; return; }
-          if (open) ctx.lineTo(X(x), Y(y)); else ctx.moveTo(X(x), Y(y));
-          open = true;
-        });
-        ctx.stroke();
-      }
-      if (s.style === 'bars') {
-        // One bar per point, from 0 to y, as wide as the x spacing.
-        const w = Math.max(1, pw / Math.max(1, s.y.length));
-        s.y.forEach((y, i) => {
-          const x = xs ? xs[i] : i;
-          if (y === null || x === null) return;
-          const top = Y(Math.max(y, 0)), bottom = Y(Math.min(y, 0));
-          ctx.fillRect(X(x) - w / 2, top, w, Math.max(1, bottom - top));
-        });
-      }
-      if (s.style === 'points' || s.style === 'line+points') {
-        const r = s.y.length > 200 ? 1.4 : 2.4;
-        s.y.forEach((y, i) => {
-          const x = xs ? xs[i] : i;
-          if (y === null || x === null) return;
-          ctx.beginPath();
-          ctx.arc(X(x), Y(y), r, 0, 2 * Math.PI);
-          ctx.fill();
-        });
-      }
+      if (s.style === 'dashed' && s.y.length <= 2) return;  // a reference line
+      s.y.forEach((y, i) => {
+        const x = s.x ? s.x[i] : i;
+        if (typeof y !== 'number' || typeof x !== 'number') return;
+        const d = Math.hypot(g.X(x) - px, g.Y(y) - py);
+        if (d < 24 && (!best || d < best.d)) best = { d, k, i, x, y };
+      });
     });
-    ctx.restore();
-    ctx.setLineDash([]);
+    const tip = byId('tooltip');
+    if (!best) { tip.hidden = true; return; }
+    const s = spec.series[best.k];
+    const label = s.labels && s.labels[best.i] !== undefined ? s.labels[best.i]
+      : (s.x ? spec.x_label + ': ' + fmt(best.x, 4) : 'rank ' + best.i);
+    tip.replaceChildren(
+      element('div', { 'data-field': 'series', text: s.name }),
+      element('div', { 'data-field': 'point', text: label }),
+      element('div', { 'data-field': 'value', text: 'value: ' + fmt(best.y, 5) }));
+    showTooltip(event);
+  }
 
-    // Legend above the plot area (canvas text: names are never parsed as HTML).
-    ctx.textAlign = 'left';
-    ctx.textBaseline = 'middle';
-    let lx = m.left, ly = 9;
-    spec.series.forEach((s, k) => {
-      const name = s.name.length > 40 ? s.name.slice(0, 39) + '\u2026' : s.name;
-      const w = 20 + ctx.measureText(name).width + 14;
-      if (lx + w > width - m.right && lx > m.left) { lx = m.left; ly += 14; }
-      ctx.fillStyle = PALETTE[k % PALETTE.length];
-      if (s.style === 'points') { ctx.beginPath(); ctx.arc(lx + 7, ly, 2.6, 0, 2 * Math.PI); ctx.fill(); }
-      else ctx.fillRect(lx, ly - 1.5, 14, 3);
-      ctx.fillStyle = '#1d2330';
-      ctx.fillText(name, lx + 20, ly);
-      lx += w;
-    });
+  // Appends a drawPlot canvas with its PNG / SVG buttons.
+  function plotFigure(p, panelName, canvas, parent) {
+    p.body.appendChild(figureTools(p, panelName, { png: () => canvas, svg: () => canvas.svg() }));
+    (parent || p.body).appendChild(canvas);
     return canvas;
   }
 
@@ -404,10 +1643,11 @@
     guardPanel('fig3', (p) => {
       const spec = ask('alignmentCurves', state.layer, currentPair(), 'correlation');
       if (handled(p, spec)) return;
+      fig3Labels(spec);
       const canvas = drawPlot(spec, plotWidth(p, 520), 300);
       canvas.dataset.plot = 'fig3';
       const clickable = fig3Click(canvas, spec);
-      p.body.appendChild(canvas);
+      plotFigure(p, 'fig3', canvas);
       const s = spec.stats;
       p.body.appendChild(element('p', { className: 'caption',
         text: 'semi-matching mean ' + fmt(s.semi_matching_mean) + ', matching mean ' + fmt(s.matching_mean) +
@@ -425,6 +1665,20 @@
     const rows = v.map((_, r) => r);
     const key = (r) => (typeof v[r] === 'number' && isFinite(v[r]) ? v[r] : -Infinity);
     return rows.sort((r, q) => key(q) - key(r) || r - q);
+  }
+
+  // Hover labels of the Fig. 3 points: the unit of net A at each rank and
+  // its partner in B.
+  function fig3Labels(spec) {
+    const layer = state.summary && state.summary.layers ? state.summary.layers[state.layer] : null;
+    const al = layer && layer.pairs && layer.pairs[currentPair()] ? layer.pairs[currentPair()].correlation : null;
+    if (!al || !Array.isArray(al.semi_matching_values)) return;
+    const rows = fig3Rows(al);
+    const [a, b] = pairNets(currentPair());
+    const label = (partners) => rows.map((r, i) => 'rank ' + i + ': ' + a + ' unit ' + r +
+      (Array.isArray(partners) && partners[r] >= 0 ? ' → ' + b + ' unit ' + partners[r] : ' (unmatched)'));
+    if (spec.series[0] && spec.series[0].y.length === rows.length) spec.series[0].labels = label(al.semi_matching);
+    if (spec.series[1] && spec.series[1].y.length === rows.length) spec.series[1].labels = label(al.matching);
   }
 
   // A click on the Fig. 3 curve opens the pair of that rank (Figs. 2, 7):
@@ -552,7 +1806,12 @@
       if (handled(p, spec)) return;
       const [a, b] = pairNets(currentPair());
       const row = element('div', { className: 'flex' });
-      row.appendChild(drawPlot(spec, Math.min(560, plotWidth(p, 560)), 280));
+      const miAlignment = alignmentOf('mi');
+      const labels = miAlignment && Array.isArray(miAlignment.semi_matching_values) ? fig3Rows(miAlignment) : [];
+      if (spec.series[0] && labels.length === spec.series[0].y.length) {
+        for (const series of spec.series.slice(0, 2)) series.labels = labels.map((r, i) => 'rank ' + i + ': ' + a + ' unit ' + r);
+      }
+      plotFigure(p, 'mi', drawPlot(spec, Math.min(560, plotWidth(p, 560)), 280), row);
       const s = spec.stats;
       const items = [
         ['MI semi-matching mean', fmt(s.semi_matching_mean) + ' nats'],
@@ -599,7 +1858,8 @@
       const spec = ask('sparsePrediction', state.layer, currentPair());
       if (handled(p, spec)) return;
       const row = element('div', { className: 'flex' });
-      row.appendChild(drawPlot(spec, Math.min(560, plotWidth(p, 560)), 280));
+      if (spec.series[0] && Array.isArray(spec.alphas)) spec.series[0].labels = spec.alphas.map((v) => 'L1 strength ' + fmt(v, 3));
+      plotFigure(p, 'sparse', drawPlot(spec, Math.min(560, plotWidth(p, 560)), 280), row);
       row.appendChild(stats([
         ['targets', spec.targets], ['predictors', spec.predictors],
         ['L1 strengths (path order)', spec.alphas.map((v) => fmt(v, 3)).join(', ')],
@@ -607,6 +1867,199 @@
       ]));
       p.body.appendChild(row);
     });
+  }
+
+  // Fig. 6 as a dendrogram: the cluster tree of the hierarchical spectral
+  // clustering (Sec. 4.3), the first-level clusters joined at an "all units"
+  // root. A branch ends at its cluster's similarity (Sec. 6.6: between-net
+  // b or within-net w, chosen beside the tree), so tight clusters reach far
+  // to the right; the node heights come from the tree rows the page already
+  // has (ids, depths, b, w). A click on a node collapses or expands it.
+  const TREE_ROW = 16, TREE_TOP = 42, TREE_LABEL = 250;
+
+  // The tree rows (depth-first, with depths) as linked nodes.
+  function treeNodes(tree) {
+    const root = { id: 'all', virtual: true, children: [], depth: -1, leaf: false, size_a: 0, size_b: 0 };
+    const stack = [root];
+    for (const r of tree.rows) {
+      while (stack.length > 1 && stack[stack.length - 1].depth >= r.depth) stack.pop();
+      const node = { ...r, children: [], parent: stack[stack.length - 1] };
+      node.parent.children.push(node);
+      if (node.parent === root) { root.size_a += r.size_a; root.size_b += r.size_b; }
+      stack.push(node);
+    }
+    return root;
+  }
+
+  function treeKey() {
+    return state.layer + '|' + currentPair();
+  }
+
+  function collapsedSet() {
+    const key = treeKey();
+    if (!figures.collapsed.has(key)) figures.collapsed.set(key, new Set());
+    return figures.collapsed.get(key);
+  }
+
+  // Positions: one row per visible leaf (a leaf or a collapsed node), a
+  // parent at the middle of its children; x from the chosen similarity.
+  function treeLayout(root, width) {
+    const collapsed = collapsedSet();
+    const key = figures.treeHeight === 'within' ? 'within' : 'between';
+    const terminals = [], inner = [];
+    const walk = (n) => {
+      const open = n.children.length && !collapsed.has(n.id);
+      n.open = Boolean(open);
+      if (!open) { terminals.push(n); return; }
+      inner.push(n);
+      n.children.forEach(walk);
+    };
+    walk(root);
+    let lo = Infinity, hi = -Infinity;
+    for (const n of terminals.concat(inner)) {
+      const s = n[key];
+      if (typeof s === 'number' && isFinite(s)) { lo = Math.min(lo, s); hi = Math.max(hi, s); }
+    }
+    if (!(lo <= hi)) { lo = 0; hi = 1; }
+    if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
+    const left = 14, right = width - TREE_LABEL - 10;
+    const base = lo - 0.08 * (hi - lo);  // the root, left of every cluster
+    const X = (s) => left + (s - base) / (hi - base) * (right - left);
+    terminals.forEach((n, i) => { n.y = TREE_TOP + (i + 0.5) * TREE_ROW; });
+    const place = (n) => {
+      const s = n[key];
+      n.sim = typeof s === 'number' && isFinite(s) ? s : null;
+      n.x = n.virtual ? X(base) : X(n.sim === null ? lo : n.sim);
+      if (n.open) {
+        n.children.forEach(place);
+        n.y = (n.children[0].y + n.children[n.children.length - 1].y) / 2;
+      }
+    };
+    place(root);
+    return { root, terminals, inner, X, lo, hi, base, left, right, key,
+      height: TREE_TOP + terminals.length * TREE_ROW + 8, width };
+  }
+
+  function leafCount(n) {
+    return n.children.length ? n.children.reduce((c, k) => c + leafCount(k), 0) : 1;
+  }
+
+  function paintDendrogram(painter, layout, tree) {
+    const { root, terminals, inner, X, left, right, width, height } = layout;
+    painter.rect(0, 0, width, height, { fill: '#fff' });
+    // Similarity axis along the top.
+    const span = layout.hi - layout.base;
+    const raw = span / 5, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    let step = mag;
+    for (const f of [1, 2, 5, 10]) { step = f * mag; if (step >= raw) break; }
+    painter.line(left, TREE_TOP - 8, right, TREE_TOP - 8, { stroke: '#8a93a3' });
+    for (let t = Math.ceil(layout.base / step) * step; t <= layout.hi + 1e-9; t += step) {
+      const x = Math.round(X(t)) + 0.5;
+      painter.line(x, TREE_TOP - 11, x, TREE_TOP - 8, { stroke: '#8a93a3' });
+      painter.line(x, TREE_TOP - 6, x, height - 6, { stroke: '#eef0f4' });
+      painter.text(tickText(Math.abs(t) < step * 1e-9 ? 0 : t), x, TREE_TOP - 13, { size: 10, fill: '#5d6677', align: 'center', baseline: 'bottom' });
+    }
+    painter.text((layout.key === 'within' ? 'within-net similarity w' : 'between-net similarity b') + ' (Sec. 6.6) \u2192',
+      left, 3, { size: 10, fill: '#5d6677', baseline: 'top' });
+    // Branches: a vertical line at the parent's similarity spanning its
+    // children, then one horizontal line to each child.
+    const branch = { stroke: '#3a4150', lineWidth: 1 };
+    const crisp = (v) => Math.round(v) + 0.5;
+    for (const n of inner) {
+      painter.line(crisp(n.x), crisp(n.children[0].y), crisp(n.x), crisp(n.children[n.children.length - 1].y), branch);
+      for (const c of n.children) {
+        painter.line(crisp(n.x), crisp(c.y), crisp(c.x), crisp(c.y), c.sim === null && !c.virtual ? { ...branch, dash: [3, 3] } : branch);
+      }
+    }
+    for (const n of inner) painter.circle(n.x, n.y, n.virtual ? 3 : 3.2, { fill: '#2f6fb2' });
+    const list = (units, size) => '[' + units.slice(0, 6).join(',') + (size > Math.min(6, units.length) ? ',\u2026' : '') + ']';
+    for (const n of terminals) {
+      const both = n.size_a > 0 && n.size_b > 0;
+      const colour = both ? '#8e44ad' : n.size_a > 0 ? NET_COLOURS[0] : NET_COLOURS[1];
+      painter.line(n.x, n.y, right + 4, n.y, { stroke: '#c9ced8', lineWidth: 1, dash: [1, 2] });
+      if (n.children.length) {
+        // A collapsed node: a triangle-like marker and its leaf count.
+        painter.rect(n.x - 4, n.y - 4, 8, 8, { fill: '#fff', stroke: '#2f6fb2', lineWidth: 1.5 });
+      } else {
+        painter.circle(n.x, n.y, 2.6, { fill: colour });
+      }
+      const label = n.virtual ? 'all units' : n.children.length
+        ? '\u25b8 #' + n.id + ': ' + leafCount(n) + ' leaves, ' + n.size_a + ' + ' + n.size_b + ' units'
+        : '#' + n.id + ' A' + list(n.members_a || [], n.size_a) + ' B' + list(n.members_b || [], n.size_b);
+      painter.text(fitText(painter, label, TREE_LABEL - 8, 11), right + 8, n.y, { size: 11, fill: both ? '#1d2330' : '#5d6677', baseline: 'middle' });
+    }
+    return layout;
+  }
+
+  function drawDendrogram(p, tree, box) {
+    const root = treeNodes(tree);
+    const width = Math.max(420, Math.min(900, (p.body.clientWidth || 480) - 20));
+    const layout = treeLayout(root, width);
+    const canvas = sizedCanvas('f-dendrogram', width, layout.height);
+    const ctx = canvas.getContext('2d');
+    const ratio = window.devicePixelRatio || 1;
+    ctx.scale(ratio, ratio);
+    paintDendrogram(canvasPainter(ctx), layout, tree);
+    const nodes = {};
+    for (const n of layout.inner.concat(layout.terminals)) {
+      if (n.children.length && !n.virtual) nodes[n.id] = [Number(n.x.toFixed(1)), Number(n.y.toFixed(1))];
+    }
+    canvas.dataset.nodes = JSON.stringify(nodes);
+    canvas.dataset.visibleLeaves = String(layout.terminals.length);
+    canvas.dataset.collapsed = JSON.stringify([...collapsedSet()]);
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', 'dendrogram of ' + tree.nodes + ' clusters; the list below toggles the same nodes');
+    canvas.svg = () => {
+      const painter = svgPainter(width, layout.height);
+      paintDendrogram(painter, layout, tree);
+      return painter.toString();
+    };
+    canvas.addEventListener('click', (event) => {
+      const rect = canvas.getBoundingClientRect();
+      const x = event.clientX - rect.left, y = event.clientY - rect.top;
+      let best = null;
+      for (const n of layout.inner.concat(layout.terminals)) {
+        if (!n.children.length || n.virtual) continue;
+        const d = Math.hypot(n.x - x, n.y - y);
+        if (d < 10 && (!best || d < best.d)) best = { d, n };
+        // A collapsed node also toggles from its label.
+        if (!n.open && Math.abs(n.y - y) < TREE_ROW / 2 && x > layout.right && !best) best = { d: 10, n };
+      }
+      if (best) toggleCluster(best.n.id);
+    });
+    canvas.addEventListener('mousemove', (event) => {
+      const rect = canvas.getBoundingClientRect();
+      const x = event.clientX - rect.left, y = event.clientY - rect.top;
+      const tip = byId('tooltip');
+      let best = null;
+      for (const n of layout.inner.concat(layout.terminals)) {
+        if (n.virtual) continue;
+        const d = Math.hypot(n.x - x, n.y - y);
+        if (d < 10 && (!best || d < best.d)) best = { d, n };
+      }
+      canvas.style.cursor = best && best.n.children.length ? 'pointer' : 'default';
+      if (!best) { tip.hidden = true; return; }
+      const n = best.n;
+      tip.replaceChildren(
+        element('div', { 'data-field': 'cluster', text: 'cluster #' + n.id + (n.children.length ? (n.open ? ' (click to collapse)' : ' (click to expand)') : ' (leaf)') }),
+        element('div', { text: 'b = ' + fmt(n.between, 3) + ', w = ' + fmt(n.within, 3) }),
+        element('div', { text: tree.net_a + ': ' + n.size_a + ' units, ' + tree.net_b + ': ' + n.size_b + ' units' }));
+      showTooltip(event);
+    });
+    canvas.addEventListener('mouseleave', () => { byId('tooltip').hidden = true; });
+    box.appendChild(canvas);
+    return canvas;
+  }
+
+  function toggleCluster(id) {
+    const set = collapsedSet();
+    if (set.has(id)) set.delete(id); else set.add(id);
+    byId('tooltip').hidden = true;
+    const scroll = document.querySelector('section[data-panel="cluster_tree"] .f-dendrogram-box');
+    const top = scroll ? scroll.scrollTop : 0;
+    clusterTreePanel();
+    const again = document.querySelector('section[data-panel="cluster_tree"] .f-dendrogram-box');
+    if (again) again.scrollTop = top;
   }
 
   function clusterTreePanel() {
@@ -617,31 +2070,87 @@
         text: 'k = ' + fmt(tree.k) + ' (eigengap suggests ' + fmt(tree.k_eigengap) + '), \u03c4 = ' + fmt(tree.tau) +
           ', \u03b1 = ' + fmt(tree.alpha) + '; ' + tree.nodes + ' clusters, ' + tree.leaves + ' leaves. ' +
           'A: ' + tree.net_a + ', B: ' + tree.net_b + '; b / w: between- / within-net similarity (Sec. 6.6).' }));
-      const box = element('div', { className: 'tree' });
+      const heightSelect = element('select', { id: 'f-tree-height' }, [
+        element('option', { value: 'between', text: 'between-net similarity b' }),
+        element('option', { value: 'within', text: 'within-net similarity w' })]);
+      heightSelect.value = figures.treeHeight;
+      heightSelect.addEventListener('change', () => { figures.treeHeight = heightSelect.value; clusterTreePanel(); });
+      const collapsed = collapsedSet();
+      const expandAll = element('button', { type: 'button', 'data-action': 'expand-all', text: 'Expand all' });
+      expandAll.addEventListener('click', () => { collapsed.clear(); clusterTreePanel(); });
+      const box = element('div', { className: 'f-dendrogram-box' });
+      const canvas = drawDendrogram(p, tree, box);
+      const tools = figureTools(p, 'cluster_tree', { png: () => canvas, svg: () => canvas.svg() });
+      tools.prepend(element('label', { className: 'f-inline' }, ['Branch ends at ', heightSelect]), expandAll);
+      p.body.appendChild(tools);
+      p.body.appendChild(box);
+      p.body.appendChild(element('p', { className: 'caption', text: 'Click a node (\u25cf) to collapse it, a box (\u25a1) to expand it; ' +
+        'leaves: \u25cf purple holds units of both nets, blue only ' + tree.net_a + ', orange only ' + tree.net_b + '.' }));
       const list = (units, size) => '[' + units.join(', ') + (size > units.length ? ', \u2026' : '') + ']';
+      const textTree = element('div', { className: 'tree' });
       // Fig. 6: each leaf shows the best input of its first few units per
-      // net; past TREE_THUMB_LEAVES leaves the tree stays text only.
-      let thumbs = 0;
+      // net; past TREE_THUMB_LEAVES leaves the tree stays text only. Inner
+      // rows are buttons that collapse like the dendrogram's nodes.
+      let thumbs = 0, hiddenBelow = Infinity;
       for (const r of tree.rows) {
+        if (r.depth > hiddenBelow) continue;
+        hiddenBelow = Infinity;
+        const closed = !r.leaf && collapsed.has(r.id);
+        if (closed) hiddenBelow = r.depth;
         const row = element('div', {
           className: r.leaf ? 'leaf' : 'inner', style: 'padding-left:' + (r.depth * 18) + 'px', 'data-cluster': String(r.id),
-          text: (r.leaf ? '\u2022 ' : '\u25be ') + '#' + r.id + '  b=' + fmt(r.between, 2) + ' w=' + fmt(r.within, 2) +
+          text: (r.leaf ? '\u2022 ' : closed ? '\u25b8 ' : '\u25be ') + '#' + r.id + '  b=' + fmt(r.between, 2) + ' w=' + fmt(r.within, 2) +
             '  A' + list(r.members_a, r.size_a) + ' B' + list(r.members_b, r.size_b) });
+        if (!r.leaf) {
+          row.setAttribute('role', 'button');
+          row.setAttribute('tabindex', '0');
+          row.setAttribute('aria-expanded', closed ? 'false' : 'true');
+          row.addEventListener('click', () => toggleCluster(r.id));
+          row.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); toggleCluster(r.id); } });
+        }
         if (r.leaf && thumbs < TREE_THUMB_LEAVES) {
           const strip = thumbnailStrip([[tree.net_a, r.members_a.slice(0, TREE_THUMB_UNITS)], [tree.net_b, r.members_b.slice(0, TREE_THUMB_UNITS)]]);
           if (strip) { row.appendChild(strip); thumbs++; }
         }
-        box.appendChild(row);
+        textTree.appendChild(row);
       }
-      p.body.appendChild(box);
+      p.body.appendChild(textTree);
     });
+  }
+
+  // Fig. 14: each curve sorted by its own decreasing value (clusters with no
+  // value last), as the paper plots the distributions; the cluster of each
+  // point comes from the leaves in summary.json when they match the curves.
+  function fig14Sorted(spec) {
+    const layer = state.summary && state.summary.layers ? state.summary.layers[state.layer] || {} : {};
+    const clustering = layer.clusters ? layer.clusters[currentPair()] : null;
+    const leaves = clustering && Array.isArray(clustering.clusters) ? clustering.clusters.filter((c) => c && c.leaf) : [];
+    const key = (v) => (typeof v === 'number' && isFinite(v) ? v : -Infinity);
+    spec.series.forEach((s, k) => {
+      const field = k === 0 ? 'between_net_similarity' : 'within_net_similarity';
+      if (leaves.length === s.y.length) {
+        const items = leaves.map((c) => [typeof c[field] === 'number' ? c[field] : null, c.id]);
+        items.sort((x, y) => key(y[0]) - key(x[0]) || x[1] - y[1]);
+        s.y = items.map((t) => t[0]);
+        s.labels = items.map((t, i) => 'rank ' + i + ': cluster #' + t[1]);
+      } else {
+        s.y = s.y.slice().sort((x, y) => key(y) - key(x));
+      }
+    });
+    spec.x_label = 'leaf clusters, each curve sorted by decreasing similarity';
   }
 
   function fig14Panel() {
     guardPanel('fig14', (p) => {
       const spec = ask('clusterSimilarity', state.layer, currentPair());
       if (handled(p, spec)) return;
-      p.body.appendChild(drawPlot(spec, plotWidth(p, 400), 280));
+      fig14Sorted(spec);
+      const canvas = drawPlot(spec, plotWidth(p, 400), 280);
+      canvas.dataset.plot = 'fig14';
+      canvas.dataset.series = JSON.stringify(spec.series.map((s) => s.y));
+      plotFigure(p, 'fig14', canvas);
+      p.body.appendChild(element('p', { className: 'caption', text: spec.series.length + ' curves over ' + spec.clusters +
+        ' leaf clusters, each sorted by its own decreasing value (Fig. 14); a cluster\u2019s rank differs between the curves: hover a point for its cluster.' }));
     });
   }
 
@@ -667,9 +2176,10 @@
         y_label: 'triangles returned', x_range: [-0.5, Math.max(0.5, n - 0.5)], y_range: [0, 1],
         x_ticks: [], y_ticks: [0, 0.25, 0.5, 0.75, 1],
       };
+      spec.series[0].labels = cc.order.map((u) => (cc.reference || 'reference net') + ' unit ' + u);
       const canvas = drawPlot(spec, plotWidth(p, 620), 170);
       canvas.dataset.values = JSON.stringify(cc.sorted_fractions);
-      p.body.appendChild(canvas);
+      plotFigure(p, 'cycle', canvas);
       const head = cc.order.slice(0, 24).join(', ') + (cc.order.length > 24 ? ', \u2026' : '');
       p.body.appendChild(element('p', { className: 'caption',
         text: (cc.triangles !== null ? fmt(cc.triangles) + (cc.triangles === 1 ? ' triangle' : ' triangles') +
@@ -683,7 +2193,7 @@
       const spec = ask('meanActivations', state.layer);
       if (handled(p, spec)) return;
       const row = element('div', { className: 'flex' });
-      row.appendChild(drawPlot(spec, Math.min(620, plotWidth(p, 620)), 280));
+      plotFigure(p, 'mean_activation', drawPlot(spec, Math.min(620, plotWidth(p, 620)), 280), row);
       const items = [];
       if (spec.source === 'mean') {
         showNote(p, 'info', 'The mean-activation comparison was not computed; the curves are the layer\u2019s unit means sorted here.');
@@ -722,7 +2232,11 @@
       const nets = state.overview.nets;
       nets.forEach((a, i) => nets.slice(i).forEach((b) => {
         const key = a + '~' + b;
-        if (xl.maps[key]) p.body.appendChild(crossLayerMap(key, xl.maps[key]));
+        if (!xl.maps[key]) return;
+        const figure = crossLayerMap(key, xl.maps[key]);
+        const canvas = figure.querySelector('canvas');
+        figure.appendChild(figureTools(p, 'cross_layers_' + key, { png: () => canvas, svg: () => canvasSvg(canvas) }));
+        p.body.appendChild(figure);
       }));
       p.section.appendChild(element('p', { className: 'caption', text:
         'CKA in [0, 1]: black 0, white 1 (negative estimates shown as 0, undefined ones magenta). ' +
@@ -824,7 +2338,7 @@
   function readNpy(path) {
     if (npys[path]) return npys[path];
     if (!(path in state.payload.files)) throw new Error('file ' + path + ' is not in this report');
-    const bytes = base64Bytes(state.payload.files[path], 'file ' + path);
+    const bytes = fileBytes(path);
     if (bytes[0] !== 0x93 || String.fromCharCode(...bytes.slice(1, 6)) !== 'NUMPY') throw new Error(path + ' is not an .npy file');
     const long = bytes[6] >= 2;
     const headerLength = long ? bytes[8] | (bytes[9] << 8) | (bytes[10] << 16) | (bytes[11] << 24) : bytes[8] | (bytes[9] << 8);
@@ -837,21 +2351,48 @@
     const body = bytes.buffer.slice(bytes.byteOffset + start + headerLength);
     let data;
     if (descr[1] === '<f4') data = new Float32Array(body, 0, count);
+    else if (descr[1] === '<f2') data = Float32Array.from(new Uint16Array(body, 0, count), halfToFloat);
     else if (descr[1] === '<i8') data = Array.from(new BigInt64Array(body, 0, count), Number);
     else if (descr[1] === '|u1') data = new Uint8Array(body, 0, count);
-    else throw new Error(path + ': dtype ' + descr[1] + ' is not float32, int64 or uint8');
+    else throw new Error(path + ': dtype ' + descr[1] + ' is not float16, float32, int64 or uint8');
     npys[path] = { shape: dims, data };
     return npys[path];
   }
 
+  function pngImage(base64, what) {
+    return new Promise((resolve, reject) => {
+      const img = new Image();
+      img.onload = () => resolve(img);
+      img.onerror = () => reject(new Error(what + ' cannot be decoded'));
+      img.src = 'data:image/png;base64,' + base64;
+    });
+  }
+
+  // A patch sheet: the PNG itself, or (format 2, 'atlas') a canvas of the
+  // same layout drawn from the layer's atlas of distinct cells.
   function sprite(path) {
     if (!sprites[path]) {
-      sprites[path] = new Promise((resolve, reject) => {
-        const img = new Image();
-        img.onload = () => resolve(img);
-        img.onerror = () => reject(new Error('the patch sheet ' + path + ' cannot be decoded'));
-        img.src = 'data:image/png;base64,' + state.payload.files[path];
-      });
+      const entry = fileEntry(path);
+      const what = 'the patch sheet ' + path;
+      if (entry && typeof entry === 'object' && entry.encoding === 'atlas') {
+        const atlas = (state.payload.atlases || {})[entry.atlas];
+        if (!atlas) return Promise.reject(new Error(what + ': its atlas is not in this report'));
+        if (!sprites['#atlas:' + entry.atlas]) sprites['#atlas:' + entry.atlas] = pngImage(atlas.data, 'the patch atlas of ' + entry.atlas);
+        sprites[path] = sprites['#atlas:' + entry.atlas].then((img) => {
+          const w = atlas.cell_width, h = atlas.cell_height;
+          const canvas = document.createElement('canvas');
+          canvas.width = entry.columns * w;
+          canvas.height = entry.rows * h;
+          const ctx = canvas.getContext('2d');
+          entry.cells.forEach((c, i) => {
+            ctx.drawImage(img, (c % atlas.columns) * w, Math.floor(c / atlas.columns) * h, w, h,
+              (i % entry.columns) * w, Math.floor(i / entry.columns) * h, w, h);
+          });
+          return canvas;
+        });
+      } else {
+        sprites[path] = pngImage(typeof entry === 'string' ? entry : entry && entry.data, what);
+      }
     }
     return sprites[path];
   }
@@ -1179,10 +2720,10 @@
       pairSelect.appendChild(element('option', { value: String(i), text: a + ' vs ' + b }));
     });
     state.layer = ov.layers.length ? ov.layers[0].name : null;
-    layerSelect.addEventListener('change', () => { state.layer = ov.layers[Number(layerSelect.value)].name; render(); });
-    pairSelect.addEventListener('change', () => { state.pairIndex = Number(pairSelect.value); render(); });
-    byId('measure-select').addEventListener('change', (e) => { state.measure = e.target.value; render(); });
-    byId('colour-select').addEventListener('change', (e) => { state.colours = e.target.value; render(); });
+    layerSelect.addEventListener('change', () => { state.layer = ov.layers[Number(layerSelect.value)].name; show(); });
+    pairSelect.addEventListener('change', () => { state.pairIndex = Number(pairSelect.value); show(); });
+    byId('measure-select').addEventListener('change', (e) => { state.measure = e.target.value; show(); });
+    byId('colour-select').addEventListener('change', (e) => { state.colours = e.target.value; show(); });
     byId('clusters-threshold').addEventListener('change', (e) => {
       state.threshold = e.target.checked;
       byId('tooltip').hidden = true;
@@ -1202,13 +2743,17 @@
 
   async function main() {
     let summaryText;
+    mark('start');
+    state.missed = new Set();
     try {
       state.payload = readPayload();
-      summaryText = new TextDecoder('utf-8', { fatal: true }).decode(base64Bytes(state.payload.summary, 'summary.json'));
+      mark('payload-json');
+      summaryText = new TextDecoder('utf-8', { fatal: true }).decode(await decodeEntry(state.payload.summary, 'summary.json'));
     } catch (e) {
       fatal(e.message);
       return;
     }
+    mark('payload');
     try {
       state.core = await createConvergentViewerCore();
       state.viewer = new state.core.Viewer();
@@ -1216,21 +2761,22 @@
       fatal('The viewer core (WebAssembly) could not start: ' + (e && e.message ? e.message : e));
       return;
     }
-    const ov = ask('loadSummary', summaryText);
-    if (ov.status !== 'ok') {
-      fatal('These results cannot be shown: ' + ov.message);
-      return;
-    }
-    try {
-      state.crossLayers = JSON.parse(summaryText).cross_layers || null;
-    } catch (e) {
-      state.crossLayers = null;
-    }
+    mark('core');
     try {
       state.summary = JSON.parse(summaryText);
     } catch (e) {
       state.summary = null;
     }
+    const light = state.summary && typeof state.viewer.loadLayer === 'function' ? lightSummaryText(state.summary) : null;
+    state.lightCore = light !== null;
+    state.coreLayers = new Set();
+    const ov = ask('loadSummary', light !== null ? light : summaryText);
+    mark('core-summary');
+    if (ov.status !== 'ok') {
+      fatal('These results cannot be shown: ' + ov.message);
+      return;
+    }
+    state.crossLayers = (state.summary && state.summary.cross_layers) || null;
     if (!ov.layers.length && !state.crossLayers) {
       fatal('summary.json lists no layers.');
       return;
@@ -1245,12 +2791,45 @@
       list.hidden = false;
     }
     buildControls();
+    applyHash();
     byId('panels').hidden = false;
-    render();
+    await show();
+    mark('first-view');
     crossLayersPanel();
     document.body.dataset.state = 'ready';
+    mark('ready');
+    revealPanel();
+    // A panel's title puts it into the link; an edited hash is followed.
+    for (const section of document.querySelectorAll('section.panel')) {
+      const h = section.querySelector('h3');
+      if (h) h.addEventListener('click', () => { state.targetPanel = section.dataset.panel; writeHash(); });
+    }
+    window.addEventListener('hashchange', () => { applyHash(); show().then(revealPanel); });
   }
 
+  // The figure options in viewer.html (shared colour scale, Fig. 1d order,
+  // combined matrix by net): each redraws only the panels it changes.
+  function bindFigureControls() {
+    const redraw = (names) => {
+      if (!state.overview || !state.layer || !currentPair()) return;
+      byId('tooltip').hidden = true;
+      for (const name of names) {
+        if (name === 'clusters') heatmapPanel('clusters', state.threshold ? 'clusters_tau' : 'clusters', 'corr');
+        else heatmapPanel(name, name, state.measure);
+      }
+    };
+    const bind = (id, field, names) => {
+      const box = byId(id);
+      if (!box) return;
+      figures[field] = box.checked;
+      box.addEventListener('change', () => { figures[field] = box.checked; redraw(names); });
+    };
+    bind('shared-scale', 'sharedScale', FIG1_PANELS);
+    bind('matched-sort', 'sortMatched', ['matched']);
+    bind('clusters-by-net', 'groupNets', ['clusters']);
+  }
+
+  window.addEventListener('DOMContentLoaded', bindFigureControls);
   window.addEventListener('DOMContentLoaded', () => {
     main().catch((e) => fatal('Unexpected failure: ' + (e && e.message ? e.message : e)));
   });

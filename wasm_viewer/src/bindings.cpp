@@ -22,6 +22,7 @@ EMSCRIPTEN_BINDINGS(convergent_viewer) {
     emscripten::class_<Viewer>("Viewer")
         .constructor<>()
         .function("loadSummary", &Viewer::load_summary)
+        .function("loadLayer", &Viewer::load_layer)
         .function("setAvailableFiles", &Viewer::set_available_files)
         .function("addFile", &Viewer::add_file)
         .function("table1", &Viewer::table1)

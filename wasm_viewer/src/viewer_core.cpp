@@ -428,6 +428,22 @@ std::string Viewer::load_summary(const std::string& json_text) {
     });
 }
 
+std::string Viewer::load_layer(const std::string& layer, const std::string& json_text) {
+    return guarded([&] {
+        if (!loaded_) throw ViewerError("no result model loaded");
+        json& layers = summary_["layers"];
+        if (!layers.contains(layer)) throw ViewerError("unknown layer '" + trim_json_string(layer) + "'");
+        json value;
+        try {
+            value = json::parse(json_text);
+        } catch (const json::parse_error& e) {
+            throw ViewerError("summary.json: layers." + layer + " is not valid JSON: " + e.what());
+        }
+        layers[layer] = std::move(value);
+        return ok(json{{"layer", layer}});
+    });
+}
+
 std::string Viewer::set_available_files(const std::string& json_text) {
     return guarded([&] {
         const json j = json::parse(json_text);

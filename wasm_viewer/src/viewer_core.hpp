@@ -86,6 +86,12 @@ public:
     // Parses and validates summary.json; returns {"status":"ok", overview...}
     // or {"status":"error","message":...}.
     std::string load_summary(const std::string& json_text);
+    // Replaces layers.<layer> of the loaded summary with the full layer
+    // object. The page first loads a summary whose layers keep only what the
+    // all-layer tables read (Table 1, similarity indices: their scalars),
+    // and each layer in full when it is first shown, so the core parses
+    // about a seventh of summary.json at load.
+    std::string load_layer(const std::string& layer, const std::string& json_text);
     // Paths (relative to the results directory) present in the report, and
     // those left out (path -> reason).
     std::string set_available_files(const std::string& json_text);

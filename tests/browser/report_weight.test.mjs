@@ -1,0 +1,323 @@
+// Browser test of the report page's weight, deep links and data export:
+// the page format of cli/report.cpp (deflated payload, float16 display
+// matrices, patch atlases, files decoded when a view needs them) in
+// headless Chromium from file://.
+//
+//   CONVERGENT_CLI=build/cli/convergent node --test tests/browser/report_weight.test.mjs
+//
+// Environment: CONVERGENT_CLI (required), CONVERGENT_PYTHON (default
+// /usr/bin/python3, numpy: the oracle for float16 rounding),
+// CONVERGENT_CHROMIUM (default /usr/bin/chromium), CONVERGENT_SCREENSHOT_DIR
+// (default: a new temporary directory; the benchmark figures go there as
+// report_weight.json). CONVERGENT_WEIGHT_RESULTS: results of the bundled
+// example (tools/demo.sh) to measure instead of running compare here.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const CLI = process.env.CONVERGENT_CLI;
+const PYTHON = process.env.CONVERGENT_PYTHON || '/usr/bin/python3';
+const CHROMIUM = process.env.CONVERGENT_CHROMIUM || '/usr/bin/chromium';
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'convergent-weight-'));
+const shots = process.env.CONVERGENT_SCREENSHOT_DIR || path.join(work, 'screenshots');
+fs.mkdirSync(shots, { recursive: true });
+
+// The targets the benchmark is compared with (printed, not asserted: the
+// load time depends on the machine and its load).
+const TARGET_BYTES = 8e6, TARGET_READY_MS = 2000;
+
+let browser;
+const fixture = path.join(work, 'results');
+
+function run(cmd, args, options) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, ...options });
+  if (r.error) throw r.error;
+  return r;
+}
+
+// Values of .npy files through numpy: as stored (float64 of float32) and
+// rounded to float16 the way numpy does (astype), the oracle for the page.
+function numpyValues(file) {
+  const r = run(PYTHON, ['-c', `
+import json, sys, numpy as np
+a = np.load(sys.argv[1])
+h = a.astype(np.float16)
+clean = lambda x: [[None if not np.isfinite(v) else float(v) for v in row] for row in x]
+json.dump({"shape": list(a.shape), "exact": clean(a.astype(np.float64)), "half": clean(h.astype(np.float64))}, sys.stdout)
+`, file]);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+async function open(file, hash = '') {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push('CSP: ' + m.text());
+  });
+  const start = Date.now();
+  await page.goto(pathToFileURL(file).href + hash);
+  await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 120000 });
+  const readyMs = Date.now() - start;
+  assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready',
+    'fatal: ' + (await page.evaluate(() => document.getElementById('fatal').textContent)));
+  const select = page.selectOption.bind(page);
+  page.selectOption = async (...args) => {
+    const chosen = await select(...args);
+    await page.waitForFunction(() => document.body.dataset.loading !== '1');
+    return chosen;
+  };
+  return { page, errors, readyMs };
+}
+
+// Clicks an export button of a panel and returns the downloaded text.
+async function exported(page, panelName, kind = 'csv') {
+  const button = page.locator('section[data-panel="' + panelName + '"] .x-export button[data-export-kind="' + kind + '"]');
+  const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
+  const file = await download.path();
+  return { name: download.suggestedFilename(), text: fs.readFileSync(file, 'utf8') };
+}
+
+function parseCsv(text) {
+  return text.trim().split('\n').map((line) => line.split(','));
+}
+
+function payloadOf(file) {
+  const html = fs.readFileSync(file, 'utf8');
+  return JSON.parse(html.match(/<script type="application\/json" id="convergent-data">([\s\S]*?)<\/script>/)[1]);
+}
+
+before(async () => {
+  assert.ok(CLI, 'set CONVERGENT_CLI to a binary that takes `report DIR`');
+  const r = run(PYTHON, [path.join(here, 'make_fixture.py'), fixture]);
+  assert.equal(r.status, 0, 'make_fixture.py failed: ' + r.stderr);
+  for (const [out, extra] of [['report.html', []], ['report_full.html', ['--full-precision']]]) {
+    const w = run(CLI, ['report', fixture, '--out', path.join(fixture, out), ...extra]);
+    assert.equal(w.status, 0, w.stderr);
+  }
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-gpu'] });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  console.log('screenshots and report_weight.json in ' + shots);
+});
+
+test('payload: deflated summary, float16 display matrices (upper triangle when symmetric)', () => {
+  const payload = payloadOf(path.join(fixture, 'report.html'));
+  assert.equal(payload.version, 2);
+  assert.equal(payload.summary.encoding, 'deflate');
+  const within = payload.files['conv1/net1~net1.corr.npy'], between = payload.files['conv1/net1~net2.corr.npy'];
+  assert.equal(within.stored, 'float16');
+  assert.equal(within.layout, 'upper-shuffled');
+  assert.equal(between.stored, 'float16');
+  assert.equal(between.layout, 'shuffled');
+  const full = payloadOf(path.join(fixture, 'report_full.html'));
+  assert.equal(full.files['conv1/net1~net2.corr.npy'].stored, undefined);
+  const size = (f) => fs.statSync(path.join(fixture, f)).size;
+  assert.ok(size('report.html') < size('report_full.html'), 'float16 pages are smaller');
+});
+
+test('deep link restores layer, pair and panel; the selectors rewrite the hash', async () => {
+  const { page, errors } = await open(path.join(fixture, 'report.html'), '#layer=conv2&pair=net1~net3&panel=fig3');
+  assert.equal(await page.$eval('#layer-select', (s) => s.selectedOptions[0].textContent), 'conv2');
+  assert.equal(await page.$eval('#pair-select', (s) => s.selectedOptions[0].textContent), 'net1 vs net3');
+  assert.equal(await page.locator('section[data-panel="between"] h3').textContent(), '(c) between-net: net1 × net3');
+  assert.equal(await page.evaluate(() => document.body.dataset.panel), 'fig3');
+  assert.ok(await page.$eval('section[data-panel="fig3"]', (s) => s.classList.contains('x-target')));
+  const top = await page.$eval('section[data-panel="fig3"]', (s) => s.getBoundingClientRect().top);
+  assert.ok(top >= -1 && top < 200, 'fig3 scrolled into view (top at ' + top + ')');
+  assert.ok(!(await page.locator('#x-link-note').isVisible()));
+
+  await page.selectOption('#pair-select', { label: 'net2 vs net3' });
+  assert.equal(await page.evaluate(() => location.hash), '#layer=conv2&pair=net2~net3&panel=fig3');
+  await page.selectOption('#layer-select', { label: 'conv1' });
+  assert.equal(await page.evaluate(() => location.hash), '#layer=conv1&pair=net2~net3&panel=fig3');
+  await page.locator('section[data-panel="table1"] h3').click();
+  assert.equal(await page.evaluate(() => location.hash), '#layer=conv1&pair=net2~net3&panel=table1');
+  // The address bar is a link back to this view.
+  const link = await page.evaluate(() => location.href);
+  const again = await browser.newPage();
+  await again.goto(link);
+  await again.waitForSelector('body[data-state="ready"]');
+  assert.equal(await again.$eval('#layer-select', (s) => s.selectedOptions[0].textContent), 'conv1');
+  assert.equal(await again.$eval('#pair-select', (s) => s.selectedOptions[0].textContent), 'net2 vs net3');
+  assert.equal(await again.evaluate(() => document.body.dataset.panel), 'table1');
+  await again.close();
+  // An edited hash is followed.
+  await page.evaluate(() => { location.hash = '#layer=conv2&pair=net1~net2'; });
+  await page.waitForFunction(() => document.body.dataset.layer === 'conv2' && document.body.dataset.loading !== '1');
+  assert.equal(await page.$eval('#pair-select', (s) => s.selectedOptions[0].textContent), 'net1 vs net2');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('unknown values in the link give a visible note, not a failure', async () => {
+  const { page, errors } = await open(path.join(fixture, 'report.html'), '#layer=nope&pair=net1~net9&panel=%3Cimg%3E');
+  const note = page.locator('#x-link-note');
+  assert.ok(await note.isVisible());
+  const text = await note.textContent();
+  assert.match(text, /layer “nope”/);
+  assert.match(text, /pair “net1~net9”/);
+  assert.match(text, /panel “<img>”/);
+  assert.equal(await page.evaluate(() => document.querySelectorAll('img').length), 0);
+  assert.equal(await page.$eval('#layer-select', (s) => s.selectedOptions[0].textContent), 'conv1');
+  assert.equal(await page.$eval('section[data-panel="between"]', (s) => s.dataset.status), 'ok');
+  // The reversed pair name is the same pair.
+  const reversed = await open(path.join(fixture, 'report.html'), '#pair=net3~net1');
+  assert.equal(await reversed.page.$eval('#pair-select', (s) => s.selectedOptions[0].textContent), 'net1 vs net3');
+  assert.ok(!(await reversed.page.locator('#x-link-note').isVisible()));
+  await reversed.page.close();
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('matrix CSV: float16 values equal numpy\'s float16 rounding of the .npy; --full-precision gives the .npy exactly', async () => {
+  const npy = numpyValues(path.join(fixture, 'conv2/net1~net3.corr.npy'));
+  const within = numpyValues(path.join(fixture, 'conv2/net3~net3.corr.npy'));
+  const order = JSON.parse(fs.readFileSync(path.join(fixture, 'summary.json'), 'utf8'))
+    .layers.conv2.pairs['net1~net3'].correlation.matched_order;
+  const check = (csv, values, cols, what) => {
+    const rows = parseCsv(csv.text);
+    assert.deepEqual(rows[0].slice(1).map(Number), cols, what + ': column units');
+    assert.equal(rows.length - 1, values.length, what + ': rows');
+    let compared = 0;
+    rows.slice(1).forEach((row, r) => {
+      assert.equal(Number(row[0]), r);
+      cols.forEach((c, j) => {
+        const expected = values[r][c];
+        if (expected === null) assert.ok(['NaN', 'inf', '-inf', ''].includes(row[j + 1]), what);
+        else assert.equal(Number(row[j + 1]), expected, what + ' (' + r + ', ' + c + ')');
+        compared++;
+      });
+    });
+    assert.equal(compared, values.length * cols.length);
+  };
+  const ident = (n) => Array.from({ length: n }, (_, i) => i);
+  for (const [file, values] of [['report.html', 'half'], ['report_full.html', 'exact']]) {
+    const { page, errors } = await open(path.join(fixture, file), '#layer=conv2&pair=net1~net3');
+    const between = await exported(page, 'between');
+    assert.match(between.name, /conv2_net1-net3_between\.csv$/);
+    check(between, npy[values], ident(npy.shape[1]), file + ' between');
+    check(await exported(page, 'matched'), npy[values], order, file + ' matched');
+    check(await exported(page, 'within_b'), within[values], ident(within.shape[1]), file + ' within_b (upper triangle mirrored)');
+    const label = await page.locator('section[data-panel="between"] .x-export button').textContent();
+    assert.equal(label, values === 'half' ? 'CSV (float16)' : 'CSV');
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  // float16 round trip: within float16's precision of the float32 results.
+  npy.exact.forEach((row, r) => row.forEach((v, c) => {
+    const h = npy.half[r][c];
+    assert.ok(Math.abs(h - v) <= Math.abs(v) * 2 ** -11 + 2 ** -25, 'float16 of ' + v + ' is ' + h);
+  }));
+});
+
+test('Table 1 as CSV and Markdown holds summary.json\'s figures; curves as CSV', async () => {
+  const summary = JSON.parse(fs.readFileSync(path.join(fixture, 'summary.json'), 'utf8'));
+  const { page, errors } = await open(path.join(fixture, 'report.html'), '#layer=conv1&pair=net1~net2');
+  const csv = await exported(page, 'table1', 'csv');
+  const rows = parseCsv(csv.text);
+  assert.equal(rows[0][0], 'layer');
+  const keys = ['semi_matching_mean', 'matching_mean', 'overlap_ratio'];
+  let checked = 0;
+  for (const row of rows.slice(1)) {
+    const pair = summary.layers[row[0]].pairs['net1~net2'];
+    ['correlation', 'mutual_information'].forEach((measure, m) => keys.forEach((key, k) => {
+      const cell = row[1 + 3 * m + k];
+      if (!pair[measure]) { assert.equal(cell, '', row[0] + ' ' + measure); return; }
+      assert.equal(Number(cell), pair[measure][key], row[0] + ' ' + measure + ' ' + key);
+      checked++;
+    }));
+  }
+  assert.deepEqual(rows.slice(1).map((r) => r[0]), Object.keys(summary.layers));
+  assert.ok(checked >= 6);
+  const md = (await exported(page, 'table1', 'md')).text;
+  const line = md.split('\n').find((l) => l.startsWith('| conv1 |'));
+  const corr = summary.layers.conv1.pairs['net1~net2'].correlation;
+  for (const key of keys) assert.ok(line.includes('| ' + String(corr[key]) + ' '), key + ' in ' + line);
+  assert.match(md, /\| --- \| ---: \|/);
+  // The similarity indices: summary.json's values.
+  const sim = parseCsv((await exported(page, 'similarity')).text);
+  const ckaColumn = sim[0].indexOf('cka');
+  assert.ok(ckaColumn > 1, 'a cka column: ' + sim[0].join(','));
+  for (const row of sim.slice(1)) {
+    const si = summary.layers[row[0]].pairs['net1~net2'].similarity_indices;
+    if (si && typeof si.cka === 'number') assert.equal(Number(row[ckaColumn]), si.cka, row[0] + ' cka');
+  }
+  // Fig. 3: the semi-matching curve is summary.json's, in plotting order.
+  const fig3 = parseCsv((await exported(page, 'fig3')).text);
+  assert.deepEqual(fig3[0], ['series', 'x', 'y']);
+  const semi = fig3.slice(1).filter((r) => r[0] === fig3[1][0]).map((r) => (r[2] === '' ? NaN : Number(r[2])));
+  const values = corr.semi_matching_values.filter((v) => typeof v === 'number').sort((a, b) => b - a);
+  assert.deepEqual(semi.filter((v) => !Number.isNaN(v)), values);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+// The bundled example (tools/demo.sh) and a synthetic 4-net result with
+// 4096-unit layers: page size and time to ready, written as benchmark
+// figures. Usability is asserted (every layer draws, no page error), the
+// figures only compared with the targets.
+test('benchmark: page weight and load time of the bundled example', { timeout: 900000 }, async () => {
+  let results = process.env.CONVERGENT_WEIGHT_RESULTS;
+  if (!results) {
+    results = path.join(work, 'example');
+    const ex = path.join(root, 'examples', 'fashion_mnist');
+    const nets = [1, 2, 3, 4].map((i) => path.join(ex, 'nets', 'net' + i + '.npz'));
+    const rf = fs.readFileSync(path.join(ex, 'receptive_fields.txt'), 'utf8').trim();
+    const c = run(CLI, ['compare', ...nets, '--out', results, '--overwrite', '--cross-layers', '--quiet',
+      '--images', path.join(ex, 'images.npy'), '--receptive-field', rf]);
+    assert.equal(c.status, 0, c.stderr);
+  }
+  const page0 = path.join(work, 'example.html');
+  const w = run(CLI, ['report', results, '--out', page0]);
+  assert.equal(w.status, 0, w.stderr);
+  const bytes = fs.statSync(page0).size;
+  let embedded = 0;
+  const summary = JSON.parse(fs.readFileSync(path.join(results, 'summary.json'), 'utf8'));
+  for (const layer of Object.values(summary.layers)) {
+    for (const entry of Object.values(layer.files || {})) {
+      for (const [kind, p] of Object.entries(entry)) if (!kind.endsWith('_matched')) embedded += fs.statSync(path.join(results, p)).size;
+    }
+  }
+  assert.ok(bytes < embedded, 'the page (' + bytes + ' B) is smaller than its float32 matrices alone (' + embedded + ' B)');
+  const times = [];
+  const phases = [];
+  for (let i = 0; i < 3; i++) {
+    const { page, errors, readyMs } = await open(page0);
+    times.push(readyMs);
+    phases.push(await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark')
+      .filter((m) => m.name.startsWith('convergent:')).map((m) => [m.name.slice(11), Math.round(m.startTime)]))));
+    if (i === 0) {
+      const layers = await page.$$eval('#layer-select option', (o) => o.map((x) => x.textContent));
+      for (const layer of layers.slice(1).concat(layers[0])) {
+        await page.selectOption('#layer-select', { label: layer });
+        const status = await page.$$eval('section.panel', (s) => s.filter((x) => x.dataset.status === 'error').map((x) => x.dataset.panel));
+        assert.deepEqual(status, [], 'panels with errors in ' + layer);
+        assert.equal(await page.evaluate(() => document.body.dataset.layer), layer);
+      }
+      await page.waitForSelector('section[data-panel="top_patches"] canvas[data-drawn="patches"]');
+    }
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
+  const median = times.slice().sort((a, b) => a - b)[1];
+  const figures = {
+    page: 'bundled example (examples/fashion_mnist, tools/demo.sh options)', bytes, ready_ms: times, ready_ms_median: median,
+    phases_ms: phases, load_average: os.loadavg().map((v) => Number(v.toFixed(2))), cpus: os.cpus().length,
+    target_bytes: TARGET_BYTES, target_ready_ms: TARGET_READY_MS,
+    meets_bytes: bytes <= TARGET_BYTES, meets_ready_ms: median <= TARGET_READY_MS,
+  };
+  fs.writeFileSync(path.join(shots, 'report_weight.json'), JSON.stringify(figures, null, 2) + '\n');
+  console.log('report weight: ' + (bytes / 1e6).toFixed(2) + ' MB (target ' + TARGET_BYTES / 1e6 + '), ready in ' +
+    times.join(' / ') + ' ms (target ' + TARGET_READY_MS + ', load average ' + figures.load_average.join(' ') + ')');
+});
