@@ -296,4 +296,10 @@ double code_entropy(const std::uint8_t* codes, index_t samples, int bins) {
     return std::log(double(samples)) - h / double(samples);
 }
 
+double zero_bin_fraction(const BinnedUnits& binned) {
+    if (binned.codes.empty()) return 0.0;
+    const std::uint64_t zeros = std::uint64_t(std::count(binned.codes.begin(), binned.codes.end(), std::uint8_t(0)));
+    return double(zeros) / double(binned.codes.size());
+}
+
 }  // namespace convergent

@@ -36,6 +36,14 @@ nlohmann::json alignment_to_json(const Alignment& a) {
     return j;
 }
 
+nlohmann::json mi_layer_to_json(const std::vector<double>& zero_fraction, const std::vector<std::string>& nets,
+                                index_t samples, int bins) {
+    nlohmann::json fractions = nlohmann::json::object();
+    for (size_t n = 0; n < nets.size() && n < zero_fraction.size(); ++n)
+        fractions[nets[n]] = number_or_null(zero_fraction[n]);
+    return {{"samples", samples}, {"bins", bins}, {"zero_fraction", std::move(fractions)}};
+}
+
 nlohmann::json cycle_consistency_to_json(const CycleConsistency& c, const std::vector<std::string>& nets) {
     nlohmann::json cycle = nets;
     cycle.push_back(nets.front());

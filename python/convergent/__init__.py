@@ -363,6 +363,14 @@ class LayerResult:
         self._check_net(net)
         return np.asarray(self.summary["dead_units"][net], dtype=np.int64)
 
+    def mi_zero_fraction(self, net: str) -> float:
+        """Share of `net`'s MI-sampled activations in the zero bin (<= the MI
+        zero threshold), the work the exact sparse-aware MI counting skips."""
+        self._check_net(net)
+        if "mutual_information" not in self.summary:
+            raise KeyError(f"layer '{self.name}' has no mutual information (the step did not run)")
+        return float(self.summary["mutual_information"]["zero_fraction"][net])
+
     def files(self, a: str, b: str) -> Dict[str, str]:
         """{kind: results-directory path} of the matrices of the pair a~b."""
         files = self.summary.get("files", {})

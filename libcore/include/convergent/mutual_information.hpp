@@ -68,6 +68,12 @@ struct BinnedUnits {
     BinCodesView view() const { return BinCodesView{codes.data(), units, samples, bins}; }
 };
 
+// Share of all codes of `binned` (every unit, every sample) in the zero bin,
+// code 0: the fraction of sampled activations <= zero_threshold, which is
+// what the CPU backend's sparse-aware counting skips (ReLU layers: about half
+// the values). 0 when there are no units.
+double zero_bin_fraction(const BinnedUnits& binned);
+
 // values: samples x units, row-major float with leading dimension ld >= units.
 // 1 <= options.bins <= kMaxMutualInformationBins (codes are uint8). options.samples is not used
 // here (the caller passes the sampled rows); parallel over units (OpenMP).

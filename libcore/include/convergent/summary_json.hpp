@@ -33,6 +33,12 @@ nlohmann::json cycle_consistency_json(const std::vector<std::string>& nets, cons
 nlohmann::json sparse_prediction_to_json(const SparsePredictionResult& result, const std::string& targets,
                                          const std::string& predictors);
 
+// The layer's "mutual_information" object (step mutual_information):
+// samples, bins, and zero_fraction (net name -> share of its sampled
+// activations in the zero bin, all units together).
+nlohmann::json mi_layer_to_json(const std::vector<double>& zero_fraction, const std::vector<std::string>& nets,
+                                index_t samples, int bins);
+
 // The CLUSTERS object.
 nlohmann::json clustering_to_json(const ClusteringResult& result, const std::string& name_a,
                                   const std::string& name_b);
