@@ -48,7 +48,9 @@ int main(int argc, char** argv) {
     }
     const std::unique_ptr<Backend> backend = make_backend(BackendKind::Cpu);
     // The statistics bench's shapes: two nets side by side.
-    const Case cases[] = {{"dense 60000 x (256 + 256)", 60000, 1, 256}, {"conv 32 x 256 positions x (64 + 64)", 32, 256, 64}};
+    const Case cases[] = {{"dense 60000 x (256 + 256)", 60000, 1, 256},
+                          {"conv 32 x 256 positions x (64 + 64)", 32, 256, 64},
+                          {"conv 1024 x 64 positions x (64 + 64)", 1024, 64, 64}};
     for (const Case& c : cases) {
         const index_t units = 2 * c.units_per_net, rows = c.images * c.positions;
         std::vector<float> x(size_t(rows * units));
