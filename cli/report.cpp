@@ -451,16 +451,23 @@ struct BinnedSample {
     nlohmann::json ranges;
 };
 
+// The header of a little-endian, C-order float32 .npy held in bytes; false
+// for anything else (such a file is embedded as is, and the page reports
+// what it cannot read).
+bool float32_npy_header(const std::string& bytes, const std::string& what, convergent::NpyHeader& header) {
+    try {
+        header = convergent::parse_npy_header(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(),
+                                              bytes.size(), what);
+    } catch (const std::exception&) {
+        return false;
+    }
+    return header.dtype == convergent::NpyDtype::Float32 && !header.big_endian && !header.fortran_order;
+}
+
 bool binned_joint_sample(const std::string& bytes, const std::string& what, BinnedSample& out) {
     const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
     convergent::NpyHeader header;
-    try {
-        header = convergent::parse_npy_header(data, bytes.size(), bytes.size(), what);
-    } catch (const std::exception&) {
-        return false;  // embedded as is; the page reports what it cannot read
-    }
-    if (header.dtype != convergent::NpyDtype::Float32 || header.big_endian || header.fortran_order || header.shape.size() != 2)
-        return false;
+    if (!float32_npy_header(bytes, what, header) || header.shape.size() != 2) return false;
     const size_t rows = size_t(header.shape[0]), units = size_t(header.shape[1]);
     auto value = [&](size_t r, size_t u) {
         float v;
@@ -579,12 +586,7 @@ std::string npy_header_text(const char* descr, const std::vector<convergent::ind
 bool float16_copy(const std::string& bytes, const std::string& what, std::string& out, std::string& layout) {
     const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
     convergent::NpyHeader header;
-    try {
-        header = convergent::parse_npy_header(data, bytes.size(), bytes.size(), what);
-    } catch (const std::exception&) {
-        return false;  // embedded as is; the page reports what it cannot read
-    }
-    if (header.dtype != convergent::NpyDtype::Float32 || header.big_endian || header.fortran_order) return false;
+    if (!float32_npy_header(bytes, what, header)) return false;
     const size_t count = size_t(header.element_count());
     std::vector<float> values(count);
     std::memcpy(values.data(), data + header.data_offset, 4 * count);
