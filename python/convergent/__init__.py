@@ -582,16 +582,18 @@ class Result:
         self._data.save(path, bool(overwrite))
         return path
 
-    def report(self, path: PathLike = "report.html", max_file_mb: float = 64.0) -> str:
+    def report(self, path: PathLike = "report.html", max_file_mb: float = 64.0, full_precision: bool = False) -> str:
         """Writes the single-file HTML report (the page of ``convergent
         report``; it opens from file:// offline). Matrices above max_file_mb
-        are left out with a note. Returns the path.
+        are left out with a note; the correlation and MI matrices are
+        embedded as float16 (display-only) unless full_precision (the CLI's
+        --full-precision). Returns the path.
 
         Raises ConvergentError (code "unsupported") when this build has no
         viewer (it needs Emscripten's em++ at build time)."""
         _require_viewer()
         target = os.fspath(path)
-        outcome = self._data.report(target, float(max_file_mb))
+        outcome = self._data.report(target, float(max_file_mb), bool(full_precision))
         import warnings
         for message in outcome["warnings"]:
             warnings.warn(f"convergent report: {message}", stacklevel=2)
@@ -610,12 +612,13 @@ def viewer_available() -> bool:
     return bool(_core.viewer_available())
 
 
-def report(directory: PathLike, path: Optional[PathLike] = None, max_file_mb: float = 64.0) -> str:
-    """``convergent report DIR [--out PATH]`` on a results directory
-    (default PATH: DIR/report.html). Returns the path written."""
+def report(directory: PathLike, path: Optional[PathLike] = None, max_file_mb: float = 64.0,
+           full_precision: bool = False) -> str:
+    """``convergent report DIR [--out PATH] [--full-precision]`` on a results
+    directory (default PATH: DIR/report.html). Returns the path written."""
     _require_viewer()
     target = os.fspath(path) if path is not None else os.path.join(os.fspath(directory), "report.html")
-    _core.report_directory(os.fspath(directory), target, float(max_file_mb))
+    _core.report_directory(os.fspath(directory), target, float(max_file_mb), bool(full_precision))
     return target
 
 

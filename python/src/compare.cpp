@@ -322,14 +322,15 @@ void bind_compare(py::module_& m) {
                  save_results(d.summary, d.arrays, dir.string(), overwrite);
              },
              py::arg("dir"), py::arg("overwrite") = false)
-        .def("report", [](const ResultData& d, const fs::path& out, double max_file_mb) {
+        .def("report", [](const ResultData& d, const fs::path& out, double max_file_mb, bool full_precision) {
                  CVG_REQUIRE(max_file_mb > 0 && max_file_mb <= 1e6, InvalidArgument,
                              "report: max_file_mb must be in (0, 1e6]");
                  report::ReportOutcome outcome;
                  {
                      py::gil_scoped_release release;
                      MemoryReportInput input(d);
-                     outcome = report::write_report(input, out.string(), std::uint64_t(max_file_mb * 1024.0 * 1024.0));
+                     outcome = report::write_report(input, out.string(), std::uint64_t(max_file_mb * 1024.0 * 1024.0),
+                                                    full_precision);
                  }
                  py::dict r;
                  r["embedded"] = outcome.embedded;
@@ -340,7 +341,7 @@ void bind_compare(py::module_& m) {
                  r["omitted"] = omitted;
                  return r;
              },
-             py::arg("out"), py::arg("max_file_mb") = 64.0);
+             py::arg("out"), py::arg("max_file_mb") = 64.0, py::arg("full_precision") = false);
 
     m.def("compare_arrays", [](const py::list& nets, const py::object& options, const py::object& progress) {
               const CompareOptions o = options_from(options, "compare");
@@ -412,14 +413,15 @@ seeded reservoir sample replaces the CLI's sample rows).
 
     m.def("viewer_available", &report::viewer_available,
           "Whether this build embeds the report viewer (Result.report needs it).");
-    m.def("report_directory", [](const fs::path& dir, const fs::path& out, double max_file_mb) {
+    m.def("report_directory", [](const fs::path& dir, const fs::path& out, double max_file_mb, bool full_precision) {
               CVG_REQUIRE(max_file_mb > 0 && max_file_mb <= 1e6, InvalidArgument,
                           "report: max_file_mb must be in (0, 1e6]");
               py::gil_scoped_release release;
-              return report::write_report(dir.string(), out.string(), std::uint64_t(max_file_mb * 1024.0 * 1024.0))
+              return report::write_report(dir.string(), out.string(), std::uint64_t(max_file_mb * 1024.0 * 1024.0),
+                                          full_precision)
                   .embedded;
           },
-          py::arg("dir"), py::arg("out"), py::arg("max_file_mb") = 64.0,
+          py::arg("dir"), py::arg("out"), py::arg("max_file_mb") = 64.0, py::arg("full_precision") = false,
           "`convergent report DIR --out OUT`.");
 }
 

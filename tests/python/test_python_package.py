@@ -492,6 +492,13 @@ def test_save_load_and_report_like_the_cli(arrays_result, cli, tmp_path):
     assert (tmp_path / "api.html").read_bytes() == (tmp_path / "cli.html").read_bytes()
     assert convergent.report(out, tmp_path / "dir.html") == str(tmp_path / "dir.html")
     assert (tmp_path / "dir.html").read_bytes() == (tmp_path / "cli.html").read_bytes()
+    # --full-precision (float32 matrices) from Python too, and it differs from the float16 page
+    run_cli("report", out, "--out", tmp_path / "cli_full.html", "--full-precision")
+    result.report(tmp_path / "api_full.html", full_precision=True)
+    convergent.report(out, tmp_path / "dir_full.html", full_precision=True)
+    full = (tmp_path / "cli_full.html").read_bytes()
+    assert full != (tmp_path / "cli.html").read_bytes()
+    assert (tmp_path / "api_full.html").read_bytes() == full == (tmp_path / "dir_full.html").read_bytes()
 
 
 # ---- the batch-by-batch engine of convergent.torch.compare --------------------------------
