@@ -134,6 +134,30 @@ after(async () => {
 
 const MARK = [[0, 39], [201, 255], [91, 149]];  // the matched-cell outline, rgb(0, 230, 118)
 
+test('a new window width draws the panels again at their new size', async () => {
+  // At 1400 px Fig. 1 has two columns; at 1900 px the grid has three, so
+  // each heatmap is drawn again for its new, narrower panel (and fits it).
+  const { page, errors } = await open();
+  const width = () => page.$eval(heatmap('between'), (c) => c.getBoundingClientRect().width);
+  const body = () => page.$eval('section[data-panel="between"] .body', (b) => b.clientWidth);
+  const plot = () => page.$eval('section[data-panel="fig3"] canvas', (c) => c.getBoundingClientRect().width);
+  const [before, beforePlot] = [await width(), await plot()];
+  const renders = await page.evaluate(() => Number(document.body.dataset.renders || 0));
+  await page.setViewportSize({ width: 1900, height: 1000 });
+  await page.waitForFunction((n) => Number(document.body.dataset.renders || 0) > n, renders, { timeout: 10000 });
+  const [after, afterPlot] = [await width(), await plot()];
+  assert.ok(after !== before && after <= (await body()), 'heatmap ' + before + ' px -> ' + after + ' px');
+  assert.ok(afterPlot !== beforePlot, 'Fig. 3 ' + beforePlot + ' px -> ' + afterPlot + ' px');
+  // A change of the height alone draws nothing again.
+  const drawn = await page.evaluate(() => Number(document.body.dataset.renders || 0));
+  await page.setViewportSize({ width: 1900, height: 800 });
+  await page.waitForTimeout(500);
+  assert.equal(await page.evaluate(() => Number(document.body.dataset.renders || 0)), drawn);
+  assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('Fig. 1d: matched cells outlined, rows sortable by matched value', async () => {
   const { page, errors } = await open();
   const al = summary.layers.conv1.pairs['net1~net2'].correlation;

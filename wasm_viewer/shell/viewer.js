@@ -2829,6 +2829,20 @@
     bind('clusters-by-net', 'groupNets', ['clusters']);
   }
 
+  // The panels take their size from the page's width: draw them again when
+  // it changes (debounced; a change of the height alone is ignored).
+  let resizeTimer = null;
+  let drawnWidth = window.innerWidth;
+  window.addEventListener('resize', () => {
+    if (window.innerWidth === drawnWidth) return;
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      drawnWidth = window.innerWidth;
+      if (!state.overview || !state.layer) return;
+      show().catch((e) => fatal('Unexpected failure: ' + (e && e.message ? e.message : e)));
+    }, 150);
+  });
+
   window.addEventListener('DOMContentLoaded', bindFigureControls);
   window.addEventListener('DOMContentLoaded', () => {
     main().catch((e) => fatal('Unexpected failure: ' + (e && e.message ? e.message : e)));
