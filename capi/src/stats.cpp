@@ -566,9 +566,10 @@ int cvg_stats_top_k(const cvg_stats* stats, int32_t net, int64_t* images, int64_
         const auto copy = [&](const auto& all, auto* out) {
             std::copy(all.begin() + off * k, all.begin() + (off + units) * k, out);
         };
-        copy(stats->top_k.images(), images);
-        if (positions) copy(stats->top_k.positions_best_first(), positions);
-        if (values) copy(stats->top_k.values(), values);
+        const TopKAccumulator::Lists lists = stats->top_k.lists();
+        copy(lists.images, images);
+        if (positions) copy(lists.positions, positions);
+        if (values) copy(lists.values, values);
     });
 }
 

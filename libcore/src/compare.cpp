@@ -15,6 +15,7 @@
 #include "convergent/atomic_file.hpp"
 #include "convergent/cross_layers.hpp"
 #include "convergent/npy.hpp"
+#include "convergent/patches.hpp"
 #include "convergent/statistics.hpp"
 #include "staged_directory.hpp"
 
@@ -803,8 +804,7 @@ struct LayerPlan {
 // error unless --receptive-field names the layer (then the option is used).
 std::array<index_t, 3> stored_receptive_field(const std::vector<NetSource>& nets, const std::string& layer,
                                               const CompareOptions& options) {
-    for (const std::string& item : options.top_patches.receptive_field)
-        if (item.rfind(layer + "=", 0) == 0) return {};  // an explicit field settles it
+    if (parse_receptive_fields(options.top_patches.receptive_field).count(layer)) return {};  // the option settles it
     const auto text = [](const std::array<index_t, 3>& f) {
         return std::to_string(f[0]) + "," + std::to_string(f[1]) + "," + std::to_string(f[2]);
     };

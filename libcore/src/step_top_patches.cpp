@@ -61,8 +61,10 @@ void run(LayerContext& ctx) {
     }
     const TopKAccumulator& acc = d.top_k;
     const index_t k = acc.k();
-    const std::vector<std::int64_t> images = acc.images(), positions = acc.positions_best_first();
-    const std::vector<float> values = acc.values();
+    const TopKAccumulator::Lists lists = acc.lists();
+    const std::vector<std::int64_t>& images = lists.images;
+    const std::vector<std::int64_t>& positions = lists.positions;
+    const std::vector<float>& values = lists.values;
     const CompareOptions& o = ctx.options();
     const std::map<std::string, ReceptiveField> fields = parse_receptive_fields(o.top_patches.receptive_field);
     const auto field_it = fields.find(d.layer);

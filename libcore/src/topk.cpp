@@ -110,35 +110,22 @@ void TopKAccumulator::merge(const TopKAccumulator& other) {
         }
 }
 
-std::vector<TopKAccumulator::Entry> TopKAccumulator::sorted(index_t unit) const {
-    std::vector<Entry> out(entries_.begin() + unit * k_, entries_.begin() + unit * k_ + filled_[size_t(unit)]);
-    std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return better(a.value, a.image, b); });
-    return out;
-}
-
-std::vector<std::int64_t> TopKAccumulator::images() const {
-    std::vector<std::int64_t> out(size_t(units_ * k_), -1);
+TopKAccumulator::Lists TopKAccumulator::lists() const {
+    Lists out;
+    out.images.assign(size_t(units_ * k_), -1);
+    out.positions.assign(size_t(units_ * k_), -1);
+    out.values.assign(size_t(units_ * k_), std::numeric_limits<float>::quiet_NaN());
+    std::vector<Entry> unit_entries;
     for (index_t u = 0; u < units_; ++u) {
-        const std::vector<Entry> s = sorted(u);
-        for (size_t j = 0; j < s.size(); ++j) out[size_t(u * k_) + j] = s[j].image;
-    }
-    return out;
-}
-
-std::vector<std::int64_t> TopKAccumulator::positions_best_first() const {
-    std::vector<std::int64_t> out(size_t(units_ * k_), -1);
-    for (index_t u = 0; u < units_; ++u) {
-        const std::vector<Entry> s = sorted(u);
-        for (size_t j = 0; j < s.size(); ++j) out[size_t(u * k_) + j] = s[j].position;
-    }
-    return out;
-}
-
-std::vector<float> TopKAccumulator::values() const {
-    std::vector<float> out(size_t(units_ * k_), std::numeric_limits<float>::quiet_NaN());
-    for (index_t u = 0; u < units_; ++u) {
-        const std::vector<Entry> s = sorted(u);
-        for (size_t j = 0; j < s.size(); ++j) out[size_t(u * k_) + j] = s[j].value;
+        unit_entries.assign(entries_.begin() + u * k_, entries_.begin() + u * k_ + filled_[size_t(u)]);
+        std::sort(unit_entries.begin(), unit_entries.end(),
+                  [](const Entry& a, const Entry& b) { return better(a.value, a.image, b); });
+        for (size_t j = 0; j < unit_entries.size(); ++j) {
+            const size_t at = size_t(u * k_) + j;
+            out.images[at] = unit_entries[j].image;
+            out.positions[at] = unit_entries[j].position;
+            out.values[at] = unit_entries[j].value;
+        }
     }
     return out;
 }

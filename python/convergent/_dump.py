@@ -376,9 +376,24 @@ def subsampled_field(field: Tuple[int, int, int], height: int, width: int, spati
     rows, cols = spatial_grid(height, width, spatial_stride, max_positions_per_side)
     if (rows.start or 0, rows.step or 1) != (cols.start or 0, cols.step or 1):
         raise ValueError("subsampled_field: the grid is not square")
+    return _grid_field(field, rows.start or 0, rows.step or 1)
+
+
+def _grid_field(field: Tuple[int, int, int], start: int, step: int) -> Tuple[int, int, int]:
+    """The field of a layer stored on map positions start, start + step, ..."""
     size, stride, padding = field
-    start, step = rows.start or 0, rows.step or 1
     return size, stride * step, padding - start * stride
+
+
+def _module_fields(model: nn.Module, modules: Mapping[str, nn.Module]) -> Dict[str, Optional[Tuple[int, int, int]]]:
+    """{layer: the receptive_fields(model) entry of its module, or None when
+    the module is not in the chain}; {} when the chain cannot be followed."""
+    try:
+        chain = receptive_fields(model)
+    except ValueError:  # a module it cannot follow (non-square)
+        return {}
+    module_names = {id(m): n for n, m in model.named_modules() if n}
+    return {layer: chain.get(module_names.get(id(module))) for layer, module in modules.items()}
 
 
 def receptive_field_option(fields: Mapping[str, Tuple[int, int, int]]) -> str:
@@ -405,22 +420,14 @@ def _layer_fields(model: nn.Module, resolved: Mapping[str, nn.Module], info: Map
                   ) -> Dict[str, Tuple[int, int, int]]:
     """The receptive field of every dumped conv layer that receptive_fields()
     can follow, on the grid of positions kept for it."""
-    try:
-        chain = receptive_fields(model)
-    except ValueError:  # a module it cannot follow (non-square): store none
-        return {}
-    module_names = {id(m): n for n, m in model.named_modules() if n}
     out = {}
-    for name, module in resolved.items():
-        module_name = module_names.get(id(module))
-        if module_name not in chain or info[name]["source_hw"] is None:
+    for name, field in _module_fields(model, resolved).items():
+        if field is None or info[name]["source_hw"] is None:
             continue
         rows, cols = _arithmetic(info[name]["rows"]), _arithmetic(info[name]["cols"])
         if rows is None or rows != cols:
             continue
-        size, stride, padding = chain[module_name]
-        start, step = rows
-        out[name] = (size, stride * step, padding - start * stride)
+        out[name] = _grid_field(field, *rows)
     return out
 
 

@@ -73,8 +73,8 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("convergent.torch needs PyTorch (Debian: apt install python3-torch)") from exc
 
-from ._dump import (ActivationDumpError, _as_tensor, _batches, _pair, dump_activations, receptive_field_option,
-                    receptive_fields, spatial_grid, subsampled_field)
+from ._dump import (ActivationDumpError, _as_tensor, _batches, _grid_field, _module_fields, _pair, dump_activations,
+                    receptive_field_option, receptive_fields, spatial_grid, subsampled_field)
 
 if TYPE_CHECKING:  # pragma: no cover
     import convergent
@@ -346,19 +346,11 @@ def _shared_fields(nets, spatial_stride, max_positions_per_side) -> Dict[str, Tu
         if sy != sx:
             return {}
         step = sy
-    per_net = []
-    for net in nets:
-        try:
-            chain = receptive_fields(net.model)
-        except ValueError:
-            return {}
-        module_names = {id(m): n for n, m in net.model.named_modules() if n}
-        per_net.append({layer: chain.get(module_names.get(id(module)))
-                        for layer, module in net.modules.items()})
+    per_net = [_module_fields(net.model, net.modules) for net in nets]
     out = {}
     for layer, field in per_net[0].items():
         if field is not None and all(f.get(layer) == field for f in per_net[1:]):
-            out[layer] = (field[0], field[1] * step, field[2])
+            out[layer] = _grid_field(field, 0, step)
     return out
 
 

@@ -49,10 +49,15 @@ public:
     void merge(const TopKAccumulator& other);
 
     // units x k, best first; slots beyond the images seen hold image -1,
-    // position -1 and value NaN.
-    std::vector<std::int64_t> images() const;
-    std::vector<std::int64_t> positions_best_first() const;
-    std::vector<float> values() const;
+    // position -1 and value NaN. lists() sorts each unit once for all three.
+    struct Lists {
+        std::vector<std::int64_t> images, positions;
+        std::vector<float> values;
+    };
+    Lists lists() const;
+    std::vector<std::int64_t> images() const { return lists().images; }
+    std::vector<std::int64_t> positions_best_first() const { return lists().positions; }
+    std::vector<float> values() const { return lists().values; }
 
     // Serialisation (binary, little endian, versioned), e.g. to merge the
     // accumulators of a distributed run.
@@ -69,7 +74,6 @@ private:
         return value > b.value || (value == b.value && image < b.image);
     }
     void offer(index_t unit, float value, std::int64_t image, std::int64_t position);
-    std::vector<Entry> sorted(index_t unit) const;
 
     index_t units_ = 0, k_ = 0, positions_ = 1;
     std::vector<Entry> entries_;       // units x k, unordered within a unit
