@@ -25,6 +25,9 @@
 #include "convergent/options.hpp"
 #include "report.hpp"
 #include "signals.hpp"
+#ifdef CONVERGENT_CLI_MPI
+#include "convergent/mpi_collective.hpp"
+#endif
 
 using namespace convergent;
 
@@ -125,11 +128,16 @@ void add_table_options(CLI::App& app, CompareOptions& options) {
                            : s->type == OptionType::NameList ? "NAME,..."
                            : s->type == OptionType::Choice   ? s->choices
                                                              : "N";
-        app.add_option_function<std::string>(
-               s->flag, [&options, s](const std::string& v) { set_from_flag(options, *s, s->flag, v); }, help)
-            ->type_name(type)
-            ->group(s->step)
-            ->allow_extra_args(false);
+        if (s->implicit) help += " (" + std::string(s->flag) + " alone: " + s->implicit + ")";
+        CLI::Option* option =
+            app.add_option_function<std::string>(
+                   s->flag, [&options, s](const std::string& v) { set_from_flag(options, *s, s->flag, v); }, help)
+                ->type_name(type)
+                ->group(s->step)
+                ->allow_extra_args(false);
+        // Without a value the flag takes its implicit one (CLI11 passes the
+        // default string then).
+        if (s->implicit) option->expected(0, 1)->default_str(s->implicit);
         if (s->alias) {
             app.add_flag_callback(
                    s->alias,
@@ -142,6 +150,39 @@ void add_table_options(CLI::App& app, CompareOptions& options) {
         }
     }
 }
+
+#ifdef CONVERGENT_CLI_MPI
+// Under mpirun (or with --mpi): every rank streams its slice of the images,
+// rank 0 runs the analyses, writes --out and prints; an error on any rank
+// ends every rank with that rank's message, printed once by rank 0
+// (docs/mpi.md).
+int compare_mpi(const std::vector<NetInput>& nets, const std::string& out, const CompareOptions& options, bool quiet) {
+    const auto t0 = std::chrono::steady_clock::now();
+    MpiSession session(nullptr, nullptr);
+    auto collective = std::make_unique<MpiCollective>(MPI_COMM_WORLD);
+    const bool root = collective->rank() == 0;
+    const int ranks = collective->size();
+    nlohmann::json summary;
+    try {
+        summary = run_compare(nets, out, options, {}, collective.get());
+    } catch (const Error& e) {
+        // Every rank has the agreed error: rank 0 prints it, then all leave
+        // together (mpirun ends the job at the first non-zero exit, which
+        // could otherwise cut rank 0 off before it printed).
+        if (root) std::fprintf(stderr, "convergent: error: %s\n", e.what());
+        std::fflush(stderr);
+        MPI_Barrier(MPI_COMM_WORLD);
+        return 1;
+    }
+    collective.reset();  // frees its communicator before MPI_Finalize
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (root && !quiet) {
+        print_table1(summary);
+        std::printf("wrote %s/summary.json in %.2f s (%d MPI ranks)\n", out.c_str(), seconds, ranks);
+    }
+    return 0;
+}
+#endif
 
 int compare_main(int argc, char** argv) {
     CLI::App app{"Compares the units of two or more nets on the same inputs (Li et al., Convergent Learning).",
@@ -156,6 +197,12 @@ int compare_main(int argc, char** argv) {
         ->type_name("NET");
     app.add_option("--out", out, "output directory (written atomically; must be empty or new)")->type_name("DIR");
     app.add_flag("-q,--quiet", quiet, "no progress or summary on the terminal");
+    bool mpi = false;
+#ifdef CONVERGENT_CLI_MPI
+    app.add_flag("--mpi", mpi,
+                 "spread the images over the MPI ranks (the default when started by mpirun, mpiexec or srun; "
+                 "docs/mpi.md)");
+#endif
     add_table_options(app, options);
     try {
         app.parse(argc, argv);
@@ -166,6 +213,8 @@ int compare_main(int argc, char** argv) {
     }
     if (inputs.size() < 2) throw UsageError("compare needs at least two nets");
     if (out.empty()) throw UsageError("compare needs --out DIR");
+    // Reference nets follow the compared ones (step resampling).
+    inputs.insert(inputs.end(), options.resampling.baseline_nets.begin(), options.resampling.baseline_nets.end());
 
     const auto t0 = std::chrono::steady_clock::now();
     // Open, check and plan everything before any output (run_compare on
@@ -177,6 +226,10 @@ int compare_main(int argc, char** argv) {
         parsed.push_back(parse_net_input(text));
         paths.push_back(parsed.back().path);
     }
+#ifdef CONVERGENT_CLI_MPI
+    if (mpi || launched_by_mpi()) return compare_mpi(parsed, out, options, quiet);
+#endif
+    (void)mpi;
     const std::vector<NetSource> nets = open_nets(parsed, options.layout);
     // The plan's peak (the largest layer; layers run one after another), so
     // a run that will not fit says so before anything is read.
@@ -225,8 +278,20 @@ int run_main(int argc, char** argv) {  // EFBIG errors instead of a SIGXFSZ kill
         if (command == "report") return report_main(args);
         if (command == "options") return options_main(args);
         if (command == "version" || command == "--version") {
-            std::printf("convergent %s (cuda backend: %s)\n", CONVERGENT_VERSION_STRING,
-                        cuda_compiled_in() ? "compiled in" : "not compiled in");
+            std::string mpi = "not compiled in";
+#ifdef CONVERGENT_CLI_MPI
+            mpi = mpi_library_version();
+            if (launched_by_mpi()) {
+                MpiSession session(nullptr, nullptr);
+                int rank = 0, size = 1;
+                MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+                MPI_Comm_size(MPI_COMM_WORLD, &size);
+                if (rank != 0) return 0;
+                mpi += ", " + std::to_string(size) + (size == 1 ? " rank" : " ranks");
+            }
+#endif
+            std::printf("convergent %s (cuda backend: %s; mpi: %s)\n", CONVERGENT_VERSION_STRING,
+                        cuda_compiled_in() ? "compiled in" : "not compiled in", mpi.c_str());
             return 0;
         }
         throw UsageError("unknown command '" + command + "'");

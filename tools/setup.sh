@@ -14,6 +14,7 @@ packages=(
   python3-dev pybind11-dev libdlpack-dev                      # the Python module convergent._core
   python3-setuptools python3-wheel python3-build python3-pip  # pip install . / wheels (tests/install/python_package.sh)
   emscripten chromium
+  libopenmpi-dev openmpi-bin python3-mpi4py                   # CONVERGENT_MPI: mpirun -n R convergent compare
   clang libclang-rt-14-dev libomp-14-dev llvm-14  # tools/fuzz.sh: libFuzzer + sanitizer runtimes, OpenMP, llvm-symbolizer
 )
 

@@ -25,6 +25,7 @@ module convergent
   integer(c_int32_t), parameter :: CVG_ROW_MAJOR = 0, CVG_COL_MAJOR = 1
   integer(c_int32_t), parameter :: CVG_BACKEND_AUTO = 0, CVG_BACKEND_CPU = 1, CVG_BACKEND_CUDA = 2
   integer(c_int32_t), parameter :: CVG_FEATURE_CUDA = 1
+  integer(c_int32_t), parameter :: CVG_FEATURE_MPI = 2
   integer(c_int32_t), parameter :: CVG_OPT_BACKEND = 1, CVG_OPT_SEED = 2, CVG_OPT_CHUNK_ROWS = 3, &
        CVG_OPT_CHANNELS_LAST = 4, CVG_OPT_LAYERS = 5, CVG_OPT_OVERWRITE = 6, CVG_OPT_MATCHING = 7, &
        CVG_OPT_MUTUAL_INFORMATION = 8, CVG_OPT_SPARSE_PREDICTION = 9, CVG_OPT_CLUSTERING = 10, &
@@ -39,7 +40,9 @@ module convergent
        CVG_OPT_SIMILARITY_INDICES = 30, CVG_OPT_SVCCA_VARIANCE = 31, CVG_OPT_PROCRUSTES_ALPHA = 32, &
        CVG_OPT_CCA_RIDGE = 33, &
        CVG_OPT_CROSS_LAYERS = 40, CVG_OPT_CROSS_LAYERS_BATCH = 41, &
-       CVG_OPT_TOP_PATCHES = 50, CVG_OPT_TOP_K = 51, CVG_OPT_IMAGES = 52, CVG_OPT_RECEPTIVE_FIELD = 53
+       CVG_OPT_TOP_PATCHES = 50, CVG_OPT_TOP_K = 51, CVG_OPT_IMAGES = 52, CVG_OPT_RECEPTIVE_FIELD = 53, &
+       CVG_OPT_BOOTSTRAP = 70, CVG_OPT_BOOTSTRAP_BLOCKS = 71, CVG_OPT_CONFIDENCE = 72, &
+       CVG_OPT_HOLDOUT = 73, CVG_OPT_PERMUTATIONS = 74, CVG_OPT_BASELINE_NETS = 75
 
 
   ! cvg_similarity_result (convergent.h): the whole-layer similarity indices.

@@ -94,6 +94,7 @@ extern "C" {
 
 /* Feature bits of cvg_features(). */
 #define CVG_FEATURE_CUDA 1 /* the CUDA backend is compiled in */
+#define CVG_FEATURE_MPI 2  /* cvg_compare_mpi (convergent_mpi.h) is compiled in */
 
 /* ---- Library ------------------------------------------------------------ */
 
@@ -213,6 +214,13 @@ typedef struct cvg_options cvg_options;
 #define CVG_OPT_TOP_K 51              /* INT  [1, 1024], default 9: inputs kept per unit (C) */
 #define CVG_OPT_IMAGES 52             /* STRING the input images .npy: top-k patches as <layer>/<net>.patches.png (C) */
 #define CVG_OPT_RECEPTIVE_FIELD 53    /* STRING conv layers' receptive fields, "conv1=5,1,2,conv2=14,2,5" (C) */
+/* Resampling (docs/resampling.md): all off by default; recorded in each layer's "resampling" object. */
+#define CVG_OPT_BOOTSTRAP 70          /* INT  [0, 1e6], default 0: bootstrap replicates over image blocks, percentile intervals (C) */
+#define CVG_OPT_BOOTSTRAP_BLOCKS 71   /* INT  [2, 1e6], default 200: image blocks (capped at the images); memory blocks x units^2 float64 (C) */
+#define CVG_OPT_CONFIDENCE 72         /* DOUBLE (0, 1], default 0.95: level of the bootstrap intervals (C) */
+#define CVG_OPT_HOLDOUT 73            /* DOUBLE [0, 0.9], default 0: fraction of the blocks held out for scoring (C) */
+#define CVG_OPT_PERMUTATIONS 74       /* INT  [0, 1e6], default 0: permutation-null replicates, one more pass each; files only (C) */
+#define CVG_OPT_BASELINE_NETS 75      /* STRING reference nets (paths or NAME=PATH, comma-separated) compared after the nets (C) */
 
 /* Creates an options object holding the defaults. Owned by the caller, freed
  * with cvg_options_destroy; it may be destroyed right after the call that

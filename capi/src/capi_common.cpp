@@ -106,7 +106,13 @@ extern "C" {
 
 const char* cvg_version(void) { return CONVERGENT_VERSION_STRING; }
 int32_t cvg_version_number(void) { return CVG_VERSION_NUMBER; }
-int32_t cvg_features(void) { return cuda_compiled_in() ? CVG_FEATURE_CUDA : 0; }
+int32_t cvg_features(void) {
+    int32_t features = cuda_compiled_in() ? CVG_FEATURE_CUDA : 0;
+#ifdef CONVERGENT_WITH_MPI
+    features |= CVG_FEATURE_MPI;
+#endif
+    return features;
+}
 int32_t cvg_cuda_device_available(void) {
     try {
         return cuda_compiled_in() && cuda_device_available(nullptr) ? 1 : 0;

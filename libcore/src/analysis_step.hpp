@@ -26,6 +26,7 @@
 #include "convergent/compare.hpp"
 #include "convergent/matching.hpp"
 #include "convergent/options.hpp"
+#include "convergent/resampling.hpp"
 #include "convergent/similarity_indices.hpp"
 #include "convergent/statistics.hpp"
 #include "convergent/topk.hpp"
@@ -40,6 +41,9 @@ struct LayerPassRequest {
     bool per_sample_terms = false;
     // Each unit's top_k best inputs (topk.hpp; 0: none), Figs. 2, 4-7, 12.
     index_t top_k = 0;
+    // Image blocks of per-block moments for the bootstrap and the held-out
+    // split (resampling.hpp; 0: none), capped at the layer's images.
+    index_t resampling_blocks = 0;
 };
 
 // What the layer pass produced.
@@ -65,6 +69,14 @@ struct LayerData {
     // activations, the same in every net's files (none: 0 x 0 x 0); an
     // explicit --receptive-field for the layer takes precedence.
     std::array<index_t, 3> stored_receptive_field{};
+    // When requested: the per-block moments (resampling.hpp), or why they
+    // are missing (device batches).
+    BlockMoments blocks;
+    std::string blocks_unavailable;
+    // The aligned sources and the chunking of the pass, for steps that read
+    // the layer again (the permutation null); empty for batched sessions.
+    std::vector<const LayerSource*> sources;
+    index_t chunk_images = 0;
 };
 
 class LayerContext {
@@ -206,5 +218,11 @@ AnalysisStep clustering_step();
 AnalysisStep cycle_consistency_step();
 AnalysisStep mean_activation_step();
 AnalysisStep top_patches_step();
+AnalysisStep resampling_step();
+// The resampling step's block moments for a layer of `width` units over
+// `images` inputs (0: unknown) in bytes (0 when neither the bootstrap nor
+// the held-out split runs), and "B blocks x T^2 float64" for messages.
+double resampling_memory_bytes(const CompareOptions& options, index_t width, index_t images);
+std::string resampling_memory_note(const CompareOptions& options, index_t width, index_t images);
 
 }  // namespace convergent

@@ -17,6 +17,7 @@
 #include "convergent/npy.hpp"
 #include "convergent/patches.hpp"
 #include "convergent/statistics.hpp"
+#include "distributed.hpp"
 #include "staged_directory.hpp"
 
 namespace fs = std::filesystem;
@@ -37,6 +38,7 @@ const std::vector<AnalysisStep>& analysis_steps() {
         cycle_consistency_step(),     // Sec. 3.1, >= 3 nets
         mean_activation_step(),       // abstract, finding 3
         top_patches_step(),           // Figs. 2, 4-7, 12: what the units see
+        resampling_step(),            // intervals, held-out scores and nulls of the figures above
     };
     return steps;
 }
@@ -301,11 +303,19 @@ ChunkPlan plan_chunks(const std::vector<const LayerSource*>& sources, index_t wi
     // With the similarity indices, the per-sample terms of debiased CKA
     // keep a float32 copy of the chunk (4 more bytes per unit and position).
     plan.per_image_bytes = (options.similarity_indices.enabled ? 4.0 : 3.0) * 4.0 * double(first.positions()) * t;
+    const double resampling_bytes = resampling_memory_bytes(options, width, first.images());
+    plan.fixed_bytes += resampling_bytes;
+    plan.per_image_bytes += resampling_bytes > 0 ? 4.0 * double(first.positions()) * t : 0.0;  // the blocks' chunk copy
     const double budget = memory_budget(options);
     const std::string where = "layer '" + first.layer_name() + "' (" + first.what() + ", " +
                               std::to_string(sources.size()) + " nets, " + std::to_string(width) +
                               " units together, " + std::to_string(first.positions()) + " positions per input)";
     const double fixed = plan.fixed_bytes, per_image = plan.per_image_bytes;
+    CVG_REQUIRE(resampling_bytes == 0 || fixed + per_image <= budget, OutOfMemory,
+                "out of memory: " + where + " needs " + mib(fixed + per_image) + ", of which " +
+                    mib(resampling_bytes) + " for the bootstrap / held-out block moments (" +
+                    resampling_memory_note(options, width, first.images()) + "), more than the memory budget of " +
+                    mib(budget) + "; use fewer --bootstrap-blocks or raise --max-memory / CVG_OPT_MAX_MEMORY_MB");
     CVG_REQUIRE(fixed + per_image <= budget, OutOfMemory,
                 "out of memory: " + where + " needs at least " + mib(fixed + per_image) + " (" + mib(fixed) +
                     " of statistics and analysis matrices + " + mib(per_image) +
@@ -363,6 +373,12 @@ public:
             resize_or_fail(t.weighted_sums, nets * size_t(width_), description(), "the per-sample sums");
             std::fill(t.weighted_sums.begin(), t.weighted_sums.end(), 0.0);
         }
+        if (request.resampling_blocks > 0) {
+            blocks_ = true;
+            const index_t blocks = total_images > 0 ? std::min(request.resampling_blocks, total_images)
+                                                    : request.resampling_blocks;
+            d_.blocks = BlockMoments(d_.widths, blocks, positions, options.seed, d_.layer);
+        }
         if (request.top_k > 0) {
             top_k_ = true;
             d_.top_k = TopKAccumulator(width_, request.top_k, positions);
@@ -380,14 +396,17 @@ public:
 
     // Adds every image of the aligned sources (one per net, same images
     // and positions), chunk_images at a time. after_chunk(images done in
-    // this call) is called after each chunk.
+    // this call) is called after each chunk. With image_count >= 0, only
+    // images [first_image, first_image + image_count): one rank's slice of a
+    // distributed run (collective.hpp), whose rows keep their global indices.
     void add(const std::vector<const LayerSource*>& sources, index_t chunk_images,
-             const std::function<void(index_t)>& after_chunk) {
+             const std::function<void(index_t)>& after_chunk, index_t first_image = 0, index_t image_count = -1) {
         const index_t row0 = images_ * d_.positions;  // global row of the sources' first row
         PieceFn on_piece;
         d_.map_width = sources.front()->map_width();
-        if (sample_count_ > 0 || per_sample_ || top_k_)
+        if (sample_count_ > 0 || per_sample_ || top_k_ || blocks_)
             on_piece = [&](const float* piece, index_t first_row, index_t rows, index_t units, index_t column) {
+                if (blocks_) d_.blocks.add_piece(piece, row0 + first_row, rows, units, column);
                 if (sample_count_ > 0) gather(piece, row0 + first_row, rows, units, units, column);
                 if (per_sample_) keep_piece(piece, first_row, rows, units, column);
                 // Pieces hold whole images (push_sources).
@@ -403,10 +422,37 @@ public:
         }
         const std::function<void(index_t)> chunk_done = [&](index_t done) {
             if (per_sample_) add_per_sample_terms();
+            if (blocks_) d_.blocks.end_chunk();
             if (after_chunk) after_chunk(done);
         };
-        push_sources(acc_, backend_, sources, chunk_images, on_piece, chunk_done);
-        images_ += sources.front()->images();
+        push_sources(acc_, backend_, sources, chunk_images, on_piece, chunk_done, first_image, image_count);
+        images_ += image_count < 0 ? sources.front()->images() : image_count;
+    }
+
+    // A distributed run: the per-sample sums of every rank are taken around
+    // the reference a single process takes (the mean of the first chunk,
+    // first_chunk_reference), so they add up. Set before add().
+    void set_per_sample_reference(std::vector<double> reference) {
+        if (per_sample_) d_.per_sample.reference = std::move(reference);
+    }
+
+    // A distributed run: every rank added its slice [first_image, end_image)
+    // of the total_images; rank 0's accumulators become the rank-ordered
+    // merge of all ranks' (distributed.hpp). A new accumulator of the pass
+    // that has save/load/merge is reduced by one more reduce_to_root line.
+    void reduce(Collective& collective, index_t first_image, index_t end_image, index_t total_images) {
+        CVG_REQUIRE(!reservoir_, Internal, description() + ": a distributed pass needs the image count");
+        const std::string what = description();
+        reduce_to_root(collective, acc_, what + ", the moments");
+        if (top_k_) reduce_to_root(collective, d_.top_k, what + ", the top-k inputs");
+        // Images chose their blocks by their global index, so rank 0's
+        // blocks become those of one process (in rank order).
+        if (blocks_) reduce_to_root(collective, d_.blocks, what + ", the resampling blocks");
+        if (per_sample_) reduce_per_sample_terms(collective, d_.per_sample, what + ", the per-sample sums");
+        if (sample_count_ > 0)
+            gather_sample_rows(collective, d_.mi_rows, d_.mi_values, width_, first_image * d_.positions,
+                               end_image * d_.positions, what + ", the sample rows");
+        images_ = total_images;
     }
 
     // Adds one chunk whose pieces lie in device memory (read in place by
@@ -434,6 +480,8 @@ public:
             }
         }
         d_.map_width = width;
+        if (blocks_ && d_.blocks_unavailable.empty())
+            d_.blocks_unavailable = "not available for device-pushed batches: CUDA tensors are reduced on the device";
         if (top_k_ && d_.top_k_unavailable.empty())
             d_.top_k_unavailable = "not available for device-pushed batches: CUDA tensors are reduced on the device";
         if (per_sample_ && d_.per_sample.unavailable.empty())
@@ -601,9 +649,39 @@ private:
     // (every net's pieces land here; the sums need all nets of a row).
     bool per_sample_ = false;
     bool top_k_ = false;  // each unit's top-k inputs (d_.top_k)
+    bool blocks_ = false;  // per-block moments (d_.blocks, resampling.hpp)
     index_t chunk_first_row_ = -1, chunk_rows_ = 0;
     std::vector<float> chunk_rows_values_;
 };
+
+// The mean of the first chunk's rows (images [0, chunk_images), every
+// net's units side by side), summed like LayerPass::add_per_sample_terms
+// does: the reference point of the per-sample sums of a single process, so
+// every rank of a distributed run can take the same one (it reads that
+// chunk itself: one chunk more per rank and layer).
+std::vector<double> first_chunk_reference(const std::vector<const LayerSource*>& sources, index_t chunk_images) {
+    const index_t images = std::min(chunk_images, sources.front()->images());
+    const index_t rows = images * sources.front()->positions();
+    index_t width = 0;
+    for (const LayerSource* s : sources) width += s->units();
+    std::vector<float> values, piece;
+    resize_or_fail(values, std::uint64_t(rows * width), "layer '" + sources.front()->layer_name() + "'",
+                   "the first chunk of the per-sample terms");
+    index_t column = 0;
+    for (const LayerSource* s : sources) {
+        piece.resize(size_t(rows * s->units()));
+        s->read_images(0, images, piece.data());
+        for (index_t r = 0; r < rows; ++r)
+            std::copy(piece.begin() + r * s->units(), piece.begin() + (r + 1) * s->units(),
+                      values.begin() + r * width + column);
+        column += s->units();
+    }
+    std::vector<double> reference(size_t(width), 0.0);
+    for (index_t r = 0; r < rows; ++r)
+        for (index_t c = 0; c < width; ++c) reference[size_t(c)] += double(values[size_t(r * width + c)]);
+    for (double& c : reference) c /= double(rows);
+    return reference;
+}
 
 // The steps that run (enabled ones and those an enabled one requires) and
 // what they need from the layer pass.
@@ -767,6 +845,8 @@ nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::st
                            const CompareOptions& options, const ProgressFn& progress) {
     std::vector<NetInput> nets;
     for (const std::string& text : inputs) nets.push_back(parse_net_input(text));
+    // Reference nets follow the compared ones (step resampling).
+    for (const std::string& text : options.resampling.baseline_nets) nets.push_back(parse_net_input(text));
     return run_compare(nets, out_dir, options, progress);
 }
 
@@ -847,32 +927,73 @@ std::vector<LayerPlan> plan_layers(const std::vector<NetSource>& nets, const Com
     return plans;
 }
 
-// The run itself, on checked names and planned layers.
+// The steps on one layer's finished pass.
+void analyse_pass(LayerPass& pass, const LayerPlan& p, const Backend& backend, const CompareOptions& options,
+                  const PipelinePlan& pipeline, ResultSink& sink, nlohmann::json& summary, nlohmann::json& lt) {
+    LayerData data = pass.finish();
+    data.stored_receptive_field = p.stored_receptive_field;
+    data.sources = p.sources, data.chunk_images = p.chunks.chunk_images;  // the permutation null reads again
+    analyse_layer(backend, options, pipeline, data, sink, summary, lt);
+}
+
+// A distributed run (collective.hpp) supports the per-layer steps; the
+// run-level steps read every image of every layer themselves.
+void check_distributable(const CompareOptions& options, const Collective* collective) {
+    if (!collective || collective->size() == 1) return;
+    for (const RunStep& step : run_steps())
+        CVG_REQUIRE(!step.enabled(options), Unsupported,
+                    std::string(step.name) + " is not supported in a distributed run (" + collective->description() +
+                        "): it reads every image of every layer itself; run it with one process");
+}
+
+// The run itself, on checked names and planned layers. With a collective,
+// every rank streams its own slice of each layer's images, rank 0 gets the
+// reduced accumulators, runs the steps and alone writes to its sink; every
+// rank returns the summary.
 nlohmann::json run_planned(const std::vector<NetSource>& nets, const std::vector<std::string>& net_names,
                            const std::vector<std::string>& inputs, const std::vector<LayerPlan>& layers,
                            const PipelinePlan& pipeline, ResultSink& sink, const CompareOptions& options,
-                           const ProgressFn& progress) {
+                           const ProgressFn& progress, Collective* collective = nullptr) {
+    const bool root = !collective || collective->rank() == 0;
     nlohmann::json timings = {{"layers", nlohmann::json::object()},
                               {"memory_estimate_bytes", nlohmann::json::object()}};
     auto t_stage = Clock::now();
-    std::unique_ptr<Backend> backend = make_backend(options.backend);
+    std::unique_ptr<Backend> backend;
+    collectively(collective, [&] { backend = make_backend(options.backend); });
     timings["backend_setup"] = seconds_since(t_stage);
     nlohmann::json summary = summary_header(*backend, options, net_names, inputs);
+    if (collective) summary["ranks"] = collective->size();
 
     for (const LayerPlan& p : layers) {
         nlohmann::json& lt = timings["layers"][p.layer];
         t_stage = Clock::now();
         timings["memory_estimate_bytes"][p.layer] = p.chunks.peak_bytes();
         const index_t images = p.sources.front()->images();
-        LayerPass pass(*backend, p.layer, net_names, p.widths, p.sources.front()->positions(), options,
-                       pipeline.request, images);
-        pass.add(p.sources, p.chunks.chunk_images, [&](index_t done) {
-            if (progress) progress(p.layer, double(done) / double(images));
+        std::int64_t first = 0, end = images;
+        if (collective) collective->slice(images, first, end);
+        std::unique_ptr<LayerPass> pass;
+        collectively(collective, [&] {
+            pass = std::make_unique<LayerPass>(*backend, p.layer, net_names, p.widths, p.sources.front()->positions(),
+                                               options, pipeline.request, images);
+            if (collective && pipeline.request.per_sample_terms)
+                pass->set_per_sample_reference(first_chunk_reference(p.sources, p.chunks.chunk_images));
+            pass->add(
+                p.sources, p.chunks.chunk_images,
+                [&](index_t done) {
+                    if (progress) progress(p.layer, double(done) / double(end - first));
+                },
+                first, end - first);
         });
-        LayerData data = pass.finish();
-        data.stored_receptive_field = p.stored_receptive_field;
+        if (collective) {
+            const auto t_reduce = Clock::now();
+            collectively(collective, [&] { pass->reduce(*collective, first, end, images); });
+            lt["reduce"] = seconds_since(t_reduce);
+        }
         lt["pass"] = seconds_since(t_stage);
-        analyse_layer(*backend, options, pipeline, data, sink, summary, lt);
+        // Rank 0 alone runs the steps (on the reduced accumulators).
+        collectively(collective, [&] {
+            if (root) analyse_pass(*pass, p, *backend, options, pipeline, sink, summary, lt);
+        });
     }
     for (const RunStep& step : run_steps()) {
         if (!step.enabled(options)) continue;
@@ -884,7 +1005,11 @@ nlohmann::json run_planned(const std::vector<NetSource>& nets, const std::vector
     // Wall-clock seconds, for finding where the time goes; not part of the
     // results (absent unless asked for, so outputs stay reproducible).
     if (options.timings) summary["timings"] = std::move(timings);
-    sink.commit(summary);
+    collectively(collective, [&] {
+        if (root) sink.commit(summary);
+    });
+    if (collective && collective->size() > 1)
+        summary = nlohmann::json::parse(collective->broadcast_from_root(root ? summary.dump() : std::string()));
     return summary;
 }
 
@@ -900,50 +1025,69 @@ std::vector<LayerMemoryEstimate> estimate_compare_memory(const std::vector<NetSo
 }
 
 nlohmann::json run_compare(const std::vector<NetInput>& inputs, const std::string& out_dir,
-                           const CompareOptions& options, const ProgressFn& progress) {
-    validate_options(options);
-    // Open, check and plan everything before any work or output.
-    const std::vector<NetSource> nets = open_nets(inputs, options.layout);
+                           const CompareOptions& options, const ProgressFn& progress, Collective* collective) {
+    // Open, check and plan everything before any work or output (on every
+    // rank, agreeing on the outcome; rank 0 alone stages the output).
+    std::vector<NetSource> nets;
     std::vector<std::string> names, paths;
-    for (size_t n = 0; n < nets.size(); ++n) {
-        names.push_back(nets[n].name());
-        paths.push_back(inputs[n].path);
-    }
-    const PipelinePlan pipeline = plan_pipeline(options);
-    const std::vector<LayerPlan> layers = plan_layers(nets, options, pipeline);
-    DirectorySink sink(out_dir, options.overwrite, paths);
-    return run_planned(nets, names, paths, layers, pipeline, sink, options, progress);
+    PipelinePlan pipeline;
+    std::vector<LayerPlan> layers;
+    std::unique_ptr<DirectorySink> sink;
+    collectively(collective, [&] {
+        validate_options(options);
+        check_distributable(options, collective);
+        nets = open_nets(inputs, options.layout);
+        for (size_t n = 0; n < nets.size(); ++n) {
+            names.push_back(nets[n].name());
+            paths.push_back(inputs[n].path);
+        }
+        pipeline = plan_pipeline(options);
+        layers = plan_layers(nets, options, pipeline);
+        if (!collective || collective->rank() == 0)
+            sink = std::make_unique<DirectorySink>(out_dir, options.overwrite, paths);
+    });
+    MemorySink unused;  // never written on ranks other than 0
+    return run_planned(nets, names, paths, layers, pipeline, sink ? static_cast<ResultSink&>(*sink) : unused, options,
+                       progress, collective);
 }
 
 nlohmann::json run_compare(const std::vector<ArrayNet>& nets, ResultSink& sink, const CompareOptions& options,
-                           const ProgressFn& progress) {
-    validate_options(options);
-    std::vector<std::string> names;
-    for (const ArrayNet& n : nets) names.push_back(n.name);
-    check_names(names);
+                           const ProgressFn& progress, Collective* collective) {
     std::vector<NetSource> sources;
     std::vector<std::string> origins;
-    for (const ArrayNet& n : nets) {
-        std::vector<std::pair<std::string, std::unique_ptr<NpyArray>>> arrays;
-        for (const auto& [layer, view] : n.layers)
-            arrays.emplace_back(layer, tensor_array(view, "net '" + n.name + "', array '" + layer + "'"));
-        origins.push_back("<memory>");
-        sources.push_back(NetSource::from_arrays(n.name, "arrays", std::move(arrays), options.layout));
-    }
-    return run_compare(sources, origins, sink, options, progress);
+    collectively(collective, [&] {
+        validate_options(options);
+        std::vector<std::string> names;
+        for (const ArrayNet& n : nets) names.push_back(n.name);
+        check_names(names);
+        for (const ArrayNet& n : nets) {
+            std::vector<std::pair<std::string, std::unique_ptr<NpyArray>>> arrays;
+            for (const auto& [layer, view] : n.layers)
+                arrays.emplace_back(layer, tensor_array(view, "net '" + n.name + "', array '" + layer + "'"));
+            origins.push_back("<memory>");
+            sources.push_back(NetSource::from_arrays(n.name, "arrays", std::move(arrays), options.layout));
+        }
+    });
+    return run_compare(sources, origins, sink, options, progress, collective);
 }
 
 nlohmann::json run_compare(const std::vector<NetSource>& nets, const std::vector<std::string>& inputs,
-                           ResultSink& sink, const CompareOptions& options, const ProgressFn& progress) {
-    validate_options(options);
-    CVG_REQUIRE(nets.size() >= 2, InvalidArgument, "compare needs at least two nets");
-    CVG_REQUIRE(inputs.size() == nets.size(), InvalidArgument, "run_compare: one input description per net");
+                           ResultSink& sink, const CompareOptions& options, const ProgressFn& progress,
+                           Collective* collective) {
     std::vector<std::string> net_names;
-    for (const auto& net : nets) net_names.push_back(net.name());
-    check_names(net_names);
-    const PipelinePlan pipeline = plan_pipeline(options);
-    return run_planned(nets, net_names, inputs, plan_layers(nets, options, pipeline), pipeline, sink, options,
-                       progress);
+    PipelinePlan pipeline;
+    std::vector<LayerPlan> layers;
+    collectively(collective, [&] {
+        validate_options(options);
+        check_distributable(options, collective);
+        CVG_REQUIRE(nets.size() >= 2, InvalidArgument, "compare needs at least two nets");
+        CVG_REQUIRE(inputs.size() == nets.size(), InvalidArgument, "run_compare: one input description per net");
+        for (const auto& net : nets) net_names.push_back(net.name());
+        check_names(net_names);
+        pipeline = plan_pipeline(options);
+        layers = plan_layers(nets, options, pipeline);
+    });
+    return run_planned(nets, net_names, inputs, layers, pipeline, sink, options, progress, collective);
 }
 
 // ---- CompareSession ---------------------------------------------------------------
@@ -1041,6 +1185,11 @@ CompareSession::CompareSession(std::vector<std::string> net_names, const Compare
     CVG_REQUIRE(!options.cross_layers.enabled, Unsupported,
                 "compare session: cross_layers (the cross-layer CKA maps) is not supported for batched pushes; "
                 "compare files or in-memory arrays (run_compare / convergent.compare) instead");
+    // The permutation null reads each net again in another image order;
+    // pushed batches cannot be read again.
+    CVG_REQUIRE(options.resampling.permutations == 0, Unsupported,
+                "compare session: permutations (the permutation null) is not supported for batched pushes, which "
+                "cannot be read again; compare files or in-memory arrays, or use bootstrap / holdout");
     impl_->nets = std::move(net_names);
     impl_->options = options;
     impl_->images = images;

@@ -186,6 +186,37 @@ std::vector<OptionSpec> build_table() {
                  "receptive field of conv layers in input pixels, layer=size,stride,padding items "
                  "(conv1=5,1,2,conv2=14,2,5); a conv layer without one shows whole images",
                  [](O& o) -> OptionField { return &o.top_patches.receptive_field; }});
+    // ---- resampling: bootstrap intervals, held-out scores, permutation null
+    // (docs/resampling.md). Not in summary.json "options" (outputs without
+    // them stay as they were); each layer's "resampling" object records them.
+    t.push_back({"bootstrap", "--bootstrap", nullptr, 70, "CVG_OPT_BOOTSTRAP", OptionType::Integer, 0, 1e6, false,
+                 false, nullptr, "resampling", false,
+                 "bootstrap replicates over image blocks for percentile intervals of Table 1 and the similarity "
+                 "indices, from block moments gathered in the same pass (0: none; 100 is a usual choice)",
+                 [](O& o) -> OptionField { return &o.resampling.bootstrap; }, "100"});
+    t.push_back({"bootstrap_blocks", "--bootstrap-blocks", nullptr, 71, "CVG_OPT_BOOTSTRAP_BLOCKS",
+                 OptionType::Integer, 2, 1e6, false, false, nullptr, "resampling", false,
+                 "image blocks (seeded hash of the image index) of the bootstrap and the held-out split, capped at "
+                 "the image count; memory: blocks x units^2 float64",
+                 [](O& o) -> OptionField { return &o.resampling.blocks; }});
+    t.push_back({"confidence", "--confidence", nullptr, 72, "CVG_OPT_CONFIDENCE", OptionType::Real, 0, 1, true,
+                 false, nullptr, "resampling", false, "level of the bootstrap percentile intervals",
+                 [](O& o) -> OptionField { return &o.resampling.confidence; }});
+    t.push_back({"holdout", "--holdout", nullptr, 73, "CVG_OPT_HOLDOUT", OptionType::Real, 0, 0.9, false, false,
+                 nullptr, "resampling", false,
+                 "fraction of the image blocks held out: matchings and lasso weights are chosen on the rest and "
+                 "scored on them, beside their in-sample values (0: none)",
+                 [](O& o) -> OptionField { return &o.resampling.holdout; }});
+    t.push_back({"permutations", "--permutations", nullptr, 74, "CVG_OPT_PERMUTATIONS", OptionType::Integer, 0, 1e6,
+                 false, false, nullptr, "resampling", false,
+                 "permutation null: replicates with every net but the first reading its images in a seeded "
+                 "random order (one more pass each); null mean, sd, z-score and p-value of every figure (0: none)",
+                 [](O& o) -> OptionField { return &o.resampling.permutations; }});
+    t.push_back({"baseline_nets", "--baseline-nets", nullptr, 75, "CVG_OPT_BASELINE_NETS", OptionType::NameList, 0, 0,
+                 false, false, nullptr, "resampling", false,
+                 "reference nets (e.g. untrained), comma-separated paths or NAME=PATH, compared after the nets "
+                 "like any net; summary.json marks them and their pairs (files only)",
+                 [](O& o) -> OptionField { return &o.resampling.baseline_nets; }});
     // ---- cross-layer CKA maps (run-level; Nguyen, Raghu & Kornblith 2021)
     t.push_back(flag("cross_layers", "--cross-layers", 40, "CVG_OPT_CROSS_LAYERS", "cross_layers", true,
                      "layer x layer linear CKA maps between every pair of nets and of each net with itself "
@@ -227,11 +258,19 @@ std::string trim(const std::string& s) {
     return s.substr(b, e - b + 1);
 }
 
+// The shortest decimal text that reads back as exactly v (0.95, not
+// 0.94999999999999996): help texts and option listings stay readable and
+// still round-trip.
 std::string format_real(double v) {
-    std::ostringstream out;
-    out.precision(17);
-    out << v;
-    return out.str();
+    std::string text;
+    for (int digits = 1; digits <= 17; ++digits) {
+        std::ostringstream out;
+        out.precision(digits);
+        out << v;
+        text = out.str();
+        if (std::strtod(text.c_str(), nullptr) == v || !std::isfinite(v)) break;
+    }
+    return text;
 }
 
 std::string format_bound(double v) {
@@ -490,6 +529,7 @@ nlohmann::json option_table_json() {
                             {"help", s.help},       {"default", option_json(defaults, s)}};
         if (s.alias) j["alias"] = s.alias;
         if (s.choices) j["choices"] = choices_of(s);
+        if (s.implicit) j["implicit"] = s.implicit;
         out.push_back(std::move(j));
     }
     return out;

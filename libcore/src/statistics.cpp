@@ -362,12 +362,18 @@ MomentAccumulator MomentAccumulator::load(std::istream& in, const std::string& w
 }
 
 void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vector<const LayerSource*>& sources,
-                  index_t chunk_images, const PieceFn& on_piece, const std::function<void(index_t)>& after_chunk) {
+                  index_t chunk_images, const PieceFn& on_piece, const std::function<void(index_t)>& after_chunk,
+                  index_t first_image, index_t image_count) {
     CVG_REQUIRE(!sources.empty() && sources.size() == acc.block_widths().size() && chunk_images > 0, InvalidArgument,
                 acc.description() + ": push_sources needs one source per net and chunk_images > 0");
-    const index_t images = sources.front()->images(), positions = sources.front()->positions();
+    const index_t positions = sources.front()->positions();
+    const index_t all_images = sources.front()->images();
+    CVG_REQUIRE(first_image >= 0 && first_image <= all_images &&
+                    (image_count < 0 || image_count <= all_images - first_image),
+                InvalidArgument, acc.description() + ": push_sources: the image range is outside the sources");
+    const index_t images = image_count < 0 ? all_images : first_image + image_count;
     for (size_t n = 0; n < sources.size(); ++n)
-        CVG_REQUIRE(sources[n]->images() == images && sources[n]->positions() == positions &&
+        CVG_REQUIRE(sources[n]->images() == all_images && sources[n]->positions() == positions &&
                         sources[n]->units() == acc.block_widths()[n],
                     InvalidArgument, acc.description() + ": push_sources: source " + std::to_string(n) +
                                          " does not match the accumulator's blocks or the other sources");
@@ -380,7 +386,7 @@ void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vec
     };
     std::vector<PieceValue> piece_storage;
     float* piece = nullptr;
-    for (index_t first = 0; first < images; first += chunk_images) {
+    for (index_t first = first_image; first < images; first += chunk_images) {
         const index_t count = std::min(chunk_images, images - first);
         acc.begin_chunk(backend, count * positions);
         index_t offset = 0;
@@ -400,7 +406,7 @@ void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vec
             offset += units;
         }
         acc.end_chunk();
-        if (after_chunk) after_chunk(first + count);
+        if (after_chunk) after_chunk(first + count - first_image);
     }
 }
 

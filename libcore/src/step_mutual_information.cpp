@@ -64,6 +64,9 @@ void run(LayerContext& ctx) {
             j["samples"] = rows;
             ctx.pair_json(a, b)["mutual_information"] = std::move(j);
         }
+    // The codes and their edges, for the resampling step's MI figures (kept
+    // only when it runs: otherwise they are freed here, as before).
+    if (ctx.options().resampling.enabled()) ctx.publish("mutual_information", std::move(binned));
 }
 
 }  // namespace

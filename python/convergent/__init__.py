@@ -261,7 +261,8 @@ def _nets(nets: Any) -> Tuple[str, list]:
 
 
 def compare(nets: Any, out: Optional[PathLike] = None, *, options: Optional[Union[_core.Options, Mapping[str, Any]]] = None,
-            progress: Union[None, bool, ProgressCallback] = None, **keywords: Any) -> "Result":
+            progress: Union[None, bool, ProgressCallback] = None, comm: Any = None,
+            **keywords: Any) -> Optional["Result"]:
     """Runs the whole analysis of ``convergent compare`` and returns its results.
 
     Args:
@@ -278,13 +279,20 @@ def compare(nets: Any, out: Optional[PathLike] = None, *, options: Optional[Unio
       options: a ``convergent.Options`` or a dict; keywords override it.
       progress: None (a tqdm bar on a terminal), True, False, or a callable
         ``progress(layer, fraction)``. Ctrl-C interrupts (KeyboardInterrupt).
+      comm: an MPI communicator (``mpi4py.MPI.Comm``, or its Fortran handle
+        ``comm.py2f()``) to spread the run over its ranks (docs/mpi.md): every
+        rank calls ``compare`` with the same nets and options and reads only
+        its slice of the images; rank 0 gets the ``Result`` (and writes
+        ``out``), the other ranks ``None``. An error on any rank raises on
+        every rank ("rank R: ..."). Needs a convergent built with MPI.
       **keywords: options by name (``option_names()``, ``convergent options``),
         e.g. ``layers=["conv1"], mi_bins=20, dead_units="include", seed=1,
         backend="cpu"``. Unknown names raise TypeError.
 
     Returns:
       a ``Result``: ``.summary`` (summary.json's fields), ``result[layer]``
-      (matrices and figures as numpy arrays), ``.save(dir)``, ``.report(path)``.
+      (matrices and figures as numpy arrays), ``.save(dir)``, ``.report(path)``;
+      ``None`` on the ranks other than 0 of ``comm``.
 
     Raises:
       ConvergentError: bad data (NaN/Inf, shapes that do not line up,
@@ -292,21 +300,24 @@ def compare(nets: Any, out: Optional[PathLike] = None, *, options: Optional[Unio
     """
     opts = _options(options, keywords, "compare")
     kind, inputs = _nets(nets)
-    callback, close = _progress(progress)
+    # mpi4py communicators convert to the Fortran handle the module takes
+    # (MPI_Comm_f2c), so the package needs no mpi4py to build or import.
+    handle = None if comm is None else int(comm.py2f() if hasattr(comm, "py2f") else comm)
+    callback, close = _progress(progress if handle is None else (progress or False))
     try:
         if kind == "files":
             if out is not None:
-                data = _core.compare_files_to_directory(inputs, os.fspath(out), opts, callback)
+                data = _core.compare_files_to_directory(inputs, os.fspath(out), opts, callback, handle)
             else:
-                data = _core.compare_files(inputs, opts, callback)
+                data = _core.compare_files(inputs, opts, callback, handle)
         else:
-            data = _core.compare_arrays(inputs, opts, callback)
-            if out is not None:
+            data = _core.compare_arrays(inputs, opts, callback, handle)
+            if out is not None and data is not None:
                 data.save(os.fspath(out), bool(opts.get("overwrite")))
     finally:
         if close is not None:
             close()
-    return Result(data)
+    return None if data is None else Result(data)
 
 
 # ---- results ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 
 #include "common.hpp"
 #include "convergent/activations.hpp"
+#include "mpi_comm.hpp"
 #include "convergent/npy.hpp"
 #include "report.hpp"
 
@@ -343,55 +344,92 @@ void bind_compare(py::module_& m) {
              },
              py::arg("out"), py::arg("max_file_mb") = 64.0, py::arg("full_precision") = false);
 
-    m.def("compare_arrays", [](const py::list& nets, const py::object& options, const py::object& progress) {
+    // comm: an MPI communicator's Fortran handle (docs/mpi.md): every rank
+    // passes the same nets and reads its slice of the images; rank 0 gets
+    // the results, the other ranks None.
+    m.def("compare_arrays", [](const py::list& nets, const py::object& options, const py::object& progress,
+                               const py::object& comm) -> py::object {
               const CompareOptions o = options_from(options, "compare");
               HeldNets held = hold_nets(nets);
               const ProgressFn report_progress = progress_function(progress);
               ResultData data;
+              bool root = true;
               {
                   py::gil_scoped_release release;
+                  const std::unique_ptr<Collective> collective = collective_from(comm);
+                  root = !collective || collective->rank() == 0;
                   MemorySink sink;
-                  run_compare(held.nets, sink, o, report_progress);
+                  run_compare(held.nets, sink, o, report_progress, collective.get());
                   data.summary = sink.summary();
                   data.arrays = std::move(sink.arrays());
               }
-              return data;
+              if (!root) return py::none();
+              return py::cast(std::move(data));
           },
           py::arg("nets"), py::arg("options") = py::none(), py::arg("progress") = py::none(),
-          "nets: [(name, [(layer, array), ...]), ...]; arrays are read in place.");
+          py::arg("comm") = py::none(),
+          "nets: [(name, [(layer, array), ...]), ...]; arrays are read in place. comm: an MPI communicator's "
+          "Fortran handle (None: this process alone); then rank 0 returns the results, the others None.");
 
     m.def("compare_files", [](const std::vector<std::string>& inputs, const py::object& options,
-                              const py::object& progress) {
+                              const py::object& progress, const py::object& comm) -> py::object {
               const CompareOptions o = options_from(options, "compare");
               const ProgressFn report_progress = progress_function(progress);
               ResultData data;
-              py::gil_scoped_release release;
-              std::vector<NetInput> parsed;
-              std::vector<std::string> paths;
-              for (const std::string& text : inputs) {
-                  parsed.push_back(parse_net_input(text));
-                  paths.push_back(parsed.back().path);
+              bool root = true;
+              {
+                  py::gil_scoped_release release;
+                  const std::unique_ptr<Collective> collective = collective_from(comm);
+                  root = !collective || collective->rank() == 0;
+                  std::vector<NetInput> parsed;
+                  std::vector<std::string> paths;
+                  std::vector<NetSource> nets;
+                  collectively(collective.get(), [&] {
+                      for (const std::string& text : inputs) {
+                          parsed.push_back(parse_net_input(text));
+                          paths.push_back(parsed.back().path);
+                      }
+                      nets = open_nets(parsed, o.layout);
+                  });
+                  MemorySink sink;
+                  run_compare(nets, paths, sink, o, report_progress, collective.get());
+                  data.summary = sink.summary();
+                  data.arrays = std::move(sink.arrays());
               }
-              const std::vector<NetSource> nets = open_nets(parsed, o.layout);
-              MemorySink sink;
-              run_compare(nets, paths, sink, o, report_progress);
-              data.summary = sink.summary();
-              data.arrays = std::move(sink.arrays());
-              return data;
+              if (!root) return py::none();
+              return py::cast(std::move(data));
           },
           py::arg("inputs"), py::arg("options") = py::none(), py::arg("progress") = py::none(),
-          "Nets from files (directories of .npy or .npz, NAME=PATH names one), results in memory.");
+          py::arg("comm") = py::none(),
+          "Nets from files (directories of .npy or .npz, NAME=PATH names one), results in memory. comm: as "
+          "compare_arrays.");
 
     m.def("compare_files_to_directory", [](const std::vector<std::string>& inputs, const fs::path& out,
-                                           const py::object& options, const py::object& progress) {
+                                           const py::object& options, const py::object& progress,
+                                           const py::object& comm) -> py::object {
               const CompareOptions o = options_from(options, "compare");
               const ProgressFn report_progress = progress_function(progress);
-              py::gil_scoped_release release;
-              run_compare(inputs, out.string(), o, report_progress);
-              return load_results(out.string());
+              bool root = true;
+              {
+                  py::gil_scoped_release release;
+                  const std::unique_ptr<Collective> collective = collective_from(comm);
+                  root = !collective || collective->rank() == 0;
+                  std::vector<NetInput> parsed;
+                  for (const std::string& text : inputs) parsed.push_back(parse_net_input(text));
+                  run_compare(parsed, out.string(), o, report_progress, collective.get());
+              }
+              if (!root) return py::none();
+              ResultData data;
+              {
+                  py::gil_scoped_release release;
+                  data = load_results(out.string());
+              }
+              return py::cast(std::move(data));
           },
           py::arg("inputs"), py::arg("out"), py::arg("options") = py::none(), py::arg("progress") = py::none(),
-          "Exactly `convergent compare INPUTS --out OUT` (the inputs are never overwritten), then the results.");
+          py::arg("comm") = py::none(),
+          "Exactly `convergent compare INPUTS --out OUT` (the inputs are never overwritten), then the results. "
+          "comm: as compare_arrays (rank 0 writes OUT).");
 
     py::class_<Session>(m, "Session", R"doc(
 The comparison fed batch by batch, in process (convergent.torch.compare uses

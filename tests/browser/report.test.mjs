@@ -610,7 +610,87 @@ test('cross-layer CKA maps: one heatmap per net pair and per net, layer names on
   assert.match(tip, /deep head/);
   const value = Number(tip.match(/CKA: (\S+)/)[1]);
   assertClose(value, summary.cross_layers.maps['wide~deep'].cka[1][2], 'hovered CKA');
+  // The map's numbers as CSV: rows = wide's layers, columns = deep's, the summary's values exactly.
+  const [download] = await Promise.all([page.waitForEvent('download'),
+    page.locator('figure:has(canvas[data-map="wide~deep"]) .f-tools button[data-action="csv"]').click()]);
+  assert.match(download.suggestedFilename(), /cross_layers_wide_deep\.csv$/);
+  const rows = fs.readFileSync(await download.path(), 'utf8').trim().split('\n').map((line) => line.split(','));
+  const map = summary.cross_layers.maps['wide~deep'];
+  assert.deepEqual(rows[0], ['wide layer \\ deep layer', 'b1', 'b2', 'head']);
+  assert.deepEqual(rows.slice(1).map((r) => r[0]), ['conv1', 'fc']);
+  rows.slice(1).forEach((r, i) => r.slice(1).forEach((v, j) => assert.equal(Number(v), map.cka[i][j], 'CSV (' + i + ', ' + j + ')')));
   await shot(page, 'cross_layers');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('resampling: Table 1 shows the bootstrap interval, permutation null and held-out score; Fig. 3 its band', async () => {
+  // Two small dense nets sharing a latent code, compared with every resampling on.
+  const dir = path.join(work, 'resampling');
+  const make = run(PYTHON, ['-c', [
+    'import numpy as np, os, sys',
+    'd = sys.argv[1]; rng = np.random.default_rng(11); z = rng.normal(size=(600, 6))',
+    'for net in ("one", "two"):',
+    '    os.makedirs(os.path.join(d, net))',
+    '    x = np.maximum(z @ rng.normal(size=(6, 10)) + 0.6 * rng.normal(size=(600, 10)), 0)',
+    '    np.save(os.path.join(d, net, "fc.npy"), x.astype(np.float32))',
+  ].join('\n'), dir]);
+  assert.equal(make.status, 0, make.stderr);
+  const out = path.join(dir, 'out');
+  const cmp = run(CLI, ['compare', path.join(dir, 'one'), path.join(dir, 'two'), '--out', out, '--quiet',
+    '--bootstrap', '40', '--bootstrap-blocks', '30', '--holdout', '0.5', '--permutations', '6', '--seed', '3']);
+  assert.equal(cmp.status, 0, cmp.stderr);
+  assert.equal(report(out).status, 0);
+  const res = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).layers.fc.pairs['one~two'].resampling;
+  const { page, errors } = await open(path.join(out, 'report.html'));
+  const notes = await page.$$eval('section[data-panel="table1"] tbody tr', (rows) => rows.map((tr) =>
+    [...tr.querySelectorAll('td')].map((td) => (td.querySelector('.resampling') || {}).textContent || null)));
+  assert.equal(notes.length, 1, 'one layer');
+  // The page's rounding: 3 significant digits, the overlap ratio in percent with one decimal.
+  const f = (key, v) => (key === 'overlap_ratio' ? (100 * v).toFixed(1) + '%' : Number(v.toPrecision(3)).toString());
+  ['semi_matching_mean', 'matching_mean', 'overlap_ratio'].forEach((key, i) => {
+    const boot = res.bootstrap[key], nul = res.permutation_null[key];
+    let want = 'CI [' + f(key, boot.low) + ', ' + f(key, boot.high) + '] \u00b7 null ' + f(key, nul.null_mean) + ' (p ' +
+      Number(nul.p_value.toPrecision(3)).toString() + ')';
+    if (key in res.holdout.held_out) want += ' \u00b7 held-out ' + f(key, res.holdout.held_out[key]);
+    assert.equal(notes[0][i + 1], want, key);
+  });
+  // The MI columns: the MI figures' notes (mi_* in summary.json).
+  ['semi_matching_mean', 'matching_mean', 'overlap_ratio'].forEach((key, i) => {
+    const boot = res.bootstrap['mi_' + key], nul = res.permutation_null['mi_' + key];
+    assert.ok(boot && nul, 'mi_' + key + ' resampled');
+    let want = 'CI [' + f(key, boot.low) + ', ' + f(key, boot.high) + '] \u00b7 null ' + f(key, nul.null_mean) + ' (p ' +
+      Number(nul.p_value.toPrecision(3)).toString() + ')';
+    if (('mi_' + key) in res.holdout.held_out) want += ' \u00b7 held-out ' + f(key, res.holdout.held_out['mi_' + key]);
+    assert.equal(notes[0][i + 4], want, 'MI ' + key);
+  });
+  // The whole-layer indices: the same notes under each resampled index.
+  const sim = await page.$eval('section[data-panel="similarity"] table', (t) => ({
+    head: [...t.querySelectorAll('thead th')].map((th) => th.textContent),
+    cells: [...t.querySelectorAll('tbody tr')[0].querySelectorAll('td')].map((td) => (td.querySelector('.resampling') || {}).textContent || null),
+  }));
+  for (const [key, label] of [['cka', 'linear CKA'], ['cca_mean', 'mean CCA'], ['svcca_mean', 'SVCCA'],
+    ['pwcca_symmetric', 'PWCCA (symmetric)'], ['procrustes_angular', 'Procrustes angle']]) {
+    const boot = res.bootstrap[key], nul = res.permutation_null[key];
+    assert.ok(boot && nul, key + ' resampled');
+    const want = 'CI [' + f(key, boot.low) + ', ' + f(key, boot.high) + '] \u00b7 null ' + f(key, nul.null_mean) + ' (p ' +
+      Number(nul.p_value.toPrecision(3)).toString() + ')';
+    assert.equal(sim.cells[sim.head.indexOf(label)], want, key);
+  }
+  assert.equal(sim.cells[sim.head.indexOf('debiased CKA')], null, 'debiased CKA is not resampled');
+  // Fig. 3: the band's two dashed curves, the summary's values, in the panel's CSV.
+  const [download] = await Promise.all([page.waitForEvent('download'),
+    page.locator('section[data-panel="fig3"] .x-export button[data-export-kind="csv"]').click()]);
+  const rows = fs.readFileSync(await download.path(), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  for (const [name, values] of [['semi-matching bootstrap low', res.fig3_band.semi_matching.low],
+    ['semi-matching bootstrap high', res.fig3_band.semi_matching.high]]) {
+    const ys = rows.filter((r) => r[0] === name).map((r) => Number(r[2]));
+    assert.equal(ys.length, values.length, name);
+    ys.forEach((y, i) => assertClose(y, values[i], name + ' ' + i));
+  }
+  const p = await panels(page);
+  assertDrawn(p, 'fig3');
+  await shot(page, 'resampling_table1');
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -40,7 +40,7 @@ int main(void) {
 
     CHECK(strlen(cvg_version()) > 0);
     CHECK(cvg_version_number() == CVG_VERSION_NUMBER);
-    CHECK((cvg_features() & ~CVG_FEATURE_CUDA) == 0);
+    CHECK((cvg_features() & ~(CVG_FEATURE_CUDA | CVG_FEATURE_MPI)) == 0);
     CHECK(cvg_last_error() != NULL);
 
     const int64_t units[2] = {UA, UB};

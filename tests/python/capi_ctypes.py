@@ -41,6 +41,7 @@ E_INVALID_ARG, E_IO, E_UNSUPPORTED, E_OUT_OF_MEMORY, E_DEVICE, E_BAD_DATA, E_INT
 ROW_MAJOR, COL_MAJOR = 0, 1
 BACKENDS = {"auto": 0, "cpu": 1, "cuda": 2}
 FEATURE_CUDA = 1
+FEATURE_MPI = 2
 
 # CVG_OPT_* keys by option name: the "name" column of the option table
 # (libcore/src/options.cpp; `convergent options --json`), which
@@ -57,12 +58,14 @@ OPTION_KEYS = {
     "similarity_indices": 30, "svcca_variance": 31, "procrustes_alpha": 32, "cca_ridge": 33,
     "cross_layers": 40, "cross_layers_batch": 41,
     "top_patches": 50, "top_k": 51, "images": 52, "receptive_field": 53,
+    "bootstrap": 70, "bootstrap_blocks": 71, "confidence": 72, "holdout": 73, "permutations": 74,
+    "baseline_nets": 75,
 }
 # Names of version 0.1, still accepted.
 OPTION_ALIASES = {"channels_last": "layout", "matching": "correlation_matching",
                   "lasso_keep_weights": "lasso_weights"}
-_DOUBLE_KEYS = {"mi_zero_threshold", "lasso_tol", "cluster_tau", "cluster_alpha", "svcca_variance", "procrustes_alpha", "cca_ridge"}
-_STRING_KEYS = {"layers", "lasso_alphas", "images", "receptive_field"}
+_DOUBLE_KEYS = {"mi_zero_threshold", "lasso_tol", "cluster_tau", "cluster_alpha", "svcca_variance", "procrustes_alpha", "cca_ridge", "confidence", "holdout"}
+_STRING_KEYS = {"layers", "lasso_alphas", "images", "receptive_field", "baseline_nets"}
 _ERROR_NAMES = {
     E_INVALID_ARG: "CVG_E_INVALID_ARG", E_IO: "CVG_E_IO", E_UNSUPPORTED: "CVG_E_UNSUPPORTED",
     E_OUT_OF_MEMORY: "CVG_E_OUT_OF_MEMORY", E_DEVICE: "CVG_E_DEVICE", E_BAD_DATA: "CVG_E_BAD_DATA",
@@ -195,11 +198,17 @@ def _errcheck(status, func, args):
     return status
 
 
+# Functions returning a value, not a status. ctypes.c_int32 IS c_int here, so
+# the restype alone cannot tell them apart: cvg_features() of a CUDA build
+# (a non-zero bit set) was taken for a failed status.
+_VALUE_RESULTS = {"cvg_version", "cvg_version_number", "cvg_features", "cvg_cuda_device_available",
+                  "cvg_last_error"}
+
 for _name, (_restype, _argtypes) in _SIGNATURES.items():
     _f = getattr(_lib, _name)
     _f.restype = _restype
     _f.argtypes = _argtypes
-    if _restype is _c.c_int:
+    if _restype is _c.c_int and _name not in _VALUE_RESULTS:
         _f.errcheck = _errcheck
 
 

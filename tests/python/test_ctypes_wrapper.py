@@ -27,7 +27,9 @@ def two_nets(n=1500, ua=5, ub=6, seed=0):
 
 def test_version_and_library():
     assert cvg.version().count(".") == 2
-    assert cvg.features() & ~cvg.FEATURE_CUDA == 0
+    assert cvg.features() & ~(cvg.FEATURE_CUDA | cvg.FEATURE_MPI) == 0
+    # The MPI bit says whether the library has cvg_compare_mpi (convergent_mpi.h).
+    assert bool(cvg.features() & cvg.FEATURE_MPI) == hasattr(cvg._lib, "cvg_compare_mpi")
 
 
 def test_stats_against_numpy():

@@ -435,6 +435,25 @@
     return { path, order, rowsNet, colsNet, float16: storedAsFloat16(path) };
   }
 
+  // The combined matrix of the clusters panel (Sec. 4: G_{X+Y} in the
+  // clustering's order, or W thresholded at tau), rebuilt from the embedded
+  // .npy files as the panel draws it; rows and columns named net:unit.
+  function clustersCsv() {
+    const kind = state.threshold ? 'clusters_tau' : 'clusters';
+    const info = makeHeatmap('clusters-export', kind, 'corr');
+    if (info.status !== 'ok') throw new Error(info.message || info.note || 'no clustered matrix');
+    const values = valuesFromFiles(kind, 'corr', info);
+    const c = ((state.summary.layers[state.layer] || {}).clusters || {})[currentPair()];
+    if (!values || !c || !Array.isArray(c.permutation)) throw new Error('the clustered matrix does not fit its files');
+    const [a, b] = pairNets(currentPair()), sa = readNpy(info.files[0]).shape[0], n = info.rows;
+    const label = (u) => (u < sa ? a + ':' + u : b + ':' + (u - sa));
+    const names = c.permutation.map(label);
+    const corner = (kind === 'clusters_tau' ? 'W (tau ' + info.tau + ')' : 'G') + ' in clustered order';
+    const out = [[corner].concat(names)];
+    for (let i = 0; i < n; i++) out.push([names[i]].concat(Array.from(values.subarray(i * n, (i + 1) * n))));
+    return csvText(out);
+  }
+
   function matrixCsv(src) {
     const m = readNpy(src.path);
     if (m.shape.length !== 2) throw new Error(src.path + ' is not a matrix');
@@ -490,6 +509,10 @@
       return [[src.float16 ? 'CSV (float16)' : 'CSV', 'csv', () => [matrixCsv(src), 'csv', 'text/csv'],
         src.float16 ? 'values as stored in this page: float16, within 0.05% of the results (convergent report --full-precision keeps float32)'
           : 'the values of ' + src.path]];
+    }
+    if (name === 'clusters') {
+      return [['CSV', 'csv', () => [clustersCsv(), 'csv', 'text/csv'],
+        'the combined matrix as the panel draws it (clustered order, W when thresholded), rows and columns named net:unit']];
     }
     if (name === 'fig3') return [['CSV', 'csv', series('alignmentCurves', layer, pair, 'correlation')]];
     if (name === 'mi') return [['CSV', 'csv', series('miVsCorrelation', layer, pair)]];
@@ -1408,6 +1431,7 @@
       make.png().toBlob((blob) => { if (blob) download(blob, exportName(panelName, 'png')); }, 'image/png');
     });
     button('SVG', 'svg', () => download(new Blob([make.svg()], { type: 'image/svg+xml' }), exportName(panelName, 'svg')));
+    if (make.csv) button('CSV', 'csv', () => download(new Blob([make.csv()], { type: 'text/csv' }), exportName(panelName, 'csv')));
     return box;
   }
 
@@ -1707,6 +1731,18 @@
     return true;
   }
 
+  // Under a Table 1 value: its bootstrap interval, permutation null and
+  // held-out score (docs/resampling.md), those that were computed.
+  function resamplingNote(r, key) {
+    // As the cell itself: the overlap ratio in percent with one decimal, the means to 3 digits.
+    const f = (v) => (key === 'overlap_ratio' && typeof v === 'number' && isFinite(v) ? (100 * v).toFixed(1) + '%' : fmt(v, 3));
+    const parts = [];
+    if ('low' in r) parts.push('CI [' + f(r.low) + ', ' + f(r.high) + ']');
+    if ('null_mean' in r) parts.push('null ' + f(r.null_mean) + ' (p ' + fmt(r.p_value, 3) + ')');
+    if ('held_out' in r) parts.push('held-out ' + f(r.held_out));
+    return element('div', { className: 'resampling', text: parts.join(' \u00b7 ') });
+  }
+
   function table1Panel() {
     guardPanel('table1', (p) => {
       const answer = ask('table1', currentPair());
@@ -1733,8 +1769,11 @@
           }
           for (const key of ['semi_matching_mean', 'matching_mean', 'overlap_ratio']) {
             const v = values[key];
-            tr.appendChild(element('td', { text: key === 'overlap_ratio' && typeof v === 'number'
-              ? (100 * v).toFixed(1) + '%' : fmt(v, 3) }));
+            const td = element('td', { text: key === 'overlap_ratio' && typeof v === 'number'
+              ? (100 * v).toFixed(1) + '%' : fmt(v, 3) });
+            const res = measure === 'correlation' ? row.resampling : row.mi_resampling;
+            if (res && res[key]) td.appendChild(resamplingNote(res[key], key));
+            tr.appendChild(td);
           }
         }
         body.appendChild(tr);
@@ -1757,7 +1796,7 @@
       const [a, b] = pairNets(currentPair());
       const columns = [['matching_mean', 'matching mean (Table 1)'], ['cka', 'linear CKA'],
         ['cka_debiased', 'debiased CKA'], ['cca_mean', 'mean CCA'], ['svcca_mean', 'SVCCA'],
-        ['pwcca', 'PWCCA (' + a + ' weights)'], ['procrustes_angular', 'Procrustes angle'],
+        ['pwcca', 'PWCCA (' + a + ' weights)'], ['pwcca_symmetric', 'PWCCA (symmetric)'], ['procrustes_angular', 'Procrustes angle'],
         ['procrustes_euclidean', 'Procrustes distance']];
       const table = element('table');
       table.appendChild(element('thead', {}, [element('tr', {},
@@ -1778,8 +1817,11 @@
         for (const [key] of columns) {
           const v = key === 'matching_mean' ? row.matching_mean : si[key];
           const missing = v === null || v === undefined;
-          tr.appendChild(element('td', { className: missing ? 'missing' : '',
-            text: missing ? (key === 'cka_debiased' ? 'n/a' : '\u2013') : fmt(v, 3) }));
+          const td = element('td', { className: missing ? 'missing' : '',
+            text: missing ? (key === 'cka_debiased' ? 'n/a' : '\u2013') : fmt(v, 3) });
+          // Its bootstrap interval, permutation null and held-out score, when computed.
+          if (row.resampling && row.resampling[key]) td.appendChild(resamplingNote(row.resampling[key], key));
+          tr.appendChild(td);
         }
         const dims = si.svcca_dims ? si.svcca_dims[a] + ' / ' + si.svcca_dims[b] : '';
         tr.appendChild(element('td', { text: dims }));
@@ -2235,7 +2277,11 @@
         if (!xl.maps[key]) return;
         const figure = crossLayerMap(key, xl.maps[key]);
         const canvas = figure.querySelector('canvas');
-        figure.appendChild(figureTools(p, 'cross_layers_' + key, { png: () => canvas, svg: () => canvasSvg(canvas) }));
+        const m = xl.maps[key];
+        // The numbers: rows = a's layers, columns = b's, as summary.json holds them.
+        const csv = () => csvText([[a + ' layer \\ ' + b + ' layer'].concat(m.col_layers)]
+          .concat(m.row_layers.map((layer, i) => [layer].concat(m.cka[i]))));
+        figure.appendChild(figureTools(p, 'cross_layers_' + key, { png: () => canvas, svg: () => canvasSvg(canvas), csv }));
         p.body.appendChild(figure);
       }));
       p.section.appendChild(element('p', { className: 'caption', text:

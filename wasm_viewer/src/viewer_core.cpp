@@ -506,6 +506,33 @@ const Matrix* Viewer::matrix(const std::string& path) const {
     return &(matrices_[path] = std::move(m));
 }
 
+namespace {
+
+// The resampling of some figures of a pair (docs/resampling.md): per
+// figure its bootstrap interval (low, high), permutation null (null_mean,
+// p_value) and held-out score, those that were computed.
+json resampling_notes(const json& res, std::initializer_list<const char*> keys, const std::string& where) {
+    json out = json::object();
+    const json* boot = child(res, "bootstrap");
+    const json* nulls = child(res, "permutation_null");
+    const json* holdout = child(res, "holdout");
+    const json* held = holdout && holdout->is_object() ? child(*holdout, "held_out") : nullptr;
+    for (const char* key : keys) {
+        json f = json::object();
+        const json* b = boot && boot->is_object() ? child(*boot, key) : nullptr;
+        if (b && b->is_object())
+            f["low"] = optional_number(*b, "low", where), f["high"] = optional_number(*b, "high", where);
+        const json* n = nulls && nulls->is_object() ? child(*nulls, key) : nullptr;
+        if (n && n->is_object())
+            f["null_mean"] = optional_number(*n, "null_mean", where), f["p_value"] = optional_number(*n, "p_value", where);
+        if (held && held->is_object() && child(*held, key)) f["held_out"] = optional_number(*held, key, where);
+        if (!f.empty()) out[key] = std::move(f);
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string Viewer::table1(const std::string& pair) const {
     return guarded([&] {
         if (!loaded_) throw ViewerError("no result model loaded");
@@ -526,6 +553,17 @@ std::string Viewer::table1(const std::string& pair) const {
                                 {"matching_mean", optional_number(*a, "matching_mean", where)},
                                 {"overlap_ratio", optional_number(*a, "overlap_ratio", where)}};
                 any = true;
+            }
+            // Bootstrap intervals, permutation nulls and held-out scores of
+            // the correlation figures (docs/resampling.md), when computed.
+            const json* res = entry ? child(*entry, "resampling") : nullptr;
+            if (res && res->is_object()) {
+                const std::string where = "layers." + it.key() + ".pairs." + pair + ".resampling";
+                row["resampling"] = resampling_notes(*res, {"semi_matching_mean", "matching_mean", "overlap_ratio"}, where);
+                // The MI figures are named mi_<figure> there; the page asks by the Table 1 key.
+                json mi = resampling_notes(*res, {"mi_semi_matching_mean", "mi_matching_mean", "mi_overlap_ratio"}, where);
+                row["mi_resampling"] = json::object();
+                for (auto f = mi.begin(); f != mi.end(); ++f) row["mi_resampling"][f.key().substr(3)] = f.value();
             }
             rows.push_back(row);
         }
@@ -560,6 +598,11 @@ std::string Viewer::similarity_indices(const std::string& pair) const {
                     indices[key] = v ? *v : json(nullptr);
                 }
                 row["indices"] = std::move(indices);
+                const json* res = child(*entry, "resampling");
+                if (res && res->is_object())
+                    row["resampling"] = resampling_notes(*res, {"cka", "cca_mean", "svcca_mean", "pwcca_symmetric",
+                                                                "procrustes_angular"},
+                                                         "layers." + it.key() + ".pairs." + pair + ".resampling");
                 any = true;
             }
             rows.push_back(row);
@@ -602,8 +645,17 @@ std::string Viewer::alignment_curves(const std::string& layer, const std::string
         }
         if (semi.size() != match.size())
             throw ViewerError(where + ": fig3_semi_matching and fig3_matching differ in length");
-        json spec = plot_spec({{"semi-matching", {}, semi, "line"}, {"matching", {}, match, "points"}},
-                              "units of " + a + ", sorted by decreasing semi-matching value",
+        std::vector<Series> series = {{"semi-matching", {}, semi, "line"}, {"matching", {}, match, "points"}};
+        // Bootstrap band of the semi-matching curve, per rank (docs/resampling.md), when computed.
+        const json* res = measure == "correlation" && entry ? child(*entry, "resampling") : nullptr;
+        const json* band = res && res->is_object() ? child(*res, "fig3_band") : nullptr;
+        const json* semi_band = band && band->is_object() ? child(*band, "semi_matching") : nullptr;
+        if (semi_band && semi_band->is_object() && child(*semi_band, "low") && child(*semi_band, "high")) {
+            const std::string bw = "layers." + layer + ".pairs." + pair + ".resampling.fig3_band.semi_matching";
+            series.push_back({"semi-matching bootstrap low", {}, numbers(*child(*semi_band, "low"), bw + ".low"), "dashed"});
+            series.push_back({"semi-matching bootstrap high", {}, numbers(*child(*semi_band, "high"), bw + ".high"), "dashed"});
+        }
+        json spec = plot_spec(series, "units of " + a + ", sorted by decreasing semi-matching value",
                               measure == "correlation" ? "correlation of the pair" : "MI of the pair (nats)",
                               measure == "correlation");
         index_t unmatched = 0;

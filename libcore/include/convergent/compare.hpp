@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "convergent/activations.hpp"
+#include "convergent/collective.hpp"
 #include "convergent/options.hpp"
 #include "convergent/tensor.hpp"
 
@@ -147,11 +148,21 @@ struct ArrayNet {
 // run_compare on files and on arrays both end here, so the same data gives
 // the same figures either way. `inputs` records each net's origin in
 // summary.json ("inputs"): a path, or e.g. "<memory>".
+//
+// With a collective (collective.hpp, docs/mpi.md), every rank calls this
+// with the same nets and options: each streams its own contiguous slice of
+// every layer's images, the accumulators are reduced to rank 0 in rank
+// order, rank 0 alone runs the steps and writes to its sink (the other
+// ranks' sinks are not touched), every rank returns the summary
+// (summary.json "ranks"). An error on any rank throws on every rank
+// ("rank R: ..."); the run-level steps (cross_layers) are Unsupported with
+// more than one rank.
 nlohmann::json run_compare(const std::vector<NetSource>& nets, const std::vector<std::string>& inputs,
-                           ResultSink& sink, const CompareOptions& options, const ProgressFn& progress = {});
+                           ResultSink& sink, const CompareOptions& options, const ProgressFn& progress = {},
+                           Collective* collective = nullptr);
 // Arrays (host views), e.g. from NumPy or torch.
 nlohmann::json run_compare(const std::vector<ArrayNet>& nets, ResultSink& sink, const CompareOptions& options,
-                           const ProgressFn& progress = {});
+                           const ProgressFn& progress = {}, Collective* collective = nullptr);
 
 // The comparison fed batch by batch (in-process streaming, e.g. from
 // forward hooks): each net pushes the same inputs, in the same batches, for
@@ -198,9 +209,10 @@ private:
 };
 // Runs the comparison and writes out_dir (via a temporary sibling directory
 // renamed at the end: on any error nothing is left behind). Returns the
-// summary JSON that was written.
+// summary JSON that was written. With a collective, rank 0 writes out_dir.
 nlohmann::json run_compare(const std::vector<NetInput>& inputs, const std::string& out_dir,
-                           const CompareOptions& options, const ProgressFn& progress = {});
+                           const CompareOptions& options, const ProgressFn& progress = {},
+                           Collective* collective = nullptr);
 // Each input through parse_net_input.
 nlohmann::json run_compare(const std::vector<std::string>& inputs, const std::string& out_dir,
                            const CompareOptions& options, const ProgressFn& progress = {});

@@ -104,6 +104,22 @@ struct CrossLayersStepOptions {
     index_t batch_size = 256;       // images per minibatch (>= 4); a last partial one is dropped
 };
 
+// Uncertainty of the headline figures (resampling.hpp, docs/resampling.md):
+// bootstrap intervals and held-out scores from per-block moments gathered
+// in the layer pass, a permutation null from extra passes. All off by default.
+struct ResamplingStepOptions {
+    index_t bootstrap = 0;       // replicates (0: none)
+    index_t blocks = 200;        // image blocks of the bootstrap and the held-out split (capped at the images)
+    double confidence = 0.95;    // level of the percentile intervals
+    double holdout = 0;          // fraction of the blocks scored, the rest fit (0: none)
+    index_t permutations = 0;    // permutation replicates (0: none); files and arrays only
+    // Reference nets (e.g. untrained), file inputs appended after the
+    // compared nets; every pair gets the same figures, so each trained pair
+    // has reference pairs beside it. Files only (CLI, cvg_compare).
+    std::vector<std::string> baseline_nets;
+    bool enabled() const { return bootstrap > 0 || holdout > 0 || permutations > 0 || !baseline_nets.empty(); }
+};
+
 struct CompareOptions {
     // The layer pass.
     // Empty: every layer (all nets must have the same layers; with
@@ -132,6 +148,7 @@ struct CompareOptions {
     ClusteringStepOptions clustering;
     MeanActivationStepOptions mean_activation;
     TopPatchesStepOptions top_patches;
+    ResamplingStepOptions resampling;
     // The run-level steps (run_steps() in compare.cpp).
     CrossLayersStepOptions cross_layers;
 };
@@ -165,6 +182,9 @@ struct OptionSpec {
     bool recorded;          // copied into summary.json "options"
     const char* help;
     OptionField (*field)(CompareOptions&);
+    // The CLI flag given without a value means this value ("--bootstrap"
+    // alone: 100 replicates); nullptr: the flag needs its value.
+    const char* implicit = nullptr;
 };
 
 // The table, in CLI help order.

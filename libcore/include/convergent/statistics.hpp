@@ -160,10 +160,14 @@ private:
 // columns [column, column + units); after_chunk(images done) follows each
 // chunk. Throws like MomentAccumulator::end_chunk and
 // LayerSource::read_images; chunks merged before an error stay merged.
+// With image_count >= 0 only images [first_image, first_image + image_count)
+// are added (one rank's slice of a distributed run, collective.hpp); rows
+// stay the sources' rows and after_chunk counts the images done in the range.
 using PieceFn = std::function<void(const float* piece, index_t first_row, index_t rows, index_t units, index_t column)>;
 void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vector<const LayerSource*>& sources,
                   index_t chunk_images, const PieceFn& on_piece = {},
-                  const std::function<void(index_t)>& after_chunk = {});
+                  const std::function<void(index_t)>& after_chunk = {}, index_t first_image = 0,
+                  index_t image_count = -1);
 
 // Finalised statistics of one layer over all nets.
 struct LayerStatistics {

@@ -10,6 +10,7 @@
 #include "convergent/cross_layers.hpp"
 #include "convergent/matching.hpp"
 #include "convergent/mean_activation.hpp"
+#include "convergent/resampling.hpp"
 #include "convergent/similarity_indices.hpp"
 #include "convergent/sparse_prediction.hpp"
 #include "convergent/spectral_clustering.hpp"
@@ -62,5 +63,16 @@ nlohmann::json similarity_indices_to_json(const SimilarityIndices& r, const std:
 // maps ("a~b" for a <= b -> rows, cols (net names), row_layers, col_layers,
 // cka: rows x cols nested lists, null where undefined).
 nlohmann::json cross_layers_to_json(const CrossLayerResult& result);
+
+// Resampling (resampling.hpp; written by resampling_json.cpp):
+// {estimate, low, high, standard_error, replicates};
+// {observed, null_mean, null_sd, z, p_value, permutations};
+// {in_sample: {figure: v}, held_out: {figure: v}, lasso: {alphas, loss_in_sample, loss_held_out}}.
+nlohmann::json bootstrap_interval_to_json(const BootstrapInterval& interval);
+nlohmann::json null_summary_to_json(const NullSummary& null);
+nlohmann::json holdout_scores_to_json(const HoldoutScores& scores);
+nlohmann::json cluster_holdout_to_json(const ClusterHoldout& clusters);
+// {low: [...], high: [...]} per rank, null where undefined.
+nlohmann::json curve_band_to_json(const CurveBand& band);
 
 }  // namespace convergent
