@@ -197,7 +197,7 @@ TEST(Holdout, HeldOutScoresAreBelowInSampleOnNoise) {
     const auto backend = make_cpu_backend();
     HoldoutOptions ho;
     ho.lasso_alphas = {0.05, 0.01};
-    double gap = 0, lasso_gap = 0;
+    double gap = 0, lasso_gap = 0, overlap_gap = 0;
     const int seeds = 5;
     for (int seed = 0; seed < seeds; ++seed) {
         const std::vector<float> x = gaussian(400, 30, 50 + std::uint64_t(seed));
@@ -207,11 +207,15 @@ TEST(Holdout, HeldOutScoresAreBelowInSampleOnNoise) {
         EXPECT_GT(h.in_sample[0].second, h.held_out[0].second + 0.05) << "seed " << seed;
         EXPECT_GT(h.in_sample[1].second, h.held_out[1].second + 0.05) << "seed " << seed;
         EXPECT_GT(h.lasso_loss_held_out[1], h.lasso_loss_in_sample[1]) << "seed " << seed;
+        ASSERT_EQ(h.held_out[2].first, "overlap_ratio");
+        overlap_gap += h.in_sample[2].second - h.held_out[2].second;
         gap += h.in_sample[0].second - h.held_out[0].second;
         lasso_gap += h.lasso_loss_held_out[1] - h.lasso_loss_in_sample[1];
     }
     EXPECT_GT(gap / seeds, 0.1);  // about 2 sd of a chance correlation over 200 images
     EXPECT_GT(lasso_gap / seeds, 0.0);
+    // On noise a matched partner is rarely the best one on new images.
+    EXPECT_GT(overlap_gap / seeds, 0.1);
 }
 
 // With a planted exact permutation (b's units are a's, permuted, plus
@@ -237,6 +241,9 @@ TEST(Holdout, HeldOutEqualsInSampleInExpectationOnAPlantedPermutation) {
         const HoldoutScores h = holdout_scores(*backend, fit, m.statistics(score_w), 0, 1, ho);
         diffs.push_back(h.held_out[1].second - h.in_sample[1].second);
         EXPECT_GT(h.held_out[1].second, 0.55);  // the planted pairs were found
+        // ... and stay every unit's best partner on the held-out images.
+        EXPECT_EQ(h.in_sample[2].second, 1.0) << "seed " << seed;
+        EXPECT_EQ(h.held_out[2].second, 1.0) << "seed " << seed;
     }
     double mean = 0, ss = 0;
     for (double d : diffs) mean += d;
