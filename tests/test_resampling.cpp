@@ -436,10 +436,14 @@ TEST(MiFigures, HeldOutScoresReadTheChosenPairsOnTheScoreRows) {
     const auto backend = make_cpu_backend();
     HoldoutScores same;
     mi_holdout_scores(*backend, codes, codes, stats, 0, 1, false, same);
-    ASSERT_EQ(same.held_out.size(), 2u);
+    ASSERT_EQ(same.held_out.size(), 3u);
     EXPECT_EQ(same.held_out[0].first, "mi_semi_matching_mean");
     EXPECT_EQ(same.held_out[0].second, same.in_sample[0].second);
     EXPECT_EQ(same.held_out[1].second, same.in_sample[1].second);
+    // Scored on the same rows, a matched partner is the best one exactly
+    // when semi-matching chose it too: the held-out overlap is the overlap.
+    EXPECT_EQ(same.held_out[2].first, "mi_overlap_ratio");
+    EXPECT_EQ(same.held_out[2].second, same.in_sample[2].second);
     // Independent halves of pure noise (b shuffled against a): the pairs
     // chosen on one half score lower on the other.
     std::vector<float> noise = gaussian(rows, 2 * p, 14);

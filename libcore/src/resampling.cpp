@@ -423,6 +423,26 @@ std::pair<std::vector<index_t>, std::vector<index_t>> holdout_weights(const std:
     return {fit, score};
 }
 
+namespace {
+
+// Table 1's overlap ratio, held out: the fraction of units whose partner in
+// the matching chosen on the fit part is still their best partner
+// (semi-matching) on the held-out part's similarities (row-major, q
+// columns); in-sample it is the usual overlap ratio.
+double held_out_overlap(const Alignment& al, const std::vector<double>& score, index_t q) {
+    index_t same = 0, n = 0;
+    for (size_t i = 0; i < al.matching.column.size(); ++i) {
+        const index_t c = al.matching.column[i];
+        if (c < 0 || al.semi.column[i] < 0) continue;
+        const double* row = score.data() + i * size_t(q);
+        same += std::max_element(row, row + q) - row == c;
+        ++n;
+    }
+    return n > 0 ? double(same) / double(n) : std::numeric_limits<double>::quiet_NaN();
+}
+
+}  // namespace
+
 HoldoutScores holdout_scores(const Backend& backend, const LayerStatistics& fit, const LayerStatistics& score, int a,
                              int b, const HoldoutOptions& options) {
     HoldoutScores h;
@@ -441,24 +461,10 @@ HoldoutScores holdout_scores(const Backend& backend, const LayerStatistics& fit,
         }
         return n > 0 ? sum / double(n) : std::numeric_limits<double>::quiet_NaN();
     };
-    // Table 1's overlap ratio, held out: the fraction of units whose partner
-    // in the matching chosen on the fit part is still their best partner
-    // (semi-matching) on the held-out part; in-sample, the usual overlap.
-    const auto held_overlap = [&]() {
-        index_t same = 0, n = 0;
-        for (index_t i = 0; i < p; ++i) {
-            const index_t c = al.matching.column[size_t(i)];
-            if (c < 0 || al.semi.column[size_t(i)] < 0) continue;
-            const double* row = score_corr.data() + size_t(i * q);
-            same += std::max_element(row, row + q) - row == c;
-            ++n;
-        }
-        return n > 0 ? double(same) / double(n) : std::numeric_limits<double>::quiet_NaN();
-    };
     h.in_sample = {{"semi_matching_mean", al.semi.mean}, {"matching_mean", al.matching.mean},
                    {"overlap_ratio", al.overlap_ratio}};
     h.held_out = {{"semi_matching_mean", held(al.semi.column)}, {"matching_mean", held(al.matching.column)},
-                  {"overlap_ratio", held_overlap()}};
+                  {"overlap_ratio", held_out_overlap(al, score_corr, q)}};
     if (!options.sparse_prediction) return h;
     // Sec. 4 few-to-one: weights fit on one part; the held-out loss of the
     // standardised target is 0.5 (1 - 2 w'r + w'R w) with the score part's
@@ -518,6 +524,8 @@ void mi_holdout_scores(const Backend& backend, const std::vector<BinnedUnits>& f
     h.in_sample.emplace_back("mi_matching_mean", al.matching.mean);
     h.held_out.emplace_back("mi_semi_matching_mean", held(al.semi.column));
     h.held_out.emplace_back("mi_matching_mean", held(al.matching.column));
+    h.in_sample.emplace_back("mi_overlap_ratio", al.overlap_ratio);
+    h.held_out.emplace_back("mi_overlap_ratio", held_out_overlap(al, score_mi, q));
 }
 
 LayerStatistics permuted_statistics(const Backend& backend, const std::vector<const LayerSource*>& sources,

@@ -173,6 +173,13 @@ def test_every_table1_figure_gets_an_interval_a_held_out_value_and_a_null_determ
     # The planted correspondence: far above its null, matched on held-out images.
     assert res["permutation_null"]["matching_mean"]["z"] > 5
     assert res["holdout"]["held_out"]["matching_mean"] > 0.6
+    for figure in ("semi_matching_mean", "matching_mean", "overlap_ratio"):
+        assert figure in res["holdout"]["held_out"] and figure in res["holdout"]["in_sample"]
+        assert figure in res["bootstrap"] and figure in res["permutation_null"]
+    # The clusters chosen on the fit part, scored per leaf on the held-out part.
+    if "clusters" in layer:
+        clusters = res["holdout"]["clusters"]
+        assert clusters["leaves"] == len(clusters["leaf_between_held_out"]) == len(clusters["leaf_between_in_sample"]) > 0
     assert res["holdout"]["fit_samples"] + res["holdout"]["score_samples"] == 60 * 9
     assert len(res["holdout"]["lasso"]["loss_held_out"]) == len(res["holdout"]["lasso"]["alphas"])
     # Another seed: other draws.
