@@ -263,6 +263,20 @@ json.dump({"g": g.tolist(), "w": w.tolist(), "tau": c["tau"],
     if (thresholded) check(csv, want.w, 'W (tau ' + want.tau + ') in clustered order');
     else check(csv, want.g, 'G in clustered order');
   }
+  // The cluster tree: one row per node of summary.json, members and similarities as there.
+  const nodes = JSON.parse(fs.readFileSync(path.join(fixture, 'summary.json'), 'utf8')).layers.conv1.clusters['net1~net2'].clusters;
+  const tree = parseCsv((await exported(page, 'cluster_tree')).text);
+  assert.deepEqual(tree[0], ['id', 'parent', 'depth', 'leaf', 'net1 units', 'net2 units', 'between_net_similarity',
+    'within_net_similarity', 'net1 members', 'net2 members']);
+  assert.equal(tree.length - 1, nodes.length);
+  nodes.forEach((n, i) => {
+    const row = tree[i + 1];
+    assert.deepEqual(row.slice(0, 4).map(Number), [n.id, n.parent, n.depth, n.leaf ? 1 : 0]);
+    assert.equal(Number(row[6]), n.between_net_similarity);
+    assert.equal(Number(row[7]), n.within_net_similarity);
+    assert.deepEqual(row[8] ? row[8].split(' ').map(Number) : [], n.members.net1);
+    assert.deepEqual(row[9] ? row[9].split(' ').map(Number) : [], n.members.net2);
+  });
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -454,6 +454,22 @@
     return csvText(out);
   }
 
+  // Every node of the pair's cluster tree (Sec. 4), as summary.json holds
+  // it: members as space-separated unit indices of each net.
+  function clusterTreeCsv() {
+    const c = ((state.summary.layers[state.layer] || {}).clusters || {})[currentPair()];
+    if (!c || !Array.isArray(c.clusters)) throw new Error('no cluster tree');
+    const [a, b] = pairNets(currentPair());
+    const members = (n, net) => ((n.members || {})[net] || []);
+    const out = [['id', 'parent', 'depth', 'leaf', a + ' units', b + ' units', 'between_net_similarity',
+      'within_net_similarity', a + ' members', b + ' members']];
+    for (const n of c.clusters) {
+      out.push([n.id, n.parent, n.depth, n.leaf ? 1 : 0, members(n, a).length, members(n, b).length,
+        n.between_net_similarity, n.within_net_similarity, members(n, a).join(' '), members(n, b).join(' ')]);
+    }
+    return csvText(out);
+  }
+
   function matrixCsv(src) {
     const m = readNpy(src.path);
     if (m.shape.length !== 2) throw new Error(src.path + ' is not a matrix');
@@ -509,6 +525,10 @@
       return [[src.float16 ? 'CSV (float16)' : 'CSV', 'csv', () => [matrixCsv(src), 'csv', 'text/csv'],
         src.float16 ? 'values as stored in this page: float16, within 0.05% of the results (convergent report --full-precision keeps float32)'
           : 'the values of ' + src.path]];
+    }
+    if (name === 'cluster_tree') {
+      return [['CSV', 'csv', () => [clusterTreeCsv(), 'csv', 'text/csv'],
+        'every node of the tree: parent, depth, members of each net, Sec. 6.6 similarities']];
     }
     if (name === 'clusters') {
       return [['CSV', 'csv', () => [clustersCsv(), 'csv', 'text/csv'],
