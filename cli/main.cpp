@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <new>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -107,6 +108,31 @@ void set_from_flag(CompareOptions& options, const OptionSpec& s, const char* fla
     }
 }
 
+// A default as the help shows it: each number the shortest text that reads
+// back as exactly the same double (0.95, not the 17 digits of
+// option_text, which the C API documents).
+std::string help_default(const CompareOptions& defaults, const OptionSpec& s) {
+    const std::string text = option_text(defaults, s);
+    if (s.type != OptionType::Real && s.type != OptionType::RealList) return text;
+    std::string out, token;
+    std::istringstream in(text);
+    while (std::getline(in, token, ',')) {
+        const double v = std::strtod(token.c_str(), nullptr);
+        std::string shortest = token;
+        for (int digits = 1; digits <= 17 && std::isfinite(v); ++digits) {
+            std::ostringstream o;
+            o.precision(digits);
+            o << v;
+            if (std::strtod(o.str().c_str(), nullptr) == v) {
+                shortest = o.str();
+                break;
+            }
+        }
+        out += (out.empty() ? "" : ",") + shortest;
+    }
+    return out;
+}
+
 // One CLI flag per row of the option table: the parsed text goes through
 // set_option, which checks the range.
 void add_table_options(CLI::App& app, CompareOptions& options) {
@@ -121,7 +147,7 @@ void add_table_options(CLI::App& app, CompareOptions& options) {
                 ->group(s->step);
             continue;
         }
-        const std::string def = option_text(defaults, *s);
+        const std::string def = help_default(defaults, *s);
         if (!def.empty()) help += " (default: " + def + ")";
         const char* type = s->type == OptionType::Real       ? "X"
                            : s->type == OptionType::RealList ? "X,..."

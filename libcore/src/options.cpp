@@ -258,19 +258,11 @@ std::string trim(const std::string& s) {
     return s.substr(b, e - b + 1);
 }
 
-// The shortest decimal text that reads back as exactly v (0.95, not
-// 0.94999999999999996): help texts and option listings stay readable and
-// still round-trip.
 std::string format_real(double v) {
-    std::string text;
-    for (int digits = 1; digits <= 17; ++digits) {
-        std::ostringstream out;
-        out.precision(digits);
-        out << v;
-        text = out.str();
-        if (std::strtod(text.c_str(), nullptr) == v || !std::isfinite(v)) break;
-    }
-    return text;
+    std::ostringstream out;
+    out.precision(17);
+    out << v;
+    return out.str();
 }
 
 std::string format_bound(double v) {

@@ -53,7 +53,7 @@ static void check_library(void) {
     CHECK(cvg_version() != NULL && strcmp(cvg_version(), "") != 0);
     CHECK(cvg_version_number() == CVG_VERSION_NUMBER);
     const int32_t features = cvg_features();
-    CHECK((features & ~CVG_FEATURE_CUDA) == 0);
+    CHECK((features & ~(CVG_FEATURE_CUDA | CVG_FEATURE_MPI)) == 0);
     /* a usable device implies the CUDA backend is compiled in */
     if (cvg_cuda_device_available()) CHECK((features & CVG_FEATURE_CUDA) != 0);
 }
