@@ -33,5 +33,6 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # above are set before the build.
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 echo "sanitize: built in $((SECONDS - start)) s"
-(cd "$build" && ctest --output-on-failure -j"$jobs" --timeout 600 -E '^(py|browser|install|fortran)\.')
+# The MPI tests run the CLI under mpirun (the regular builds run them).
+(cd "$build" && ctest --output-on-failure -j"$jobs" --timeout 600 -E '^(py|browser|install|fortran|mpi)\.')
 echo "sanitize: done in $((SECONDS - start)) s"

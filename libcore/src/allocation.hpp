@@ -4,6 +4,8 @@
 // a bare std::bad_alloc (which the CLI can only call an internal error).
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstddef>
@@ -85,7 +87,13 @@ std::uint64_t bytes_of(std::uint64_t count) {
 // v.resize(count), or Error(OutOfMemory) naming `what` and `purpose`.
 template <typename T>
 void resize_or_fail(std::vector<T>& v, std::uint64_t count, const std::string& what, const std::string& purpose) {
-    if (count > v.max_size()) fail_out_of_memory(what, purpose, bytes_of<T>(count));
+    // More than the machine's physical memory cannot be used (every element
+    // is written): refused before asking the allocator, whose answer to a
+    // request of terabytes may be an abort (sanitizer allocators) or a
+    // promise the kernel's overcommit cannot keep.
+    const double physical = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGESIZE));
+    if (count > v.max_size() || (physical > 0 && double(count) * double(sizeof(T)) > physical))
+        fail_out_of_memory(what, purpose, bytes_of<T>(count));
     try {
         reserve_huge(v, std::size_t(count));
         v.resize(std::size_t(count));
