@@ -4,6 +4,7 @@
 #include <istream>
 #include <ostream>
 
+#include "binary_io.hpp"
 #include "convergent/resampling.hpp"
 
 namespace convergent {
@@ -13,13 +14,12 @@ constexpr char kMagic[8] = {'C', 'V', 'G', 'B', 'L', 'K', '0', '1'};
 
 template <typename T>
 void put(std::ostream& out, const T* values, size_t count) {
-    out.write(reinterpret_cast<const char*>(values), std::streamsize(count * sizeof(T)));
+    put_array(out, values, count);
 }
 
 template <typename T>
 void get(std::istream& in, T* values, size_t count, const std::string& what) {
-    in.read(reinterpret_cast<char*>(values), std::streamsize(count * sizeof(T)));
-    CVG_REQUIRE(in.gcount() == std::streamsize(count * sizeof(T)), BadData, what + ": truncated block moments");
+    get_array(in, values, count, ErrorCode::BadData, what + ": truncated block moments");
 }
 
 }  // namespace

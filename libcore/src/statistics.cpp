@@ -9,6 +9,7 @@
 #include <ostream>
 
 #include "allocation.hpp"
+#include "binary_io.hpp"
 #include "cpu_moments.hpp"
 
 namespace convergent {
@@ -301,13 +302,11 @@ constexpr char kMagic[8] = {'C', 'V', 'G', 'M', 'O', 'M', '0', '1'};
 
 template <typename T>
 void put(std::ostream& out, const T* v, size_t n) {
-    out.write(reinterpret_cast<const char*>(v), std::streamsize(sizeof(T) * n));
+    put_array(out, v, n);
 }
 template <typename T>
 void get(std::istream& in, T* v, size_t n, const std::string& what) {
-    in.read(reinterpret_cast<char*>(v), std::streamsize(sizeof(T) * n));
-    CVG_REQUIRE(in.good() || (in.eof() && size_t(in.gcount()) == sizeof(T) * n), Io,
-                what + ": truncated accumulator file");
+    get_array(in, v, n, ErrorCode::Io, what + ": truncated accumulator file");
 }
 }  // namespace
 
