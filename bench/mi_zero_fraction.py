@@ -2,9 +2,12 @@
 """Benchmark: exact all-pairs MI counting (Sec. 3.2) against the share of
 samples in the zero bin, in the same run on the same codes:
 
-- convergent, dense 2 x 4 kernel (CONVERGENT_MI_LISTED_MAX=0) and the
-  sparse-aware listed kernel (default): bench_mutual_information --mi, best
-  of --repeat inside the process;
+- convergent: the dense 2 x 4 kernel (CONVERGENT_MI_LISTED_MAX=0), the
+  listed kernel alone (samples outside the mode of the unit of a;
+  CONVERGENT_MI_PAIRS_MAX=0) and the default (pair-sparse blocks, samples
+  outside the modes of both units, where b's units are mostly in their modes;
+  listed elsewhere): bench_mutual_information --mi, best of --repeat inside
+  the process;
 - the strong numpy reference (bench/strong_reference.py's MiCounter):
   np.bincount over combined codes u_code * bins + v_code, b in blocks of 64
   units, every sample ("dense") or only the samples where the unit of a is
@@ -47,10 +50,17 @@ def children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def convergent(bench, a, b, units, samples, bins, out, repeat, listed_max):
+KERNELS = {  # environment of each kernel choice
+    "dense": {"CONVERGENT_MI_LISTED_MAX": "0"},
+    "listed": {"CONVERGENT_MI_LISTED_MAX": "1", "CONVERGENT_MI_PAIRS_MAX": "0"},
+    "default": {},  # pair-sparse blocks where units are mostly in their modes, listed elsewhere
+}
+
+
+def convergent(bench, a, b, units, samples, bins, out, repeat, kernel):
     """(best wall seconds of the MI call, CPU seconds per call (user + sys,
     all threads, the whole process / repeat), MI matrix)."""
-    env = dict(os.environ, CONVERGENT_MI_LISTED_MAX=listed_max)
+    env = dict(os.environ, **KERNELS[kernel])
     c0 = children_cpu()
     proc = subprocess.run([str(bench), "--mi", str(a), str(b), str(samples), str(units), str(units), str(bins),
                            str(out), str(repeat)], capture_output=True, text=True, check=True, env=env)
@@ -79,10 +89,13 @@ def main():
             ca.tofile(tmp / "a.u8")
             cb.tofile(tmp / "b.u8")
             t_dense, c_dense, mi_dense = convergent(args.bench, tmp / "a.u8", tmp / "b.u8", args.units, args.samples,
-                                           args.bins, tmp / "mi.f64", args.repeat, "0")
+                                           args.bins, tmp / "mi.f64", args.repeat, "dense")
+            t_old, c_old, mi_old = convergent(args.bench, tmp / "a.u8", tmp / "b.u8", args.units, args.samples,
+                                              args.bins, tmp / "mi.f64", args.repeat, "listed")
             t_listed, c_listed, mi_listed = convergent(args.bench, tmp / "a.u8", tmp / "b.u8", args.units, args.samples,
-                                             args.bins, tmp / "mi.f64", args.repeat, "1")
-            assert np.array_equal(mi_dense, mi_listed), "dense and listed kernels disagree"
+                                             args.bins, tmp / "mi.f64", args.repeat, "default")
+            assert np.array_equal(mi_dense, mi_listed), "dense and default kernels disagree"
+            assert np.array_equal(mi_old, mi_listed), "listed and default kernels disagree"
             k = min(args.numpy_units, args.units)
             numpy_s, numpy_cpu = {}, {}
             for mode in ("dense", "listed"):
@@ -97,21 +110,23 @@ def main():
                 assert diff <= 1e-9, f"numpy {mode} MI differs by {diff:g}"
                 numpy_s[mode] = best * args.units / k
                 numpy_cpu[mode] = best_cpu * args.units / k
-            rows.append((zero, t_dense, t_listed, numpy_s["dense"], numpy_s["listed"], c_dense, c_listed,
+            rows.append((zero, t_dense, t_old, t_listed, numpy_s["dense"], numpy_s["listed"], c_dense, c_old, c_listed,
                          min(numpy_cpu.values())))
-            print(json.dumps({"zero": zero, "dense": t_dense, "listed": t_listed, "numpy": numpy_s, "cpu_dense": c_dense,
-                              "cpu_listed": c_listed, "numpy_cpu": numpy_cpu}), file=sys.stderr, flush=True)
+            print(json.dumps({"zero": zero, "dense": t_dense, "listed": t_old, "default": t_listed, "numpy": numpy_s,
+                              "cpu_dense": c_dense, "cpu_listed": c_old, "cpu_default": c_listed,
+                              "numpy_cpu": numpy_cpu}), file=sys.stderr, flush=True)
     print(f"All-pairs MI between two nets, {args.units} x {args.units} units, {args.samples} samples, "
           f"{args.bins} bins; convergent best of {args.repeat} in-process; numpy bincount timed on "
           f"{min(args.numpy_units, args.units)} units of a (best of {args.repeat}) and projected to {args.units}.")
     print()
-    print("| zero fraction | convergent dense kernel (s) | convergent listed kernel (s) | listed speed-up | "
+    print("| zero fraction | convergent dense kernel (s) | listed kernel alone (s) | default: pair-sparse + listed (s) | "
+          "default vs dense | default vs listed | "
           "numpy bincount, all samples (s, projected) | numpy bincount, listed (s, projected) | "
-          "best numpy / convergent listed | CPU s: convergent dense / listed / best numpy | CPU ratio numpy / listed |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|")
-    for zero, d, l, nd, nl, cd, cl, cn in rows:
-        print(f"| {zero:g} | {d:.3f} | {l:.3f} | {d / l:.2f}x | {nd:.1f} | {nl:.1f} | {min(nd, nl) / l:.1f}x | "
-              f"{cd:.2f} / {cl:.2f} / {cn:.1f} | {cn / cl:.1f}x |")
+          "best numpy / convergent default | CPU s: dense / listed / default / best numpy | CPU ratio numpy / default |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    for zero, d, o, l, nd, nl, cd, co, cl, cn in rows:
+        print(f"| {zero:g} | {d:.3f} | {o:.3f} | {l:.3f} | {d / l:.2f}x | {o / l:.2f}x | {nd:.1f} | {nl:.1f} | "
+              f"{min(nd, nl) / l:.1f}x | {cd:.2f} / {co:.2f} / {cl:.2f} / {cn:.1f} | {cn / cl:.1f}x |")
     print()
     print("Wall: convergent's best of the in-process repeats, numpy's best; CPU: user + sys of all threads "
           "(convergent: the whole bench process, file reading included, divided by the repeats).")

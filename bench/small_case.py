@@ -16,6 +16,7 @@ usage: /usr/bin/python3 bench/small_case.py [--cli build/cpu/cli/convergent] [--
 """
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def main():
     flags = ["--no-sparse", "--no-clusters", "--no-mean-activation"]
     help_text = subprocess.run([args.cli, "compare", "--help"], capture_output=True, text=True).stdout
     flags.extend(f for f in ("--no-similarity-indices", "--no-top-patches") if f in help_text)
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         paths = make_nets(tmp)
@@ -83,6 +85,10 @@ def main():
                 timings = json.loads((out / "summary.json").read_text())["timings"]
     row = {"case": "2 nets x 3 layers x 2000 images, correlation + MI matching", "reference_s": t_ref,
            "convergent_s": t_ours, "ratio": t_ref / t_ours, "timings": timings}
+    load_after = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs; load average (1, 5, 15 min) before {load_before[0]:.2f} "
+          f"{load_before[1]:.2f} {load_before[2]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} "
+          f"{load_after[2]:.2f}; best of {args.repeat}; {args.cli}\n")
     print("| case | numpy/scipy (s) | convergent (s) | ratio |")
     print("|---|---:|---:|---:|")
     print(f"| {row['case']} | {t_ref:.3f} | {t_ours:.3f} | {row['ratio']:.1f}x |")

@@ -12,10 +12,17 @@ units, so its floor is OpenBLAS dsyrk itself: the table also gives the
 dsyrk time of the same work (samples x T^2, chunks of the rows convergent
 uses, on data already centred in memory, via scipy.linalg.blas.dsyrk), the
 GFLOP/s both achieve (samples * T^2 / time) and dsyrk time / convergent
-time, twice: for the whole command (process start, reading, packing,
-dsyrk, correlation, output) and for the statistics pass alone (summary.json
-timings from --timings: reading, packing, dsyrk and the merges of every
-chunk). Every time is the best of --repeat runs.
+time, three times: for the statistics kernel (summary.json
+timings.statistics_kernel.<layer>: packing the float32 inputs, centred,
+into the float64 chunk, plus dsyrk and the merges; the figure the ">= 90%
+of dsyrk" target is held to, as dsyrk's own inputs are already in memory),
+for the whole statistics pass ("pass" + "statistics": also opening and
+reading the files, and the correlation) and for
+the whole command (process start, library loading, reading, output). The
+numpy ratio is always the whole command against numpy in this (warm)
+interpreter. Every time is the best of --repeat runs, the sides alternated;
+the load average before and after is printed, as the figures mean little on
+a busy machine.
 
 usage: /usr/bin/python3 bench/statistics_reference.py [--cli build/cpu/cli/convergent] [--quick] [--repeat 3]
 """
@@ -89,6 +96,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs of every timing")
     ap.add_argument("--precision", default="float64,float32",
                     help="convergent's --statistics-precision values to time (one row each)")
+    ap.add_argument("--only", help="run only the cases whose name contains this text")
     args = ap.parse_args()
 
     cases = [  # (name, images, channels, H, W, nets)
@@ -100,9 +108,12 @@ def main():
     if args.quick:
         cases = [("conv 64ch 256x(8x8) x2", 256, 64, 8, 8, 2), ("fc 256u 20000 x2", 20000, 256, 1, 1, 2)]
 
+    if args.only:
+        cases = [c for c in cases if args.only in c[0]]
     help_text = subprocess.run([args.cli, "compare", "--help"], capture_output=True, text=True).stdout
     STATISTICS_ONLY.extend(f for f in ("--no-similarity-indices", "--no-top-patches") if f in help_text)
     rng = np.random.default_rng(0)
+    load_before = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -122,6 +133,7 @@ def main():
             t_numpy = float("inf")
             t_ours = {p: float("inf") for p in precisions}
             t_pass = dict(t_ours)
+            t_kernel = dict(t_ours)
             err = {}
             # Alternate the sides, so all see the same machine load.
             for _ in range(args.repeat):
@@ -136,8 +148,10 @@ def main():
                     subprocess.run([args.cli, "compare", *map(str, paths), "--out", str(out), "--quiet", "--backend",
                                     "cpu", "--timings", "--statistics-precision", p, *STATISTICS_ONLY], check=True)
                     t_ours[p] = min(t_ours[p], time.perf_counter() - t0)
-                    timings = json.loads((out / "summary.json").read_text())["timings"]["layers"]["layer"]
+                    all_timings = json.loads((out / "summary.json").read_text())["timings"]
+                    timings = all_timings["layers"]["layer"]
                     t_pass[p] = min(t_pass[p], timings["pass"] + timings.get("statistics", 0.0))
+                    t_kernel[p] = min(t_kernel[p], all_timings.get("statistics_kernel", {}).get("layer", float("nan")))
                     ours = np.load(out / "layer" / f"{paths[0].name}~{paths[1].name}.corr.npy")
                     err[p] = float(np.max(np.abs(ours - np.nan_to_num(c0))))
             t_syrk = dsyrk_seconds(samples, units, args.repeat)
@@ -148,19 +162,30 @@ def main():
                              "ratio": t_numpy / t_ours[p], "max_abs_err": err[p], "dsyrk_s": t_syrk,
                              "convergent_gflops": flop / t_ours[p] / 1e9, "dsyrk_gflops": flop / t_syrk / 1e9,
                              "of_dsyrk": t_syrk / t_ours[p], "pass_s": t_pass[p],
-                             "pass_gflops": flop / t_pass[p] / 1e9, "pass_of_dsyrk": t_syrk / t_pass[p]})
+                             "pass_gflops": flop / t_pass[p] / 1e9, "pass_of_dsyrk": t_syrk / t_pass[p],
+                             "kernel_s": t_kernel[p], "kernel_gflops": flop / t_kernel[p] / 1e9,
+                             "kernel_of_dsyrk": t_syrk / t_kernel[p]})
             for p in paths:
                 shutil.rmtree(p)
 
+    load_after = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs; load average (1, 5, 15 min) before {load_before[0]:.2f} "
+          f"{load_before[1]:.2f} {load_before[2]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} "
+          f"{load_after[2]:.2f}; best of {args.repeat}; {args.cli}\n")
     print("| case | samples | units (all nets) | numpy float64 (s) | convergent (s) | ratio numpy/convergent "
-          "| max abs diff | dsyrk same work (s) | GFLOP/s convergent / dsyrk | dsyrk/convergent "
-          "| pass alone (s) | GFLOP/s pass | dsyrk/pass |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| max abs diff | dsyrk same work (s) | kernel (s) | GFLOP/s kernel / dsyrk | dsyrk/kernel "
+          "| pass alone (s) | dsyrk/pass | dsyrk/whole command |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['case']} | {r['samples']} | {r['units_total']} | {r['numpy_s']:.3f} | {r['convergent_s']:.3f} | "
-              f"{r['ratio']:.2f}x | {r['max_abs_err']:.1e} | {r['dsyrk_s']:.3f} | "
-              f"{r['convergent_gflops']:.1f} / {r['dsyrk_gflops']:.1f} | {100 * r['of_dsyrk']:.0f}% | "
-              f"{r['pass_s']:.3f} | {r['pass_gflops']:.1f} | {100 * r['pass_of_dsyrk']:.0f}% |")
+              f"{r['ratio']:.2f}x | {r['max_abs_err']:.1e} | {r['dsyrk_s']:.3f} | {r['kernel_s']:.3f} | "
+              f"{r['kernel_gflops']:.1f} / {r['dsyrk_gflops']:.1f} | {100 * r['kernel_of_dsyrk']:.0f}% | "
+              f"{r['pass_s']:.3f} | {100 * r['pass_of_dsyrk']:.0f}% | {100 * r['of_dsyrk']:.0f}% |")
+    print()
+    for r in rows:  # the targets: >= 1.2x numpy (whole command), kernel >= 90% of dsyrk
+        ok = r["ratio"] >= 1.2 and r["kernel_of_dsyrk"] >= 0.9
+        print(f"{'meets' if ok else 'MISSES'} the targets: {r['case']}: {r['ratio']:.2f}x numpy (>= 1.2x), "
+              f"kernel {100 * r['kernel_of_dsyrk']:.0f}% of dsyrk (>= 90%)")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

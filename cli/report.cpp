@@ -1,56 +1,74 @@
 // `convergent report DIR` and convergent.Result.report(): one self-contained
 // HTML page per result. The page is the Emscripten viewer linked into this
-// library (wasm_viewer/, inlined with SINGLE_FILE) plus a data block
-// (payload format 2):
+// library (wasm_viewer/: its HTML, CSS and JS, and its WebAssembly core as
+// bytes) plus two data elements (payload format 3):
 //
 //   <script type="application/json" id="convergent-data">
-//   {"format":"convergent-report","version":2,
-//    "summary":{"encoding":"deflate","data":"<base64>"},   (summary.json, compact_json)
-//    "files":{
-//      "conv1/a~b.corr.npy":{"encoding":"deflate","stored":"float16","layout":"shuffled","data":"<base64>"},
-//      "conv1/a~a.corr.npy":{"encoding":"deflate","stored":"float16","layout":"upper-shuffled","data":"<base64>"},
-//      "conv1/a.topk.npy":{"encoding":"deflate","data":"<base64>"},
+//   {"format":"convergent-report","version":3,
+//    "blob":{"id":"convergent-blob","encoding":"base125","bytes":N},
+//    "index":{"encoding":"deflate","offset":O,"length":L},    (the file table below, JSON)
+//    "core":{"encoding":"deflate","offset":O,"length":L},     (the viewer's .wasm)
+//    "summary":{"encoding":"deflate","offset":O,"length":L}}  (summary.json, compact_json)
+//   </script>
+//   <script type="application/octet-stream" id="convergent-blob">...</script>
+//
+// The file table (deflated in the blob):
+//   {"files":{
+//      "conv1/a~b.corr.npy":{"encoding":"deflate","stored":"fixed16","step":0.000244140625,"layout":"classes","offset":O,"length":L},
+//      "conv1/a~a.corr.npy":{"encoding":"deflate","stored":"fixed16","step":...,"layout":"upper-classes",...},
+//      "conv1/a.joint_sample.npy":{"encoding":"deflate","layout":"columns",...},
+//      "conv1/a.topk.npy":{"encoding":"deflate","offset":O,"length":L},
 //      "conv1/a.patches.png":{"encoding":"atlas","atlas":"conv1","rows":R,"columns":K,"cells":[...]},
-//      "x.png":{"encoding":"base64","data":"<base64>"}, ...},
-//    "atlases":{"conv1":{"cell_width":W,"cell_height":H,"columns":C,"count":N,"data":"<base64 PNG>"}},
+//      "x.png":{"encoding":"none","offset":O,"length":L}, ...},
+//    "atlases":{"conv1":{"cell_width":W,"cell_height":H,"columns":C,"count":N,"type":"image/png","offset":O,"length":L}},
 //    "omitted":{"path":"why"}, "joint_bins":{"path":{"bins":24,"lo":[...],"hi":[...]}},
 //    "warnings":["..."]}
-//   </script>
 //
-// What changed from format 1 (every file base64 as is, 40.8 MiB for the
-// bundled example), and why (docs/benchmarks.md, "Report page weight"):
+// Every binary piece (offset/length in bytes of the decoded blob) is in the
+// one blob, written in base 125 (append_base125: 7 ASCII characters for 6
+// bytes, where base64 took 8); the page decodes each piece from its own
+// characters when it needs it. Why each choice (docs/benchmarks.md, "Report
+// page weight"; format 1, every file base64 as is, was 40.8 MiB for the
+// bundled example, format 2, base64 of the pieces below in JSON strings,
+// 9.6 MiB):
 //  - "deflate": zlib format (RFC 1950) of the bytes, inflated in the page
-//    with the browser's DecompressionStream('deflate'); summary.json and
-//    every .npy. The page decodes a file only when the selected layer and
-//    pair need it, not at load.
-//  - "stored":"float16": the correlation and MI matrices (kinds corr, mi,
+//    with the browser's DecompressionStream('deflate'); summary.json, the
+//    file table, the wasm and every .npy. The page decodes a file only when
+//    the selected layer and pair need it, not at load.
+//  - "stored":"fixed16": the correlation and MI matrices (kinds corr, mi,
 //    corr_matched, mi_matched) are display-only (colours; the hover shows
-//    them to 4-6 digits), so they are rounded to IEEE float16 (nearest even,
-//    as numpy's astype(float16)): within 2^-11 relative of the results. A
-//    matrix with a finite value beyond +-65504 stays float32. The page's CSV
-//    of such a matrix says "CSV (float16)". Every number shown in a table or
-//    caption (Table 1, Fig. 3, similarity indices, ...) comes from
-//    summary.json, whose values are embedded exactly (its indentation
-//    removed: compact_json). --full-precision keeps
-//    float32 .npy files (layout absent: the file as it is).
-//  - "layout": the float16 .npy header (of the full shape) then "shuffled":
-//    the low bytes of all values, then their high bytes (sign and exponent,
-//    which deflate well); "upper-shuffled": a square matrix equal to its
-//    transpose (a net with itself) keeps only its upper triangle (i <= j,
-//    row by row), shuffled the same way.
+//    3-4 decimals), so they are rounded to multiples of "step" (2^-12) and
+//    stored as int16 codes (-32768 for NaN): every value within step / 2 =
+//    2^-13 (0.000122) of the results, absolute (fixed16_copy). The page
+//    rebuilds float32 code * step, and its CSV of such a matrix says
+//    "CSV (+-0.00012)". A matrix with an infinite value or one beyond
+//    +-(32767 * step), about 8, falls back to "stored":"float16" (IEEE
+//    binary16, within 2^-11 relative, "layout" "shuffled"/"upper-shuffled":
+//    low bytes, then high bytes), and the CSV says "CSV (float16)". Every
+//    number shown in a table or caption (Table 1, Fig. 3, similarity
+//    indices, ...) comes from summary.json, whose values are embedded exactly
+//    (its indentation removed: compact_json). --full-precision keeps the
+//    float32 .npy files (no "stored" or "layout": the file as it is).
+//  - "layout" of a fixed16 matrix, after an '<i2' .npy header of the full
+//    shape: "classes" (every value) or "upper-classes" (a square matrix
+//    equal to its transpose, a net with itself: only i <= j, row by row),
+//    each code as its zigzag value's bit length, a byte per value, then the
+//    bits below each leading one as one bit stream (fixed16_copy).
+//    "columns": the binned joint sample (below) stored column by column.
 //  - "atlas": the patch sheets of a layer (units x k cells each) repeat most
 //    of their cells (the same top inputs across units and nets), so the page
 //    gets one PNG of the layer's distinct cells (count of them, columns per
 //    row) and each sheet's cell indices (row-major, rows x columns), and
-//    redraws the sheets. "base64": a PNG that could not be split (kept as it
-//    is).
-//  - A bare string where an entry is expected is format 1 (base64 of the
-//    file as it is); the page still reads it.
+//    redraws the sheets. "none": a PNG that could not be split (as it is).
+//  - The page still reads the entries of formats 1 and 2 (a payload with
+//    "files" of its own, the wasm still from the blob): an entry with
+//    "data" holds the base64 of its bytes (format 2), a bare string is the
+//    base64 of the file as it is (format 1).
 //
 // Joint-sample files (Fig. 7) are embedded pre-binned (binned_joint_sample).
-// Everything that comes from the results is base64 or numbers except the
-// file names, which are JSON strings with '<', '>' and '&' written as
-// \u003c, \u003e, \u0026, so no name can close the <script> element.
+// The blob holds no '<', NUL or CR (append_base125) and the JSON head only
+// numbers and fixed names, so nothing from the results can close a <script>
+// element; file names are inside the deflated file table.
 //
 // Only files inside DIR are embedded: names are checked as text (relative,
 // no "..") and every component is opened relative to its parent with
@@ -60,7 +78,7 @@
 // interface, so both write the same page.
 //
 // The page's Content-Security-Policy allows exactly its own inline scripts
-// and stylesheet: their SHA-256 hashes replace the 'convergent-script-hashes'
+// and stylesheet (the two data elements are not scripts): their SHA-256 hashes replace the 'convergent-script-hashes'
 // and 'convergent-style-hashes' placeholders of wasm_viewer/shell/viewer.html
 // when the report is written (a page without them runs no script at all).
 #include "report.hpp"
@@ -101,6 +119,8 @@
 #ifdef CONVERGENT_HAVE_VIEWER
 extern "C" const unsigned char convergent_viewer_html[];
 extern "C" const unsigned long convergent_viewer_html_size;
+extern "C" const unsigned char convergent_viewer_wasm[];
+extern "C" const unsigned long convergent_viewer_wasm_size;
 #endif
 
 namespace fs = std::filesystem;
@@ -118,8 +138,8 @@ constexpr const char* kUsage =
     "  embedded. It opens from file:// without a network.\n"
     "  --out FILE        where to write the page (default DIR/report.html)\n"
     "  --max-file-mb N   leave out matrices larger than N MiB (default 64); the page notes them\n"
-    "  --full-precision  embed the correlation and MI matrices as float32 (default float16: they\n"
-    "                    are drawn as colours; the page is about half the size)\n";
+    "  --full-precision  embed the correlation and MI matrices as float32 (default: 16-bit fixed\n"
+    "                    point, within 0.000122 of the results; they are drawn as colours)\n";
 
 constexpr const char* kDataMarker = "<!--CONVERGENT_DATA-->";
 
@@ -291,6 +311,46 @@ void append_base64(std::string& out, const std::string& bytes) {
     }
 }
 
+// The page's binary data as the text of a <script type="application/octet-stream">
+// element (format 3, "base125"): every 6 bytes (the last group padded with
+// zero bytes) as a 48-bit big-endian number, written as 7 digits in base 125,
+// most significant first (125^7 > 2^48). A digit d is the d-th of the ASCII
+// characters 1-127 without CR (13) and '<' (60): HTML script data keeps
+// every character as it is except NUL (replaced), CR (turned into LF) and
+// '<' (which could start "</script" or "<!--"). 1.167 characters a byte
+// where base64 takes 1.333, and all ASCII, which the browser decodes
+// fastest; 7 digits fit a double exactly, so the page decodes a group with
+// plain arithmetic.
+char base125_digit(unsigned d) {
+    const unsigned c = d + 1 + (d + 1 >= 13) + (d + 2 >= 60);
+    return char(c);
+}
+
+void append_base125(std::string& out, const std::string& bytes) {
+    out.reserve(out.size() + (bytes.size() + 5) / 6 * 7);
+    for (size_t i = 0; i < bytes.size(); i += 6) {
+        std::uint64_t v = 0;
+        for (size_t k = 0; k < 6; ++k) v = (v << 8) | (i + k < bytes.size() ? std::uint8_t(bytes[i + k]) : 0u);
+        char group[7];
+        for (int k = 6; k >= 0; --k) {
+            group[k] = base125_digit(unsigned(v % 125));
+            v /= 125;
+        }
+        out.append(group, 7);
+    }
+}
+
+// The binary data of one page, placed one piece after another; each JSON
+// entry names its piece by offset and length in the decoded blob.
+struct Blob {
+    std::string bytes;
+    void place(nlohmann::json& entry, const std::string& data) {
+        entry["offset"] = bytes.size();
+        entry["length"] = data.size();
+        bytes += data;
+    }
+};
+
 // JSON text that is safe inside a <script> element: ASCII only, and no '<',
 // '>' or '&' (they only occur inside strings, where \u escapes mean the same).
 std::string script_safe_json(const nlohmann::json& value) {
@@ -447,7 +507,7 @@ std::vector<std::string> referenced_files(const nlohmann::json& summary, const R
 constexpr int kJointBins = 24;
 
 struct BinnedSample {
-    std::string npy;  // rows x units uint8, C order
+    std::string npy;  // rows x units uint8, stored column by column (layout "columns")
     nlohmann::json ranges;
 };
 
@@ -494,9 +554,12 @@ bool binned_joint_sample(const std::string& bytes, const std::string& what, Binn
     out.npy += char(dict.size() & 0xff);
     out.npy += char(dict.size() >> 8);
     out.npy += dict;
+    // The bins column by column (layout "columns": each unit's bins together,
+    // which deflate about 5% smaller than row by row); the header is the
+    // (rows, units) array's, as the page rebuilds it.
     out.npy.reserve(out.npy.size() + rows * units);
-    for (size_t r = 0; r < rows; ++r)
-        for (size_t u = 0; u < units; ++u) {
+    for (size_t u = 0; u < units; ++u)
+        for (size_t r = 0; r < rows; ++r) {
             const double v = value(r, u);
             const double bin = std::floor((v - lo[u]) / (hi[u] - lo[u]) * kJointBins);
             out.npy += std::isfinite(v) ? char(std::uint8_t(std::min<double>(kJointBins - 1, bin))) : char(255);
@@ -618,6 +681,85 @@ bool float16_copy(const std::string& bytes, const std::string& what, std::string
         out[start + i] = char(kept[i] & 0xff);
         out[start + kept.size() + i] = char(kept[i] >> 8);
     }
+    return true;
+}
+
+// A display-only float32 matrix (correlation, MI) as 16-bit fixed point
+// (format 3, "stored":"fixed16"): round(value * 2^12) as int16 (nearest,
+// ties to even, as numpy's round), NaN as -32768, so every value is within
+// half a step, 2^-13 (0.000122), of the result: an absolute bound, far below
+// the page's 3-4 displayed digits. float16 (2^-11 relative) spends most of
+// its codes on values near 0, which deflate cannot squeeze; these codes
+// deflate about 5% smaller for the bundled example. false (the caller tries
+// float16) when the file is not a little-endian C-order float32 array or a
+// value is infinite or beyond +-(32767 / 2^12), about 8 (an MI above 8 nats).
+// After an .npy header of the full shape with dtype '<i2', all values or,
+// for a square matrix equal to its transpose, the upper triangle (i <= j, row
+// by row), in the "classes" layout below.
+constexpr int kFixedStepLog2 = -12;
+
+bool fixed16_copy(const std::string& bytes, const std::string& what, std::string& out, std::string& layout) {
+    const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+    convergent::NpyHeader header;
+    if (!float32_npy_header(bytes, what, header)) return false;
+    const size_t count = size_t(header.element_count());
+    const double scale = std::ldexp(1.0, -kFixedStepLog2);
+    std::vector<std::int16_t> codes(count);
+    for (size_t i = 0; i < count; ++i) {
+        float v;
+        std::memcpy(&v, data + header.data_offset + 4 * i, 4);
+        if (std::isnan(v)) {
+            codes[i] = std::numeric_limits<std::int16_t>::min();
+            continue;
+        }
+        const double code = std::nearbyint(double(v) * scale);
+        if (!(std::fabs(code) <= 32767.0)) return false;  // also infinities
+        codes[i] = std::int16_t(code);
+    }
+    bool symmetric = header.shape.size() == 2 && header.shape[0] == header.shape[1] && count > 0;
+    const size_t n = symmetric ? size_t(header.shape[0]) : 0;
+    for (size_t i = 0; symmetric && i < n; ++i)
+        for (size_t j = i + 1; j < n; ++j)
+            if (codes[i * n + j] != codes[j * n + i]) {
+                symmetric = false;
+                break;
+            }
+    std::vector<std::int16_t> kept;
+    if (symmetric) {
+        kept.reserve(n * (n + 1) / 2);
+        for (size_t i = 0; i < n; ++i)
+            for (size_t j = i; j < n; ++j) kept.push_back(codes[i * n + j]);
+    } else {
+        kept = std::move(codes);
+    }
+    // "classes": each code c as z = 2c (c >= 0) or -2c - 1 (c < 0), then the
+    // class k of z (its bit length, 0-16) as one byte per value, then the
+    // k - 1 bits of z below its leading one (k >= 2), most significant
+    // first, one bit stream padded to a byte. Deflate codes the classes
+    // near their entropy and the remaining bits are about as random as they
+    // look: 9% smaller than the two byte planes for the bundled example.
+    layout = symmetric ? "upper-classes" : "classes";
+    out = npy_header_text("<i2", header.shape);
+    out.reserve(out.size() + kept.size() * 2);
+    std::string bits;
+    std::uint32_t acc = 0;
+    int filled = 0;
+    for (const std::int16_t c : kept) {
+        const std::uint32_t z = c >= 0 ? 2u * std::uint32_t(c) : 2u * std::uint32_t(-(std::int32_t(c) + 1)) + 1u;
+        int k = 0;
+        while ((z >> k) != 0) ++k;
+        out += char(k);
+        for (int b = k - 2; b >= 0; --b) {
+            acc = (acc << 1) | ((z >> b) & 1u);
+            if (++filled == 8) {
+                bits += char(acc);
+                acc = 0;
+                filled = 0;
+            }
+        }
+    }
+    if (filled) bits += char(acc << (8 - filled));
+    out += bits;
     return true;
 }
 
@@ -781,6 +923,16 @@ std::string viewer_page() {
 #endif
 }
 
+// The viewer's WebAssembly core, built by wasm_viewer/ and linked in as bytes;
+// every page carries it (deflated) in its data blob.
+std::string viewer_wasm() {
+#ifdef CONVERGENT_HAVE_VIEWER
+    return std::string(reinterpret_cast<const char*>(convergent_viewer_wasm), convergent_viewer_wasm_size);
+#else
+    return {};
+#endif
+}
+
 // The page for one result (the viewer page checked by the caller first).
 convergent::report::ReportOutcome write_page(const std::string& page, const ReportInput& input,
                                              const std::string& out_path, std::uint64_t max_file_bytes,
@@ -853,14 +1005,17 @@ convergent::report::ReportOutcome write_page(const std::string& page, const Repo
                 sheet_layer.emplace(net["patches"].get<std::string>(), layer.key());
     }
 
+    // The index (JSON) is written as the files are read; their bytes go to
+    // the blob, written after it in base 125 (append_base125).
     AtomicFile file(out_path);
     std::ostream& out = file.stream();
-    out.write(page.data(), std::streamsize(marker));
-    out << "<script type=\"application/json\" id=\"convergent-data\">"
-        << "{\"format\":\"convergent-report\",\"version\":2,\"summary\":{\"encoding\":\"deflate\",\"data\":\"";
-    std::string encoded;
-    append_base64(encoded, deflate_bytes(compact_json(summary_text), summary_path));
-    out << encoded << "\"},\"files\":{";
+    Blob blob;
+    nlohmann::json core = {{"encoding", "deflate"}};
+    blob.place(core, deflate_bytes(viewer_wasm(), "the viewer core"));
+    nlohmann::json summary_entry = {{"encoding", "deflate"}};
+    blob.place(summary_entry, deflate_bytes(compact_json(summary_text), summary_path));
+    std::ostringstream index;  // deflated into the blob: the file table, a fifth of its text
+    index << "{\"files\":{";
     nlohmann::json omitted = nlohmann::json::object();
     nlohmann::json joint_bins = nlohmann::json::object();
     nlohmann::json atlases = nlohmann::json::object();
@@ -868,7 +1023,7 @@ convergent::report::ReportOutcome write_page(const std::string& page, const Repo
     std::map<std::string, std::vector<std::pair<std::string, std::string>>> sheets;  // layer -> (path, png)
     size_t& embedded = outcome.embedded;
     auto write_entry = [&](const std::string& p, const nlohmann::json& entry) {
-        out << (embedded ? "," : "") << script_safe_json(p) << ":" << script_safe_json(entry);
+        index << (embedded ? "," : "") << script_safe_json(p) << ":" << script_safe_json(entry);
         ++embedded;
     };
     for (const std::string& p : paths) {
@@ -898,18 +1053,22 @@ convergent::report::ReportOutcome write_page(const std::string& page, const Repo
         }
         nlohmann::json entry = {{"encoding", "deflate"}};
         BinnedSample binned;
-        std::string half, layout;
+        std::string packed, layout;
         if (joint_samples.count(p) && binned_joint_sample(bytes, p, binned)) {
             bytes = std::move(binned.npy);
             joint_bins[p] = std::move(binned.ranges);
-        } else if (!full_precision && display_only.count(p) && float16_copy(bytes, p, half, layout)) {
-            bytes = std::move(half);
+            entry["layout"] = "columns";
+        } else if (!full_precision && display_only.count(p) && fixed16_copy(bytes, p, packed, layout)) {
+            bytes = std::move(packed);
+            entry["stored"] = "fixed16";
+            entry["step"] = std::ldexp(1.0, kFixedStepLog2);
+            entry["layout"] = layout;
+        } else if (!full_precision && display_only.count(p) && float16_copy(bytes, p, packed, layout)) {
+            bytes = std::move(packed);
             entry["stored"] = "float16";
             entry["layout"] = layout;
         }
-        encoded.clear();
-        append_base64(encoded, deflate_bytes(bytes, p));
-        entry["data"] = std::move(encoded);
+        blob.place(entry, deflate_bytes(bytes, p));
         write_entry(p, entry);
     }
     for (auto& [layer, list] : sheets) {
@@ -924,7 +1083,8 @@ convergent::report::ReportOutcome write_page(const std::string& page, const Repo
         }
         if (built && atlas.png.size() < [&] { size_t n = 0; for (const auto& p : pngs) n += p.size(); return n; }()) {
             nlohmann::json info = atlas.info;
-            info["data"] = base64(atlas.png);
+            info["type"] = "image/png";
+            blob.place(info, atlas.png);
             atlases[layer] = std::move(info);
             for (size_t i = 0; i < list.size(); ++i) {
                 nlohmann::json entry = std::move(atlas.sheets[i]);
@@ -934,12 +1094,27 @@ convergent::report::ReportOutcome write_page(const std::string& page, const Repo
             }
         } else {
             // Not decodable here, or no smaller as an atlas: the PNG as it is.
-            for (const auto& [p, png] : list) write_entry(p, {{"encoding", "base64"}, {"data", base64(png)}});
+            for (const auto& [p, png] : list) {
+                nlohmann::json entry = {{"encoding", "none"}};
+                blob.place(entry, png);
+                write_entry(p, entry);
+            }
         }
     }
-    out << "},\"atlases\":" << script_safe_json(atlases) << ",\"omitted\":" << script_safe_json(omitted)
-        << ",\"joint_bins\":" << script_safe_json(joint_bins) << ",\"warnings\":" << script_safe_json(warnings)
-        << "}</script>";
+    index << "},\"atlases\":" << script_safe_json(atlases) << ",\"omitted\":" << script_safe_json(omitted)
+          << ",\"joint_bins\":" << script_safe_json(joint_bins) << ",\"warnings\":" << script_safe_json(warnings) << "}";
+    nlohmann::json index_entry = {{"encoding", "deflate"}};
+    blob.place(index_entry, deflate_bytes(index.str(), "the page index"));
+    out.write(page.data(), std::streamsize(marker));
+    out << "<script type=\"application/json\" id=\"convergent-data\">"
+        << "{\"format\":\"convergent-report\",\"version\":3,\"blob\":{\"id\":\"convergent-blob\",\"encoding\":\"base125\",\"bytes\":"
+        << blob.bytes.size() << "},\"index\":" << script_safe_json(index_entry) << ",\"core\":" << script_safe_json(core)
+        << ",\"summary\":" << script_safe_json(summary_entry)
+        << "}</script><script type=\"application/octet-stream\" id=\"convergent-blob\">";
+    std::string text;
+    append_base125(text, blob.bytes);
+    out.write(text.data(), std::streamsize(text.size()));
+    out << "</script>";
     out.write(page.data() + marker + std::strlen(kDataMarker),
               std::streamsize(page.size() - marker - std::strlen(kDataMarker)));
     file.commit();

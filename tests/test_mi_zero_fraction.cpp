@@ -115,3 +115,58 @@ TEST(ZeroBinFraction, CountsCodeZeroOverAllUnitsAndSamples) {
     const double expected = double((double(1e-6f) <= 1e-6 ? 3 : 2) + 1) / 8.0;
     EXPECT_DOUBLE_EQ(zero_bin_fraction(binned), expected);
 }
+
+TEST(JointHistogramCounts, EqualsNaiveAcrossPairSparseBlocks) {
+    // More units of b than one pair-sparse block (48 at 21 bins), a partial
+    // last block, blocks with mostly-zero units (per-sample lists) beside
+    // blocks of dense units (count_1x4_listed), within-net upper triangles
+    // that start inside a block; and 130 bins, too many for 16-bit list
+    // entries (every block counted by the listed kernel; fewer units, as
+    // each pair's table has 16,900 cells).
+    for (int bins : {21, 130}) {
+        const index_t ua = 9, ub = bins == 21 ? 101 : 13, samples = 1501;
+        auto ca = codes_with_zero_fraction(ua, samples, bins, 0.6, 2, 5u);
+        auto cb = codes_with_zero_fraction(ub, samples, bins, 0.6, ub / 2, 6u);
+        if (ub > 96) {
+            // Units 48..95 of b dense (no zeros): that block has no lists.
+            const auto dense = codes_with_zero_fraction(48, samples, bins, 0.0, -1, 7u);
+            std::copy(dense.begin(), dense.end(), cb.begin() + 48 * samples);
+        }
+        const BinCodesView a{ca.data(), ua, samples, bins}, b{cb.data(), ub, samples, bins};
+        const std::string what = "bins " + std::to_string(bins);
+        EXPECT_EQ(joint_histogram_counts(a, 0, ua, b, 0, ub), joint_histogram_counts_naive(a, 0, ua, b, 0, ub))
+            << what;
+        const index_t first = ub > 96 ? 40 : 3, count = ub > 96 ? 20 : 5, second = ub > 96 ? 30 : 2;
+        EXPECT_EQ(joint_histogram_counts(b, first, count, b, second, ub - second),
+                  joint_histogram_counts_naive(b, first, count, b, second, ub - second))
+            << what;
+        std::vector<double> mi(size_t(ub * ub));
+        make_cpu_backend()->mutual_information(b, b, mi.data());
+        const auto counts = joint_histogram_counts_naive(b, 0, ub, b, 0, ub);
+        for (index_t i = 0; i < ub; i += 7)
+            for (index_t j = 0; j < ub; ++j) {
+                const std::int32_t* t = counts.data() + (i * ub + j) * bins * bins;
+                EXPECT_NEAR(mi[size_t(i * ub + j)], mutual_information_from_counts(t, bins, samples), 1e-12)
+                    << what << " pair " << i << "," << j;
+            }
+    }
+}
+
+TEST(JointHistogramCounts, CountsBeyondSixteenBitsInOneCell) {
+    // 200,000 samples; each unit's mode holds 50.1% of them and one other bin
+    // the rest, at the same samples for every unit, so one cell of every
+    // table counts 99,800 samples outside both modes: more than the
+    // pair-sparse kernel's 16-bit counters hold in one run.
+    const index_t ua = 3, ub = 5, samples = 200000, outside = 99800;
+    const int bins = 21;
+    std::vector<std::uint8_t> ca(size_t(ua * samples)), cb(size_t(ub * samples));
+    for (index_t u = 0; u < ua; ++u)
+        for (index_t s = 0; s < samples; ++s) ca[size_t(u * samples + s)] = std::uint8_t(s % 1000 < 499 ? 1 + u : 7);
+    for (index_t v = 0; v < ub; ++v)
+        for (index_t s = 0; s < samples; ++s) cb[size_t(v * samples + s)] = std::uint8_t(s % 1000 < 499 ? 2 + v : 9);
+    const BinCodesView a{ca.data(), ua, samples, bins}, b{cb.data(), ub, samples, bins};
+    const auto counts = joint_histogram_counts(a, 0, ua, b, 0, ub);
+    EXPECT_EQ(counts, joint_histogram_counts_naive(a, 0, ua, b, 0, ub));
+    EXPECT_EQ(counts[size_t((0 * ub + 0) * bins * bins + 1 * bins + 2)], outside);
+    EXPECT_EQ(counts[size_t((0 * ub + 0) * bins * bins + 7 * bins + 9)], samples - outside);
+}

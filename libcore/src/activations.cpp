@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "allocation.hpp"
+#include "npy_internal.hpp"
 
 namespace convergent {
 
@@ -186,6 +187,19 @@ void LayerSource::read_images(index_t first, index_t count, float* out) const {
                                      where + "; activations must be finite" +
                                      (header.dtype == NpyDtype::Float64 ? " (float64 values beyond the float32 range become Inf)" : ""));
     }
+}
+
+bool LayerSource::read_images_raw(index_t first, index_t count, float* out, bool* channels_first) const {
+    CVG_REQUIRE(first >= 0 && count >= 0 && first <= images_ && count <= images_ - first, InvalidArgument,
+                what() + ": images [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                    ") are outside the " + std::to_string(images_) + " images");
+    const NpyHeader& header = array_->header();
+    if (header.fortran_order) return false;
+    const auto* mapped = dynamic_cast<const npy_detail::MappedNpyArray*>(array_.get());
+    if (mapped == nullptr) return false;  // e.g. an .npz member (CRC-checked or streamed)
+    *channels_first = header.shape.size() == 4 && !layout_.channels_last;
+    const index_t image_elements = positions_ * units_;
+    return mapped->read_float32(first * image_elements, count * image_elements, out);
 }
 
 // ---- NetSource -------------------------------------------------------------------

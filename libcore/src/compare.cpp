@@ -393,6 +393,8 @@ public:
 
     std::string description() const { return "layer '" + d_.layer + "'"; }
     index_t images() const { return images_; }
+    // Seconds of the statistics kernel in add() (push_sources: packing, dsyrk, merges).
+    double kernel_seconds() const { return kernel_seconds_; }
 
     // Adds every image of the aligned sources (one per net, same images
     // and positions), chunk_images at a time. after_chunk(images done in
@@ -425,7 +427,8 @@ public:
             if (blocks_) d_.blocks.end_chunk();
             if (after_chunk) after_chunk(done);
         };
-        push_sources(acc_, backend_, sources, chunk_images, on_piece, chunk_done, first_image, image_count);
+        push_sources(acc_, backend_, sources, chunk_images, on_piece, chunk_done, first_image, image_count,
+                     &kernel_seconds_);
         images_ += image_count < 0 ? sources.front()->images() : image_count;
     }
 
@@ -640,6 +643,7 @@ private:
     const Backend& backend_;
     const CompareOptions& options_;
     MomentAccumulator acc_;
+    double kernel_seconds_ = 0;
     LayerData d_;
     index_t width_ = 0;
     index_t images_ = 0;
@@ -990,6 +994,7 @@ nlohmann::json run_planned(const std::vector<NetSource>& nets, const std::vector
             lt["reduce"] = seconds_since(t_reduce);
         }
         lt["pass"] = seconds_since(t_stage);
+        timings["statistics_kernel"][p.layer] = pass->kernel_seconds();  // the part of "pass" in packing, dsyrk, merges
         // Rank 0 alone runs the steps (on the reduced accumulators).
         collectively(collective, [&] {
             if (root) analyse_pass(*pass, p, *backend, options, pipeline, sink, summary, lt);

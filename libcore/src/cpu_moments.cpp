@@ -78,6 +78,48 @@ void pack_shifted_as(const float* x, index_t rows, index_t cols, index_t ldx, co
     });
 }
 
+// Groups of 8 columns (one 64-byte line of float64 output per row): the
+// 8 input planes are read in step, p by p, and every output line is
+// written whole; each column's sums still run over the rows in order.
+template <typename Out>
+void pack_channels_first_as(const float* x, index_t images, index_t ldi, index_t positions, index_t cols,
+                            const double* shift, Out* y, index_t ldy, double* sums, double* squares) {
+    constexpr index_t kGroup = 8;
+    for (index_t j0 = 0; j0 < cols; j0 += kGroup) {
+        const index_t w = std::min(kGroup, cols - j0);
+        double s[kGroup] = {}, q[kGroup] = {}, k[kGroup] = {};
+        for (index_t j = 0; j < w; ++j) k[j] = shift[j0 + j];
+        for (index_t i = 0; i < images; ++i) {
+            const float* __restrict in = x + i * ldi + j0 * positions;
+            Out* __restrict out = y + i * positions * ldy + j0;
+            if (w == kGroup) {
+                for (index_t p = 0; p < positions; ++p) {
+                    Out* __restrict row = out + p * ldy;
+#pragma omp simd
+                    for (index_t j = 0; j < kGroup; ++j) {
+                        const Out v = Out(double(in[j * positions + p]) - k[j]);
+                        row[j] = v;
+                        s[j] += double(v);
+                        q[j] += double(v) * double(v);
+                    }
+                }
+            } else {
+                for (index_t p = 0; p < positions; ++p)
+                    for (index_t j = 0; j < w; ++j) {
+                        const Out v = Out(double(in[j * positions + p]) - k[j]);
+                        out[p * ldy + j] = v;
+                        s[j] += double(v);
+                        q[j] += double(v) * double(v);
+                    }
+            }
+        }
+        for (index_t j = 0; j < w; ++j) {
+            sums[j0 + j] += s[j];
+            squares[j0 + j] += q[j];
+        }
+    }
+}
+
 template <typename Out>
 void recentre_as(Out* y, index_t rows, index_t cols, index_t ldy, const double* by, double* sums) {
     for_column_ranges(rows, cols, [&](index_t j0, index_t j1) {
@@ -107,6 +149,14 @@ void pack_shifted(const float* x, index_t rows, index_t cols, index_t ldx, const
 void pack_shifted(const float* x, index_t rows, index_t cols, index_t ldx, const double* shift, float* y,
                   index_t ldy, double* sums, double* squares) {
     pack_shifted_as(x, rows, cols, ldx, shift, y, ldy, sums, squares);
+}
+void pack_shifted_channels_first(const float* x, index_t images, index_t ldi, index_t positions, index_t cols,
+                                 const double* shift, double* y, index_t ldy, double* sums, double* squares) {
+    pack_channels_first_as(x, images, ldi, positions, cols, shift, y, ldy, sums, squares);
+}
+void pack_shifted_channels_first(const float* x, index_t images, index_t ldi, index_t positions, index_t cols,
+                                 const double* shift, float* y, index_t ldy, double* sums, double* squares) {
+    pack_channels_first_as(x, images, ldi, positions, cols, shift, y, ldy, sums, squares);
 }
 // by is rounded to Out first: callers subtract exactly what they record
 // (float32: they pass by already rounded to float).

@@ -19,6 +19,16 @@ namespace cpu_moments {
 void pack_shifted(const float* x, index_t rows, index_t cols, index_t ldx, const double* shift, double* y,
                   index_t ldy, double* sums, double* squares);
 
+// The same for channels-first input (float32 (N, C, H, W) in C order, as
+// stored): image i starts at x + i * ldi, y row i * positions + p, column j
+// gets double(x[i * ldi + j * positions + p]) - shift[j]. Every column's
+// sums are accumulated in row order too, so the result is bit-identical to
+// transposing first and calling pack_shifted.
+void pack_shifted_channels_first(const float* x, index_t images, index_t ldi, index_t positions, index_t cols,
+                                 const double* shift, double* y, index_t ldy, double* sums, double* squares);
+void pack_shifted_channels_first(const float* x, index_t images, index_t ldi, index_t positions, index_t cols,
+                                 const double* shift, float* y, index_t ldy, double* sums, double* squares);
+
 // y[r * ldy + j] -= by[j]; sums[j] = the new column sums of y.
 void recentre(double* y, index_t rows, index_t cols, index_t ldy, const double* by, double* sums);
 

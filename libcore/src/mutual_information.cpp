@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <unordered_set>
@@ -47,6 +50,66 @@ void select_order_statistics(float* data, index_t first, index_t last, const ind
     std::nth_element(data + first, data + *mid, data + last);
     select_order_statistics(data, first, *mid, pos_first, mid);
     select_order_statistics(data, *mid + 1, last, mid + 1, pos_last);
+}
+
+// The same result for large m, in two passes over the data instead of
+// log2(#positions) nth_element passes (whose partitioning mispredicts a
+// branch per element): a histogram of the top 12 bits of each value's
+// order-preserving key finds the bucket of every wanted rank; only those
+// buckets' values are gathered (into `picked`) and selected in. data[p] then
+// holds the p-th smallest value for every wanted p (the other entries are
+// left as they were). Equal values are interchangeable, so the values
+// placed are the ones a full sort would put there.
+void select_order_statistics_bucketed(float* data, index_t m, const index_t* pos_first, const index_t* pos_last,
+                                      std::vector<float>& picked) {
+    constexpr int kBits = 12;
+    constexpr index_t kBuckets = index_t(1) << kBits;
+    if (m < kBuckets) {
+        select_order_statistics(data, 0, m, pos_first, pos_last);
+        return;
+    }
+    const auto key = [](float v) {
+        std::uint32_t u;
+        std::memcpy(&u, &v, sizeof u);
+        return (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // ascending in v for finite values
+    };
+    std::vector<std::uint32_t> start(size_t(kBuckets) + 1, 0);
+    for (index_t i = 0; i < m; ++i) ++start[size_t(key(data[i]) >> (32 - kBits)) + 1];
+    for (index_t b = 0; b < kBuckets; ++b) start[size_t(b) + 1] += start[size_t(b)];
+    // Wanted buckets, in rank order, and where each one's values go in picked.
+    std::vector<index_t> wanted;
+    std::vector<std::int32_t> slot(size_t(kBuckets), -1);
+    index_t b = 0, total = 0;
+    for (const index_t* p = pos_first; p < pos_last; ++p) {
+        while (index_t(start[size_t(b) + 1]) <= *p) ++b;
+        if (slot[size_t(b)] < 0) {
+            slot[size_t(b)] = std::int32_t(wanted.size());
+            wanted.push_back(b);
+            total += index_t(start[size_t(b) + 1] - start[size_t(b)]);
+        }
+    }
+    picked.resize(size_t(total));
+    std::vector<index_t> fill(wanted.size() + 1, 0);
+    for (size_t w = 0; w < wanted.size(); ++w)
+        fill[w + 1] = fill[w] + index_t(start[size_t(wanted[w]) + 1] - start[size_t(wanted[w])]);
+    const std::vector<index_t> offset(fill.begin(), fill.end());
+    for (index_t i = 0; i < m; ++i) {
+        const std::int32_t w = slot[size_t(key(data[i]) >> (32 - kBits))];
+        if (w >= 0) picked[size_t(fill[size_t(w)]++)] = data[i];
+    }
+    // Within each wanted bucket, the wanted ranks relative to its first.
+    std::vector<index_t> local;
+    const index_t* p = pos_first;
+    for (size_t w = 0; w < wanted.size(); ++w) {
+        const index_t first_rank = index_t(start[size_t(wanted[w])]);
+        const index_t last_rank = index_t(start[size_t(wanted[w]) + 1]);
+        local.clear();
+        const index_t* q = p;
+        for (; q < pos_last && *q < last_rank; ++q) local.push_back(*q - first_rank);
+        float* bucket = picked.data() + offset[w];
+        select_order_statistics(bucket, 0, last_rank - first_rank, local.data(), local.data() + local.size());
+        for (; p < q; ++p) data[*p] = bucket[*p - first_rank];
+    }
 }
 
 // #{k : edges[k] < v} == numpy.searchsorted(edges, v, side="left").
@@ -133,30 +196,43 @@ BinnedUnits bin_units(const float* values, index_t samples, index_t units, index
 #pragma omp parallel
     {
         std::vector<float> columns;
-        std::vector<float> positive;
+        std::vector<float> positive, picked;
         std::vector<index_t> positions;
         guard.run([&] {
             columns.resize(static_cast<size_t>(kBlock * samples));
             positive.reserve(size_t(samples));
+            picked.reserve(size_t(samples));
         });
 #pragma omp for schedule(dynamic, 1)
         for (index_t blk = 0; blk < blocks; ++blk) guard.run([&] {
             const index_t u0 = blk * kBlock;
             const index_t width = std::min(kBlock, units - u0);
+            // Each row is one line of a different page: asked for 16 rows
+            // ahead, as the hardware prefetcher does not follow a stride of
+            // ld floats across pages.
+            constexpr index_t kAhead = 16;
             for (index_t s = 0; s < samples; ++s) {
+                if (s + kAhead < samples) __builtin_prefetch(values + (s + kAhead) * ld + u0);
                 const float* row = values + s * ld + u0;
                 for (index_t c = 0; c < width; ++c) columns[size_t(c * samples + s)] = row[c];
             }
             for (index_t c = 0; c < width; ++c) {
                 const index_t u = u0 + c;
                 const float* column = columns.data() + c * samples;
-                positive.clear();
+                // Branch-free: every value is stored, the count advances only
+                // for those above the threshold (half of a ReLU unit's
+                // values are not, in no predictable order).
+                positive.resize(size_t(samples));
+                float* kept = positive.data();
+                index_t above = 0;
                 bool finite = true;
                 for (index_t s = 0; s < samples; ++s) {
                     const float v = column[s];
-                    finite = finite && std::isfinite(v);
-                    if (double(v) > zero) positive.push_back(v);
+                    finite &= std::isfinite(v);
+                    kept[above] = v;
+                    above += double(v) > zero;
                 }
+                positive.resize(size_t(above));
                 if (!finite) {
 #pragma omp critical(cvg_bin_units_error)
                     bad_unit = (bad_unit < 0 || u < bad_unit) ? u : bad_unit;
@@ -176,8 +252,8 @@ BinnedUnits bin_units(const float* values, index_t samples, index_t units, index
                 }
                 std::sort(positions.begin(), positions.end());
                 positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
-                select_order_statistics(positive.data(), 0, m, positions.data(),
-                                        positions.data() + positions.size());
+                select_order_statistics_bucketed(positive.data(), m, positions.data(),
+                                                 positions.data() + positions.size(), picked);
                 std::vector<double>& edges = out.edges[size_t(u)];
                 edges.resize(size_t(pbins - 1));
                 for (int k = 1; k < pbins; ++k) {
@@ -194,10 +270,24 @@ BinnedUnits bin_units(const float* values, index_t samples, index_t units, index
                     edges[size_t(k - 1)] = e;
                 }
                 std::uint8_t* codes = out.codes.data() + u * samples;
-                for (index_t s = 0; s < samples; ++s) {
-                    const double v = double(column[s]);
-                    if (v <= zero) continue;
-                    codes[s] = std::uint8_t(1 + count_edges_below(edges.data(), pbins - 1, v));
+                if (pbins - 1 <= 31) {
+                    // #{edges < v} by a branch-free binary search over the edges
+                    // padded with +inf to 32 (5 steps instead of 19 compares).
+                    double padded[32];
+                    std::fill(padded, padded + 32, std::numeric_limits<double>::infinity());
+                    std::copy(edges.begin(), edges.end(), padded);
+                    for (index_t s = 0; s < samples; ++s) {
+                        const double v = double(column[s]);
+                        unsigned below = 0;
+                        for (unsigned step = 16; step > 0; step /= 2) below += padded[below + step - 1] < v ? step : 0;
+                        codes[s] = v > zero ? std::uint8_t(1 + below) : std::uint8_t(0);
+                    }
+                } else {
+                    for (index_t s = 0; s < samples; ++s) {
+                        const double v = double(column[s]);
+                        if (v <= zero) continue;
+                        codes[s] = std::uint8_t(1 + count_edges_below(edges.data(), pbins - 1, v));
+                    }
                 }
             }
         });

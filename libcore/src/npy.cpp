@@ -53,11 +53,29 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
         }
         data_ = static_cast<const std::uint8_t*>(p);
     }
-    ::close(fd);  // the mapping keeps the file referenced
+    fd_ = fd;
 }
 
 MappedFile::~MappedFile() {
     if (data_) ::munmap(const_cast<std::uint8_t*>(data_), std::size_t(size_));
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void MappedFile::read_bytes(std::uint64_t offset, std::uint64_t bytes, void* out) const {
+    auto* dst = static_cast<std::uint8_t*>(out);
+    while (bytes > 0) {
+        const std::size_t n = std::size_t(std::min<std::uint64_t>(bytes, std::uint64_t(1) << 30));
+        const ssize_t got = ::pread(fd_, dst, n, off_t(offset));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) fail(ErrorCode::Io, "cannot read '" + path_ + "': " + std::strerror(errno));
+        if (got == 0)
+            fail(ErrorCode::Io, "'" + path_ + "' ended at byte " + std::to_string(offset) + " while " +
+                                    std::to_string(bytes) + " more bytes were being read: the file was truncated "
+                                    "after it was opened");
+        dst += got;
+        offset += std::uint64_t(got);
+        bytes -= std::uint64_t(got);
+    }
 }
 
 void MappedFile::release(std::uint64_t begin, std::uint64_t end) const {
@@ -80,6 +98,10 @@ void MappedNpyArray::read_elements(index_t first, index_t count, float* out) con
     const std::uint64_t begin =
         base_ + header_.data_offset + std::uint64_t(first) * std::uint64_t(header_.element_size());
     convert_to_float(file_->data() + begin, count, header_, out);
+    release_behind(begin);
+}
+
+void MappedNpyArray::release_behind(std::uint64_t begin) const {
     // The pages before this read are done with when reads move forward
     // (every pass over a layer does): give them back, so the resident
     // memory of a pass does not grow with the number of samples.
@@ -89,6 +111,16 @@ void MappedNpyArray::read_elements(index_t first, index_t count, float* out) con
         file_->release(std::max(released_, base_), begin);
         released_ = begin;
     }
+}
+
+bool MappedNpyArray::read_float32(index_t first, index_t count, float* out) const {
+    check_range(header_, first, count, what_);
+    if (header_.dtype != NpyDtype::Float32 || header_.big_endian != kHostBigEndian) return false;
+    if (count == 0) return true;
+    const std::uint64_t begin =
+        base_ + header_.data_offset + std::uint64_t(first) * std::uint64_t(header_.element_size());
+    file_->read_bytes(begin, std::uint64_t(count) * 4, out);
+    return true;
 }
 
 std::unique_ptr<NpyArray> open_mapped(std::shared_ptr<const MappedFile> file, std::uint64_t base,

@@ -29,6 +29,10 @@ public:
     const std::uint8_t* data() const { return data_; }
     std::uint64_t size() const { return size_; }
     const std::string& path() const { return path_; }
+    // Copies bytes [offset, offset + bytes) of the file into out with
+    // pread(), without touching the mapping; Error(Io) naming the file when
+    // it ends early (truncated since it was opened) or cannot be read.
+    void read_bytes(std::uint64_t offset, std::uint64_t bytes, void* out) const;
     // Drops the pages of [begin, end) (byte offsets, rounded inwards to
     // whole pages) from this process's memory: a later read faults them in
     // again from the file. Keeps the resident size of a long sequential
@@ -37,6 +41,7 @@ public:
 
 private:
     std::string path_;
+    int fd_ = -1;  // kept open for read_bytes
     const std::uint8_t* data_ = nullptr;
     std::uint64_t size_ = 0;
 };
@@ -55,7 +60,20 @@ public:
     const std::string& what() const override { return what_; }
     void read_elements(index_t first, index_t count, float* out) const override;
 
+    // read_elements for a float32 array in host byte order, with pread()
+    // straight into out instead of through the mapping; false (nothing
+    // read) for other arrays. On the paravirtualised VMs this project runs
+    // on, the first touch of every 4 KiB page of a mapping costs
+    // microseconds even when it is in the page cache and already mapped, so
+    // a pass that reads each byte once is about twice as fast through pread
+    // into a reused buffer on huge pages (docs/benchmarks.md, "Statistics").
+    bool read_float32(index_t first, index_t count, float* out) const;
+
 private:
+    // Releases the pages behind `begin` (byte offset in the file) once the
+    // reads have moved kReleaseBytes past the last release.
+    void release_behind(std::uint64_t begin) const;
+
     std::shared_ptr<const MappedFile> file_;
     std::uint64_t base_;  // offset of the .npy stream inside the file (non-zero for .npz members)
     NpyHeader header_;

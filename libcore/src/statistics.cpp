@@ -2,11 +2,19 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <istream>
 #include <numeric>
 #include <ostream>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include <unistd.h>
 
 #include "allocation.hpp"
 #include "binary_io.hpp"
@@ -179,6 +187,36 @@ void MomentAccumulator::add_block(const float* x, index_t rows, index_t ld, inde
         for (index_t r = 0; r < rows; ++r)
             std::memcpy(chunk_values_.data() + (first_row + r) * width_ + first_column, x + r * ld,
                         sizeof(float) * size_t(columns));
+    }
+}
+
+void MomentAccumulator::add_block_channels_first(const float* x, index_t images, index_t image_ld, index_t positions,
+                                                 index_t first_row, index_t first_column, index_t columns) {
+    CVG_REQUIRE(chunk_backend_ != nullptr, InvalidArgument,
+                description() + ": add_block_channels_first without begin_chunk");
+    CVG_REQUIRE(images >= 0 && positions > 0 && columns >= 0 && first_row >= 0 && first_column >= 0 &&
+                    first_row <= chunk_rows_ && images <= (chunk_rows_ - first_row) / positions &&
+                    first_column <= width_ && columns <= width_ - first_column &&
+                    (images <= 1 || image_ld >= columns * positions) && (x != nullptr || images == 0 || columns == 0),
+                InvalidArgument, description() + ": add_block_channels_first outside the chunk of " +
+                                     std::to_string(chunk_rows_) + " x " + std::to_string(width_));
+    if (images == 0 || columns == 0) return;
+    if (chunk_on_host_ && f32_) {
+        cpu_moments::pack_shifted_channels_first(x, images, image_ld, positions, columns, mean_.data() + first_column,
+                                                 chunk_data32_ + first_row * width_ + first_column, width_,
+                                                 chunk_sums_.data() + first_column,
+                                                 chunk_squares_.data() + first_column);
+    } else if (chunk_on_host_) {
+        cpu_moments::pack_shifted_channels_first(x, images, image_ld, positions, columns, mean_.data() + first_column,
+                                                 chunk_data_ + first_row * width_ + first_column, width_,
+                                                 chunk_sums_.data() + first_column,
+                                                 chunk_squares_.data() + first_column);
+    } else {
+        for (index_t i = 0; i < images; ++i)
+            for (index_t j = 0; j < columns; ++j)
+                for (index_t p = 0; p < positions; ++p)
+                    chunk_values_[size_t((first_row + i * positions + p) * width_ + first_column + j)] =
+                        x[i * image_ld + j * positions + p];
     }
 }
 
@@ -360,9 +398,114 @@ MomentAccumulator MomentAccumulator::load(std::istream& in, const std::string& w
     return acc;
 }
 
+namespace {
+
+// Chunks of at least this many values are packed by two threads when they
+// are read raw (push_sources): about 0.3 ms of packing, well above the
+// cost of waking the helper.
+constexpr index_t kParallelPackElements = index_t(1) << 18;
+
+// The second packing thread: a plain thread sleeping on a condition
+// variable between chunks, not OpenMP, whose workers spin for milliseconds
+// after a parallel region (GOMP_SPINCOUNT) on the cores that OpenBLAS's
+// threads need for the chunk's dsyrk right after. Objects are never freed:
+// a detached thread must not outlive the mutex it waits on at exit.
+class PackHelper {
+public:
+    // The helper of this process, started on first use (and again in a
+    // child after fork(), which has no copy of the thread).
+    static PackHelper& get() {
+        static std::mutex* lock = new std::mutex;
+        static PackHelper* helper = nullptr;
+        static pid_t owner = 0;
+        std::lock_guard<std::mutex> guard(*lock);
+        if (helper == nullptr || owner != ::getpid()) {
+            helper = new PackHelper;
+            owner = ::getpid();
+        }
+        return *helper;
+    }
+
+    // job(0) and job(1), each run once, by the caller and the helper: each
+    // part is claimed by whichever thread gets to it first, so a helper
+    // that is slow to wake up (a busy machine) costs nothing but its part
+    // being run by the caller. Returns when both are done and rethrows the
+    // first exception. A second caller while the helper is busy runs both
+    // parts itself.
+    void run(const std::function<void(int)>& job) {
+        constexpr int kParts = 2;
+        std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+        if (!busy.owns_lock()) {
+            for (int part = 0; part < kParts; ++part) job(part);
+            return;
+        }
+        std::unique_lock<std::mutex> guard(mutex_);
+        job_ = &job;
+        next_ = 0;
+        done_ = 0;
+        parts_ = kParts;
+        error_ = nullptr;
+        guard.unlock();
+        wake_.notify_one();
+        guard.lock();
+        while (next_ < parts_) {
+            const int part = next_++;
+            guard.unlock();
+            run_part(job, part);
+            guard.lock();
+            ++done_;
+        }
+        // The helper's claimed part, if any; after this the helper cannot see the job.
+        finished_.wait(guard, [&] { return done_ == parts_; });
+        job_ = nullptr;
+        const std::exception_ptr error = error_;
+        error_ = nullptr;
+        guard.unlock();
+        if (error) std::rethrow_exception(error);
+    }
+
+private:
+    PackHelper() { std::thread([this] { loop(); }).detach(); }
+
+    void run_part(const std::function<void(int)>& job, int part) {
+        try {
+            job(part);
+        } catch (...) {
+            std::lock_guard<std::mutex> guard(mutex_);
+            if (!error_) error_ = std::current_exception();
+        }
+    }
+
+    void loop() {
+        std::unique_lock<std::mutex> guard(mutex_);
+        for (;;) {
+            wake_.wait(guard, [&] { return job_ != nullptr && next_ < parts_; });
+            const std::function<void(int)>& job = *job_;
+            const int part = next_++;
+            guard.unlock();
+            run_part(job, part);
+            guard.lock();
+            ++done_;
+            finished_.notify_one();
+        }
+    }
+
+    std::mutex busy_, mutex_;
+    std::condition_variable wake_, finished_;
+    // The current job (guarded by mutex_): parts [0, parts_), next_ the next
+    // one to claim, done_ those finished.
+    const std::function<void(int)>* job_ = nullptr;
+    int next_ = 0, done_ = 0, parts_ = 0;
+    std::exception_ptr error_;
+};
+
+void run_on_two_threads(const std::function<void(int)>& job) { PackHelper::get().run(job); }
+
+}  // namespace
+
 void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vector<const LayerSource*>& sources,
                   index_t chunk_images, const PieceFn& on_piece, const std::function<void(index_t)>& after_chunk,
-                  index_t first_image, index_t image_count) {
+                  index_t first_image, index_t image_count, double* kernel_seconds) {
     CVG_REQUIRE(!sources.empty() && sources.size() == acc.block_widths().size() && chunk_images > 0, InvalidArgument,
                 acc.description() + ": push_sources needs one source per net and chunk_images > 0");
     const index_t positions = sources.front()->positions();
@@ -385,26 +528,128 @@ void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vec
     };
     std::vector<PieceValue> piece_storage;
     float* piece = nullptr;
+    // Without a piece consumer, the CPU pass reads every float32 .npy input
+    // a chunk at a time with one pread() into a buffer on huge pages
+    // (LayerSource::read_images_raw: no conversion, no NaN scan, and for
+    // channels-first layers no transposed copy: the packing transposes) and
+    // packs from there. Same pieces, so the same sums in the same order:
+    // bit-identical to read_images (tests/test_statistics_in_place.cpp
+    // compares the two by passing a piece consumer that does nothing).
+    const bool in_place = !on_piece && backend.kind() == BackendKind::Cpu;
+    const auto piece_images_of = [&](const LayerSource* s, index_t count) {
+        return std::max<index_t>(1, std::min(count, kPieceElements / std::max<index_t>(1, positions * s->units())));
+    };
+    // A chunk read raw whose sums are not finite: read_images names
+    // the file, image, position and unit of the first NaN/Inf.
+    const auto explain_not_finite = [&](index_t first, index_t count) {
+        for (const LayerSource* s : sources) {
+            const index_t piece_images = piece_images_of(s, count);
+            piece = &resize_huge_aligned(piece_storage, std::uint64_t(piece_images * positions * s->units()),
+                                         acc.description(), "one net's piece of the chunk")
+                         ->value;
+            for (index_t done = 0; done < count; done += piece_images)
+                s->read_images(first + done, std::min(piece_images, count - done), piece);
+        }
+    };
+    // Two threads pack a big chunk read raw, each a range of every
+    // net's columns (whole 64-byte lines of the chunk's rows): the packing
+    // is serial between dsyrk calls, so this halves it. Images of 4M values
+    // or more are packed by one thread (pack_shifted itself uses OpenMP
+    // there).
+    bool small_images = true;
+    for (const LayerSource* s : sources) small_images = small_images && positions * s->units() < (index_t(1) << 22);
+    using Clock = std::chrono::steady_clock;
+    double kernel = 0;
+    const auto since = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+    std::vector<const float*> mapped(sources.size());
+    std::vector<char> channels_first(sources.size()), raw(sources.size(), 0);
+    std::vector<std::vector<PieceValue>> raw_storage(sources.size());
+    for (size_t n = 0; n < sources.size(); ++n) {
+        bool cf = false;  // a read of no images: can this source be read raw?
+        raw[n] = in_place && sources[n]->read_images_raw(first_image, 0, nullptr, &cf);
+    }
     for (index_t first = first_image; first < images; first += chunk_images) {
         const index_t count = std::min(chunk_images, images - first);
         acc.begin_chunk(backend, count * positions);
+        bool packed_in_place = false;
+        for (size_t n = 0; n < sources.size(); ++n) {
+            mapped[n] = nullptr;
+            if (!raw[n]) continue;
+            float* buffer = &resize_huge_aligned(raw_storage[n], std::uint64_t(count * positions * sources[n]->units()),
+                                                 acc.description(), "one net's chunk as read")
+                                 ->value;
+            bool cf = false;
+            if (sources[n]->read_images_raw(first, count, buffer, &cf)) mapped[n] = buffer;
+            channels_first[n] = cf;
+            packed_in_place = packed_in_place || mapped[n] != nullptr;
+        }
+        if (packed_in_place) {
+            const auto pack_part = [&](int part, int parts) {
+                index_t offset = 0;
+                for (size_t n = 0; n < sources.size(); ++n) {
+                    const index_t units = sources[n]->units();
+                    const index_t groups = (units + 7) / 8;
+                    const index_t c0 = std::min(units, groups * part / parts * 8);
+                    const index_t c1 = std::min(units, groups * (part + 1) / parts * 8);
+                    if (mapped[n] != nullptr && c1 > c0) {
+                        const index_t piece_images = piece_images_of(sources[n], count), image_elements = positions * units;
+                        for (index_t done = 0; done < count; done += piece_images) {
+                            const index_t k = std::min(piece_images, count - done);
+                            const float* x = mapped[n] + done * image_elements;
+                            if (channels_first[n])
+                                acc.add_block_channels_first(x + c0 * positions, k, image_elements, positions,
+                                                             done * positions, offset + c0, c1 - c0);
+                            else
+                                acc.add_block(x + c0, k * positions, units, done * positions, offset + c0, c1 - c0);
+                        }
+                    }
+                    offset += units;
+                }
+            };
+            const auto t0 = Clock::now();
+            if (small_images && count * positions * acc.width() >= kParallelPackElements)
+                run_on_two_threads([&](int part) { pack_part(part, 2); });
+            else
+                pack_part(0, 1);
+            kernel += since(t0);
+        }
         index_t offset = 0;
-        for (const LayerSource* s : sources) {
+        for (size_t n = 0; n < sources.size(); ++n) {
+            const LayerSource* s = sources[n];
             const index_t units = s->units();
-            const index_t piece_images =
-                std::max<index_t>(1, std::min(count, kPieceElements / std::max<index_t>(1, positions * units)));
+            if (mapped[n] != nullptr) {
+                offset += units;
+                continue;
+            }
+            const index_t piece_images = piece_images_of(s, count);
             piece = &resize_huge_aligned(piece_storage, std::uint64_t(piece_images * positions * units),
                                          acc.description(), "one net's piece of the chunk")
                          ->value;
             for (index_t done = 0; done < count; done += piece_images) {
-                const index_t n = std::min(piece_images, count - done);
-                s->read_images(first + done, n, piece);
-                acc.add_block(piece, n * positions, units, done * positions, offset, units);
-                if (on_piece) on_piece(piece, (first + done) * positions, n * positions, units, offset);
+                const index_t k = std::min(piece_images, count - done);
+                s->read_images(first + done, k, piece);
+                const auto t0 = Clock::now();
+                acc.add_block(piece, k * positions, units, done * positions, offset, units);
+                kernel += since(t0);
+                if (on_piece) on_piece(piece, (first + done) * positions, k * positions, units, offset);
             }
             offset += units;
         }
-        acc.end_chunk();
+        const auto t0 = Clock::now();
+        if (packed_in_place) {
+            try {
+                acc.end_chunk();
+            } catch (const Error& e) {
+                if (e.code() != ErrorCode::BadData) throw;
+                explain_not_finite(first, count);
+                throw;
+            }
+        } else {
+            acc.end_chunk();
+        }
+        kernel += since(t0);
+        if (kernel_seconds) *kernel_seconds += kernel;
+        kernel = 0;
         if (after_chunk) after_chunk(first + count - first_image);
     }
 }
@@ -437,7 +682,10 @@ LayerStatistics finalize_from(const MomentAccumulator& acc, std::vector<double>&
         s.stddev[size_t(i)] = sd;
         s.dead[size_t(i)] = (sd == 0.0 || sd <= 4.0 * FLT_EPSILON * std::fabs(s.mean[size_t(i)])) ? 1 : 0;
     }
-#pragma omp parallel for schedule(static)
+    // Threads only for wide layers: the first parallel region of a
+    // process starts the OpenMP pool (milliseconds next to the
+    // microseconds of a 128 x 128 matrix).
+#pragma omp parallel for schedule(static) if (t >= 1024)
     for (index_t i = 0; i < t; ++i) {
         double* row = m2.data() + i * t;
         for (index_t j = 0; j < t; ++j) {

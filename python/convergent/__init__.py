@@ -597,8 +597,8 @@ class Result:
         """Writes the single-file HTML report (the page of ``convergent
         report``; it opens from file:// offline). Matrices above max_file_mb
         are left out with a note; the correlation and MI matrices are
-        embedded as float16 (display-only) unless full_precision (the CLI's
-        --full-precision). Returns the path.
+        embedded as 16-bit fixed point, within 0.000122 (display-only),
+        unless full_precision (the CLI's --full-precision). Returns the path.
 
         Raises ConvergentError (code "unsupported") when this build has no
         viewer (it needs Emscripten's em++ at build time)."""

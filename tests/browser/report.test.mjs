@@ -17,9 +17,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import { BLOB_RE, DATA_RE, readPage, withPayload } from './payload.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CLI = process.env.CONVERGENT_CLI;
@@ -72,14 +72,9 @@ function readNpy(file) {
   };
 }
 
-// Reads and rewrites the data block of a report page.
-const DATA_RE = /<script type="application\/json" id="convergent-data">([\s\S]*?)<\/script>/;
+// Reads and rewrites the data block of a report page (payload.mjs).
 function readPayload(html) {
-  return JSON.parse(html.match(DATA_RE)[1]);
-}
-function withPayload(html, payload) {
-  const text = JSON.stringify(payload).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
-  return html.replace(DATA_RE, () => '<script type="application/json" id="convergent-data">' + text + '</script>');
+  return readPage(html).payload;
 }
 const b64 = (text) => Buffer.from(text, 'utf8').toString('base64');
 
@@ -182,7 +177,7 @@ before(async () => {
   makeFixture(crafted, '--crafted');
   for (const dir of [fixture, crafted]) {
     // float32 matrices, so the hover read-outs below match the .npy to 1e-5
-    // (the default float16 pages: report_weight.test.mjs).
+    // (the default fixed-point pages: report_weight.test.mjs).
     const r = report(dir, '--full-precision');
     assert.equal(r.status, 0, 'convergent report failed: ' + r.stderr);
     assert.match(r.stdout, /wrote .*report\.html/);
@@ -428,9 +423,14 @@ test('crafted net names are shown as text, never run', async () => {
 
 test('malformed embedded data gives an error message in the page', async () => {
   const html = fs.readFileSync(path.join(fixture, 'report.html'), 'utf8');
-  const payload = readPayload(html);
+  const page0 = readPage(html);
+  const payload = page0.payload;
   assert.equal(payload.summary.encoding, 'deflate');
-  const summary = JSON.parse(zlib.inflateSync(Buffer.from(payload.summary.data, 'base64')).toString('utf8'));
+  const summary = JSON.parse(page0.inflated(payload.summary).toString('utf8'));
+  // The blob's text with one character changed into one that base 125 never writes.
+  const blobText = html.match(BLOB_RE)[1];
+  const badBlob = html.replace(BLOB_RE, () => '<script type="application/octet-stream" id="convergent-blob">' +
+    blobText.slice(0, 100) + '\u00e9' + blobText.slice(101) + '</script>');
   const variant = (name, text) => {
     const file = path.join(work, name + '.html');
     fs.writeFileSync(file, text);
@@ -444,6 +444,10 @@ test('malformed embedded data gives an error message in the page', async () => {
     ['summary-future', withPayload(html, { ...payload, summary: b64(JSON.stringify({ ...summary, schema_version: 99 })) }),
       /schema_version 99 is not supported/],
     ['summary-bad-base64', withPayload(html, { ...payload, summary: '%%%' }), /corrupt \(not base64\)/],
+    ['blob-missing', html.replace(BLOB_RE, ''), /data blob of this page is missing/],
+    ['blob-truncated', html.replace(BLOB_RE, () => '<script type="application/octet-stream" id="convergent-blob">' +
+      blobText.slice(0, -7) + '</script>'), /data blob of this page is corrupt \(\d+ characters for \d+ bytes\)/],
+    ['blob-bad-character', badBlob, /data blob of this page is corrupt \(character 100\)/],
   ];
   for (const [name, text, message] of fatalCases) {
     const { page, errors } = await open(variant(name, text), { expectState: 'error' });
@@ -463,6 +467,10 @@ test('malformed embedded data gives an error message in the page', async () => {
   const files = { ...payload.files };
   files['conv1/net1~net2.corr.npy'] = b64('not a numpy file at all');
   files['conv1/net1~net1.corr.npy'] = '***';
+  // Format 2 (base64 of the deflated file in the entry) is still read.
+  const within = payload.files['conv1/net2~net2.corr.npy'];
+  files['conv1/net2~net2.corr.npy'] = { ...within, offset: undefined, length: undefined,
+    data: page0.stored(within).toString('base64') };
   const partial = variant('partial', withPayload(html, { ...payload, summary: b64(JSON.stringify(broken)), files }));
   const { page, errors } = await open(partial);
   const p = await panels(page);

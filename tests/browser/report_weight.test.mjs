@@ -1,12 +1,13 @@
 // Browser test of the report page's weight, deep links and data export:
-// the page format of cli/report.cpp (deflated payload, float16 display
-// matrices, patch atlases, files decoded when a view needs them) in
-// headless Chromium from file://.
+// the page format of cli/report.cpp (format 3: one blob in base 125,
+// deflated files, 16-bit fixed-point display matrices, patch
+// atlases, files decoded when a view needs them) in headless Chromium from
+// file://.
 //
 //   CONVERGENT_CLI=build/cli/convergent node --test tests/browser/report_weight.test.mjs
 //
 // Environment: CONVERGENT_CLI (required), CONVERGENT_PYTHON (default
-// /usr/bin/python3, numpy: the oracle for float16 rounding),
+// /usr/bin/python3, numpy: the oracle for the fixed-point rounding),
 // CONVERGENT_CHROMIUM (default /usr/bin/chromium), CONVERGENT_SCREENSHOT_DIR
 // (default: a new temporary directory; the benchmark figures go there as
 // report_weight.json). CONVERGENT_REPORT_BENCH=1: the page-weight benchmark
@@ -21,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import { readPage } from './payload.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -45,21 +47,26 @@ function run(cmd, args, options) {
 }
 
 // Values of .npy files through numpy: as stored (float64 of float32) and
-// rounded to float16 the way numpy does (astype), the oracle for the page.
-function numpyValues(file) {
+// rounded to multiples of step (nearest, ties to even: numpy's round), the
+// oracle for the page's fixed-point matrices.
+function numpyValues(file, step) {
   const r = run(PYTHON, ['-c', `
 import json, sys, numpy as np
 a = np.load(sys.argv[1])
-h = a.astype(np.float16)
+step = float(sys.argv[2])
+f = np.round(a.astype(np.float64) / step) * step
 clean = lambda x: [[None if not np.isfinite(v) else float(v) for v in row] for row in x]
-json.dump({"shape": list(a.shape), "exact": clean(a.astype(np.float64)), "half": clean(h.astype(np.float64))}, sys.stdout)
-`, file]);
+json.dump({"shape": list(a.shape), "exact": clean(a.astype(np.float64)), "fixed": clean(f)}, sys.stdout)
+`, file, String(step)]);
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
 
-async function open(file, hash = '') {
+async function open(file, hash = '', { metrics = false } = {}) {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  // Main-thread time (CDP Performance metrics), for the benchmark.
+  const cdp = metrics ? await page.context().newCDPSession(page) : null;
+  if (cdp) await cdp.send('Performance.enable');
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => {
@@ -69,6 +76,9 @@ async function open(file, hash = '') {
   await page.goto(pathToFileURL(file).href + hash);
   await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 120000 });
   const readyMs = Date.now() - start;
+  const main = cdp ? Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics
+    .filter((m) => /^(ScriptDuration|TaskDuration|LayoutDuration|RecalcStyleDuration)$/.test(m.name))
+    .map((m) => [m.name, Math.round(m.value * 1000)])) : null;
   assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready',
     'fatal: ' + (await page.evaluate(() => document.getElementById('fatal').textContent)));
   const select = page.selectOption.bind(page);
@@ -77,7 +87,7 @@ async function open(file, hash = '') {
     await page.waitForFunction(() => document.body.dataset.loading !== '1');
     return chosen;
   };
-  return { page, errors, readyMs };
+  return { page, errors, readyMs, main };
 }
 
 // Clicks an export button of a panel and returns the downloaded text.
@@ -93,8 +103,7 @@ function parseCsv(text) {
 }
 
 function payloadOf(file) {
-  const html = fs.readFileSync(file, 'utf8');
-  return JSON.parse(html.match(/<script type="application\/json" id="convergent-data">([\s\S]*?)<\/script>/)[1]);
+  return readPage(fs.readFileSync(file, 'utf8')).payload;
 }
 
 before(async () => {
@@ -113,19 +122,22 @@ after(async () => {
   console.log('screenshots and report_weight.json in ' + shots);
 });
 
-test('payload: deflated summary, float16 display matrices (upper triangle when symmetric)', () => {
+test('payload: one base-125 blob, deflated summary, fixed-point display matrices (upper triangle when symmetric)', () => {
   const payload = payloadOf(path.join(fixture, 'report.html'));
-  assert.equal(payload.version, 2);
+  assert.equal(payload.version, 3);
+  assert.equal(payload.blob.encoding, 'base125');
   assert.equal(payload.summary.encoding, 'deflate');
+  assert.equal(payload.core.encoding, 'deflate');
   const within = payload.files['conv1/net1~net1.corr.npy'], between = payload.files['conv1/net1~net2.corr.npy'];
-  assert.equal(within.stored, 'float16');
-  assert.equal(within.layout, 'upper-shuffled');
-  assert.equal(between.stored, 'float16');
-  assert.equal(between.layout, 'shuffled');
+  assert.equal(within.stored, 'fixed16');
+  assert.equal(within.layout, 'upper-classes');
+  assert.equal(within.step, 2 ** -12);
+  assert.equal(between.stored, 'fixed16');
+  assert.equal(between.layout, 'classes');
   const full = payloadOf(path.join(fixture, 'report_full.html'));
   assert.equal(full.files['conv1/net1~net2.corr.npy'].stored, undefined);
   const size = (f) => fs.statSync(path.join(fixture, f)).size;
-  assert.ok(size('report.html') < size('report_full.html'), 'float16 pages are smaller');
+  assert.ok(size('report.html') < size('report_full.html'), 'fixed-point pages are smaller');
 });
 
 test('deep link restores layer, pair and panel; the selectors rewrite the hash', async () => {
@@ -182,9 +194,10 @@ test('unknown values in the link give a visible note, not a failure', async () =
   await page.close();
 });
 
-test('matrix CSV: float16 values equal numpy\'s float16 rounding of the .npy; --full-precision gives the .npy exactly', async () => {
-  const npy = numpyValues(path.join(fixture, 'conv2/net1~net3.corr.npy'));
-  const within = numpyValues(path.join(fixture, 'conv2/net3~net3.corr.npy'));
+test('matrix CSV: fixed-point values equal numpy\'s rounding of the .npy to the step; --full-precision gives the .npy exactly', async () => {
+  const step = payloadOf(path.join(fixture, 'report.html')).files['conv2/net1~net3.corr.npy'].step;
+  const npy = numpyValues(path.join(fixture, 'conv2/net1~net3.corr.npy'), step);
+  const within = numpyValues(path.join(fixture, 'conv2/net3~net3.corr.npy'), step);
   const order = JSON.parse(fs.readFileSync(path.join(fixture, 'summary.json'), 'utf8'))
     .layers.conv2.pairs['net1~net3'].correlation.matched_order;
   const check = (csv, values, cols, what) => {
@@ -204,7 +217,7 @@ test('matrix CSV: float16 values equal numpy\'s float16 rounding of the .npy; --
     assert.equal(compared, values.length * cols.length);
   };
   const ident = (n) => Array.from({ length: n }, (_, i) => i);
-  for (const [file, values] of [['report.html', 'half'], ['report_full.html', 'exact']]) {
+  for (const [file, values] of [['report.html', 'fixed'], ['report_full.html', 'exact']]) {
     const { page, errors } = await open(path.join(fixture, file), '#layer=conv2&pair=net1~net3');
     const between = await exported(page, 'between');
     assert.match(between.name, /conv2_net1-net3_between\.csv$/);
@@ -212,15 +225,19 @@ test('matrix CSV: float16 values equal numpy\'s float16 rounding of the .npy; --
     check(await exported(page, 'matched'), npy[values], order, file + ' matched');
     check(await exported(page, 'within_b'), within[values], ident(within.shape[1]), file + ' within_b (upper triangle mirrored)');
     const label = await page.locator('section[data-panel="between"] .x-export button').textContent();
-    assert.equal(label, values === 'half' ? 'CSV (float16)' : 'CSV');
+    assert.equal(label, values === 'fixed' ? 'CSV (\u00b1' + Number((step / 2).toPrecision(2)) + ')' : 'CSV');
     assert.deepEqual(errors, []);
     await page.close();
   }
-  // float16 round trip: within float16's precision of the float32 results.
+  // The fixed-point round trip: within half a step of the float32 results.
+  let finite = 0;
   npy.exact.forEach((row, r) => row.forEach((v, c) => {
-    const h = npy.half[r][c];
-    assert.ok(Math.abs(h - v) <= Math.abs(v) * 2 ** -11 + 2 ** -25, 'float16 of ' + v + ' is ' + h);
+    const f = npy.fixed[r][c];
+    if (v === null) { assert.equal(f, null); return; }
+    assert.ok(Math.abs(f - v) <= step / 2, 'fixed point of ' + v + ' is ' + f);
+    finite++;
   }));
+  assert.ok(finite > 0);
 });
 
 test('clusters CSV: the combined matrix in clustered order (W at tau, then G) equals numpy on the .npy files', async () => {
@@ -372,9 +389,11 @@ test('page weight and load time of the bundled example' + (BENCH ? ' (benchmark)
   }
   const times = [];
   const phases = [];
+  const mainThread = [];
   for (let i = 0; i < (BENCH ? 3 : 1); i++) {
-    const { page, errors, readyMs } = await open(page0);
+    const { page, errors, readyMs, main } = await open(page0, '', { metrics: true });
     times.push(readyMs);
+    mainThread.push(main);
     phases.push(await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark')
       .filter((m) => m.name.startsWith('convergent:')).map((m) => [m.name.slice(11), Math.round(m.startTime)]))));
     if (i === 0) {
@@ -393,11 +412,12 @@ test('page weight and load time of the bundled example' + (BENCH ? ' (benchmark)
   const median = times.slice().sort((a, b) => a - b)[times.length >> 1];
   const figures = {
     page: BENCH ? 'bundled example (examples/fashion_mnist, tools/demo.sh options)' : 'bundled example, nets 1 and 2 only (not the benchmark)', bytes, ready_ms: times, ready_ms_median: median,
-    phases_ms: phases, load_average: os.loadavg().map((v) => Number(v.toFixed(2))), cpus: os.cpus().length,
+    phases_ms: phases, main_thread_ms: mainThread, load_average: os.loadavg().map((v) => Number(v.toFixed(2))), cpus: os.cpus().length,
     target_bytes: TARGET_BYTES, target_ready_ms: TARGET_READY_MS,
     meets_bytes: bytes <= TARGET_BYTES, meets_ready_ms: median <= TARGET_READY_MS,
   };
   fs.writeFileSync(path.join(shots, 'report_weight.json'), JSON.stringify(figures, null, 2) + '\n');
   console.log('report weight: ' + (bytes / 1e6).toFixed(2) + ' MB (target ' + TARGET_BYTES / 1e6 + '), ready in ' +
-    times.join(' / ') + ' ms (target ' + TARGET_READY_MS + ', load average ' + figures.load_average.join(' ') + ')');
+    times.join(' / ') + ' ms (target ' + TARGET_READY_MS + ', load average ' + figures.load_average.join(' ') + '), script ' +
+    mainThread.map((m) => m.ScriptDuration).join(' / ') + ' ms');
 });

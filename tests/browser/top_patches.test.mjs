@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
+import { readPage } from './payload.mjs';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -260,11 +260,11 @@ test('Fig. 7 from the pre-binned joint sample equals the histogram of the float3
   const { page, errors } = await open();
   await page.selectOption('#layer-select', { label: 'conv' });
   const html = fs.readFileSync(path.join(work, 'out', 'report.html'), 'utf8');
-  const payload = JSON.parse(html.match(/<script type="application\/json" id="convergent-data">([\s\S]*?)<\/script>/)[1]);
+  const { payload, inflated } = readPage(html);
   const entry = payload.files['conv/a.joint_sample.npy'];
   assert.equal(entry.encoding, 'deflate');
-  const embedded = { bins: payload.joint_bins,
-    head: zlib.inflateSync(Buffer.from(entry.data, 'base64')).subarray(0, 80).toString('latin1') };
+  assert.equal(entry.layout, 'columns');
+  const embedded = { bins: payload.joint_bins, head: inflated(entry).subarray(0, 80).toString('latin1') };
   assert.equal(embedded.bins['conv/a.joint_sample.npy'].bins, 24);
   assert.match(embedded.head, /'descr': '\|u1'/, 'the report embeds bin indices, not the float32 sample');
   await page.locator('section[data-panel="between"] canvas.heatmap').click({ position: { x: 2, y: 2 } });

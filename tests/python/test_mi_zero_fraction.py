@@ -4,10 +4,12 @@ every zero fraction, against numpy.
 - summary.json layers.<layer>.mutual_information.zero_fraction.<net>: the
   share of the net's sampled activations <= 1e-6 (all units together), equal
   to numpy's on the same data (every row is sampled: rows <= mi_samples).
-- Joint counts of the CPU backend's listed (sparse-aware, default) kernel and
-  of its dense kernel (CONVERGENT_MI_LISTED_MAX=0), both equal to a numpy
-  bincount over the combined codes u_code * bins + v_code, at 0..100% zeros,
-  with ties, all-zero units and modes other than bin 0.
+- Joint counts of the CPU backend's kernels: the default choice, the listed
+  kernel alone (CONVERGENT_MI_PAIRS_MAX=0), the pair-sparse one everywhere
+  (CONVERGENT_MI_PAIRS_MAX=1) and the dense one (CONVERGENT_MI_LISTED_MAX=0),
+  each equal to a numpy bincount over the combined codes u_code * bins +
+  v_code, at 0..100% zeros, with ties, all-zero units and modes other than
+  bin 0.
 """
 import json
 import os
@@ -113,16 +115,18 @@ def test_listed_and_dense_counts_equal_numpy_bincount(tmp_path, zero):
     (tmp_path / "a.u8").write_bytes(ca.tobytes())
     (tmp_path / "b.u8").write_bytes(cb.tobytes())
     expected = numpy_counts(ca, cb, bins)
-    for listed_max in ("1", "0"):  # listed kernel (default) / dense kernel
-        out = tmp_path / f"counts{listed_max}.i32"
-        env = dict(os.environ, CONVERGENT_MI_LISTED_MAX=listed_max)
+    kernels = {"default": {}, "listed": {"CONVERGENT_MI_PAIRS_MAX": "0"}, "pairs": {"CONVERGENT_MI_PAIRS_MAX": "1"},
+               "dense": {"CONVERGENT_MI_LISTED_MAX": "0"}}
+    for listed_max, settings in kernels.items():
+        out = tmp_path / f"counts_{listed_max}.i32"
+        env = dict(os.environ, **settings)
         args = [BENCH, "--counts", tmp_path / "a.u8", tmp_path / "b.u8", samples, ua, ub, bins, out]
         proc = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=600, env=env)
         if proc.returncode != 0 and not BENCH.exists():
             run_bench()  # skips or fails with the reason
         assert proc.returncode == 0, proc.stderr
         got = np.fromfile(out, dtype=np.int32).reshape(ua, ub, bins, bins)
-        np.testing.assert_array_equal(got, expected, err_msg=f"CONVERGENT_MI_LISTED_MAX={listed_max}, zeros {zero}")
+        np.testing.assert_array_equal(got, expected, err_msg=f"{listed_max} kernel ({settings}), zeros {zero}")
     # The all-zero unit's table is its marginal in row 0.
     assert expected[0, 1, 0, 4] == samples
 

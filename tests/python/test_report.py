@@ -23,6 +23,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 MAKE_FIXTURE = HERE.parent / "browser" / "make_fixture.py"
 DATA_RE = re.compile(r'<script type="application/json" id="convergent-data">(.*?)</script>', re.S)
+BLOB_RE = re.compile(r'<script type="application/octet-stream" id="convergent-blob">(.*?)</script>', re.S)
 
 
 def cli():
@@ -47,11 +48,50 @@ def results(tmp_path_factory):
     return out
 
 
+def base125_bytes(text, count):
+    """The blob of a format-3 page: every 7 characters a 48-bit number in base
+    125 (digit d is the d-th of the ASCII characters 1-127 without 13 and 60),
+    most significant first, which is 6 bytes, big-endian."""
+    digit = {c: d for d, c in enumerate(c for c in range(1, 128) if c not in (13, 60))}
+    assert len(text) == 7 * -(-count // 6)
+    out = bytearray()
+    for g in range(0, len(text), 7):
+        v = 0
+        for ch in text[g:g + 7]:
+            v = 125 * v + digit[ord(ch)]
+        out += v.to_bytes(6, "big")
+    return bytes(out[:count])
+
+
 def payload_of(html_path):
+    """(html, JSON head, payload with the deflated file table merged in and
+    payload["bytes"](entry) giving an entry's stored bytes)."""
     html = Path(html_path).read_text(encoding="utf-8")
     match = DATA_RE.search(html)
     assert match, "no data block"
-    return html, match.group(1), json.loads(match.group(1))
+    payload = json.loads(match.group(1))
+    blob = base125_bytes(BLOB_RE.search(html).group(1), payload["blob"]["bytes"])
+    payload["bytes"] = lambda entry: blob[entry["offset"]:entry["offset"] + entry["length"]]
+    payload.update(json.loads(zlib.decompress(payload["bytes"](payload["index"]))))
+    return html, match.group(1), payload
+
+
+def fixed16_codes(raw, start, kept):
+    """The int16 codes of the "classes" layout: each zigzag value's bit length,
+    a byte per value, then the bits below each leading one, one bit stream."""
+    classes = raw[start:start + kept]
+    bits = np.unpackbits(np.frombuffer(raw[start + kept:], np.uint8))
+    at, codes = 0, []
+    for k in classes:
+        z = k
+        if k >= 2:
+            z = 1
+            for b in bits[at:at + k - 1]:
+                z = 2 * z + int(b)
+            at += k - 1
+        codes.append(-(z + 1) // 2 if z & 1 else z // 2)
+    assert at <= len(bits) < at + 8
+    return np.array(codes, np.int64)
 
 
 def copy_results(src, dst):
@@ -62,12 +102,12 @@ def copy_results(src, dst):
 
 def embedded_summary(payload):
     assert payload["summary"]["encoding"] == "deflate"
-    return json.loads(zlib.decompress(base64.b64decode(payload["summary"]["data"])))
+    return json.loads(zlib.decompress(payload["bytes"](payload["summary"])))
 
 
 def test_embeds_summary_and_every_matrix(results):
     _, _, payload = payload_of(results / "report.html")
-    assert payload["format"] == "convergent-report" and payload["version"] == 2
+    assert payload["format"] == "convergent-report" and payload["version"] == 3
     # summary.json without its indentation: the same values.
     assert embedded_summary(payload) == json.loads((results / "summary.json").read_text())
     summary = json.loads((results / "summary.json").read_text())
@@ -79,18 +119,18 @@ def test_embeds_summary_and_every_matrix(results):
     assert len(payload["files"]) == 30
     for path, entry in payload["files"].items():
         assert entry["encoding"] == "deflate", path
-        raw = zlib.decompress(base64.b64decode(entry["data"]))
-        # Display-only matrices: numpy's float16 of the file, low bytes then
-        # high bytes, the upper triangle only where the matrix is symmetric.
-        assert entry["stored"] == "float16", path
+        raw = zlib.decompress(payload["bytes"](entry))
+        # Display-only matrices: numpy's rounding of the file to multiples of
+        # the step (NaN as -32768), the upper triangle only where the matrix
+        # is symmetric.
+        assert entry["stored"] == "fixed16" and entry["step"] == 2.0 ** -12, path
         start = 10 + int.from_bytes(raw[8:10], "little")
-        assert "'<f2'" in raw[:start].decode("latin1"), path
-        body = np.frombuffer(raw[start:], np.uint8)
-        n = len(body) // 2
-        half = (body[:n].astype(np.uint16) | (body[n:].astype(np.uint16) << 8)).view(np.float16)
-        expected = np.load(results / path).astype(np.float16)
-        expected = expected[np.triu_indices(len(expected))] if entry["layout"] == "upper-shuffled" else expected.ravel()
-        assert np.array_equal(half, expected, equal_nan=True), path
+        assert "'<i2'" in raw[:start].decode("latin1"), path
+        a = np.load(results / path).astype(np.float64)
+        expected = np.where(np.isnan(a), -32768, np.round(a / entry["step"]))
+        expected = expected[np.triu_indices(len(expected))] if entry["layout"] == "upper-classes" else expected.ravel()
+        assert entry["layout"] in ("classes", "upper-classes"), path
+        assert np.array_equal(fixed16_codes(raw, start, len(expected)), expected), path
     assert payload["omitted"] == {} and payload["warnings"] == []
 
 
@@ -100,7 +140,7 @@ def test_full_precision_embeds_every_matrix_byte_for_byte(results, tmp_path):
     _, _, payload = payload_of(tmp_path / "full.html")
     for path, entry in payload["files"].items():
         assert "stored" not in entry and "layout" not in entry, path
-        assert zlib.decompress(base64.b64decode(entry["data"])) == (results / path).read_bytes(), path
+        assert zlib.decompress(payload["bytes"](entry)) == (results / path).read_bytes(), path
 
 
 def test_matched_copies_are_embedded_only_without_matched_order(results, tmp_path):
@@ -244,4 +284,4 @@ def test_content_security_policy_allows_only_the_pages_own_scripts(results):
     assert sorted(s for s in directives["script-src"] if s.startswith("'sha256-")) == scripts
     assert "'wasm-unsafe-eval'" in directives["script-src"]
     assert sorted(directives["style-src"]) == hashes("style")
-    assert html.count("<script") == 3 and 'id="convergent-data"' in html
+    assert html.count("<script") == 4 and 'id="convergent-data"' in html and 'id="convergent-blob"' in html

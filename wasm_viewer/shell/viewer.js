@@ -73,19 +73,39 @@
     }
     if (!payload || typeof payload !== 'object' || payload.format !== 'convergent-report' ||
         (typeof payload.summary !== 'string' && (!payload.summary || typeof payload.summary !== 'object')) ||
-        !payload.files || typeof payload.files !== 'object') {
+        ((!payload.files || typeof payload.files !== 'object') && (!payload.index || typeof payload.index !== 'object'))) {
       throw new Error('The results embedded in this page are malformed (not a convergent report payload).');
     }
     return payload;
   }
 
-  // ------------------------------------------- payload, format 2 --------
-  // cli/report.cpp (header comment) writes each file as {encoding, data}:
-  // 'deflate' (zlib, inflated here with DecompressionStream), 'base64'
-  // (PNGs as they are) or 'atlas' (a patch sheet rebuilt from the layer's
-  // atlas of distinct cells); the summary as {encoding: 'deflate', data}. A
-  // bare string (format 1) is the file's base64. Files are decoded when a
-  // view first needs them (ensureFiles before render), never all at load.
+  // Format 3 keeps the file table (files, atlases, omitted, joint_bins,
+  // warnings) deflated in the blob (payload.index); a payload with its own
+  // "files" (formats 1-2, or an edited page) is used as it is.
+  async function readIndex(payload) {
+    if (payload.files && typeof payload.files === 'object') return;
+    let index;
+    try {
+      index = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await decodeEntry(payload.index, 'the file table')));
+    } catch (e) {
+      throw new Error('The results embedded in this page are malformed (file table: ' + e.message + ').');
+    }
+    if (!index || typeof index !== 'object' || !index.files || typeof index.files !== 'object') {
+      throw new Error('The results embedded in this page are malformed (no file table).');
+    }
+    for (const key of ['files', 'atlases', 'omitted', 'joint_bins', 'warnings']) if (key in index) payload[key] = index[key];
+  }
+
+  // ------------------------------------------- payload, formats 1-3 ----
+  // cli/report.cpp (header comment) writes each file as {encoding, ...}:
+  // 'deflate' (zlib, inflated here with DecompressionStream), 'none' /
+  // 'base64' (PNGs as they are) or 'atlas' (a patch sheet rebuilt from the
+  // layer's atlas of distinct cells); the summary as {encoding: 'deflate'}.
+  // Format 3 keeps every file's bytes in one blob (the element named by
+  // payload.blob, base 125, each piece decoded when it is needed) at
+  // {offset, length}; format 2 has them as base64 in `data`; a bare string
+  // (format 1) is the file's base64. Files are decoded when a view first
+  // needs them (ensureFiles before render), never all at load.
   const decoded = new Map();    // path -> Uint8Array
   const failed = new Map();     // path -> Error
   const decoding = new Map();   // path -> Promise
@@ -104,49 +124,176 @@
     }
   }
 
+  // The format-3 blob (append_base125): every 6 bytes are a 48-bit number
+  // written as 7 base-125 digits, most significant first; digit d is the
+  // d-th of the ASCII characters 1-127 without CR and '<'. Group g starts at
+  // character 7g, so each file's bytes are decoded from its own characters
+  // when it is needed, never the whole blob at once.
+  const BASE125 = new Int8Array(128).fill(-1);
+  for (let c = 1, d = 0; c < 128; c++) if (c !== 13 && c !== 60) BASE125[c] = d++;
+
+  let blobText = null;
+  function blobCharacters() {
+    if (blobText !== null) return blobText;
+    const info = state.payload.blob;
+    const node = info && typeof info === 'object' ? byId(String(info.id)) : null;
+    if (!node || info.encoding !== 'base125' || !Number.isInteger(info.bytes) || info.bytes < 0) {
+      throw new Error('The data blob of this page is missing or malformed.');
+    }
+    const text = node.textContent;
+    if (text.length !== 7 * Math.ceil(info.bytes / 6)) {
+      throw new Error('The data blob of this page is corrupt (' + text.length + ' characters for ' + info.bytes + ' bytes).');
+    }
+    blobText = text;
+    return text;
+  }
+
+  function blobBytes(offset, length) {
+    const text = blobCharacters();
+    const out = new Uint8Array(length);
+    let g = Math.floor(offset / 6), k = offset - 6 * g, o = 0;
+    while (o < length) {
+      let v = 0;
+      for (let i = 7 * g, end = i + 7; i < end; i++) {
+        const c = text.charCodeAt(i), d = c < 128 ? BASE125[c] : -1;
+        if (d < 0) throw new Error('The data blob of this page is corrupt (character ' + i + ')');
+        v = v * 125 + d;  // < 125^7 < 2^53: exact
+      }
+      if (v >= 281474976710656) throw new Error('The data blob of this page is corrupt (group ' + g + ')');
+      const hi = Math.floor(v / 16777216), lo = v - hi * 16777216;
+      for (; k < 6 && o < length; k++) out[o++] = k < 3 ? (hi >> (16 - 8 * k)) & 255 : (lo >> (40 - 8 * k)) & 255;
+      k = 0;
+      g++;
+    }
+    return out;
+  }
+
+  function entryBytes(entry, what) {
+    if (typeof entry.data === 'string') return base64Bytes(entry.data, what);  // format 2
+    const total = state.payload.blob && state.payload.blob.bytes;
+    if (!Number.isInteger(entry.offset) || !Number.isInteger(entry.length) || entry.offset < 0 || entry.length < 0 ||
+        !(entry.offset + entry.length <= total)) throw new Error(what + ' in this report is malformed (outside the data blob)');
+    return blobBytes(entry.offset, entry.length);
+  }
+
   async function decodeEntry(entry, what) {
     if (typeof entry === 'string') return base64Bytes(entry, what);
-    if (!entry || typeof entry !== 'object' || typeof entry.data !== 'string') {
+    if (!entry || typeof entry !== 'object' || (typeof entry.data !== 'string' && typeof entry.offset !== 'number')) {
       throw new Error(what + ' in this report is malformed (no data)');
     }
-    const bytes = base64Bytes(entry.data, what);
-    if (entry.encoding === 'deflate') return unshuffle(await inflate(bytes, what), entry.layout, what);
-    if (entry.encoding === 'base64') return bytes;
+    const bytes = entryBytes(entry, what);
+    if (entry.encoding === 'deflate') return unshuffle(await inflate(bytes, what), entry, what);
+    if (entry.encoding === 'base64' || entry.encoding === 'none') return bytes;
     throw new Error(what + ' in this report has an unknown encoding ' + JSON.stringify(entry.encoding));
   }
 
-  // A float16 .npy as laid out by the report (cli/report.cpp, float16_copy)
-  // back to a plain one: low bytes then high bytes ("shuffled"), and only
-  // the upper triangle of a symmetric matrix ("upper-shuffled").
-  function unshuffle(bytes, layout, what) {
+  // An .npy header for dtype descr and shape dims (npy 1.0).
+  function npyHeader(descr, dims) {
+    let dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims.join(', ') + (dims.length === 1 ? ',' : '') + '), }';
+    while ((10 + dict.length + 1) % 64) dict += ' ';
+    dict += '\n';
+    const out = new Uint8Array(10 + dict.length);
+    out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, dict.length & 0xff, dict.length >> 8]);
+    for (let i = 0; i < dict.length; i++) out[10 + i] = dict.charCodeAt(i);
+    return out;
+  }
+
+  // A 2-d .npy of 1-byte values stored column by column (the binned joint
+  // samples, cli/report.cpp binned_joint_sample) back to C order.
+  function fromColumns(bytes, what) {
+    const start = 10 + (bytes[8] | (bytes[9] << 8));
+    const header = new TextDecoder('latin1').decode(bytes.subarray(0, start));
+    const shape = /'shape':\s*\((\d+),\s*(\d+)\)/.exec(header);
+    if (bytes[0] !== 0x93 || bytes[6] !== 1 || !shape || !/'descr':\s*'\|u1'/.test(header) ||
+        bytes.length !== start + shape[1] * shape[2]) throw new Error(what + ' in this report is corrupt (not a column-stored uint8 .npy)');
+    const rows = Number(shape[1]), cols = Number(shape[2]);
+    const out = new Uint8Array(bytes.length);
+    out.set(bytes.subarray(0, start));
+    for (let c = 0, k = start; c < cols; c++) {
+      for (let r = 0; r < rows; r++, k++) out[start + r * cols + c] = bytes[k];
+    }
+    return out;
+  }
+
+  // A display-only matrix as laid out by the report (cli/report.cpp,
+  // fixed16_copy and float16_copy) back to a plain .npy. The "upper-"
+  // layouts hold only the upper triangle of a symmetric matrix (i <= j, row
+  // by row). fixed16 ("classes": int16 codes of entry.step, -32768 for NaN,
+  // each as its zigzag value's bit length k, one byte per value, then the
+  // k - 1 bits below the leading one as one bit stream) becomes float32,
+  // code * step exactly; float16 ("shuffled": low bytes, then high bytes)
+  // stays float16.
+  function unshuffle(bytes, entry, what) {
+    const layout = entry.layout;
     if (layout === undefined) return bytes;
-    if (layout !== 'shuffled' && layout !== 'upper-shuffled') throw new Error(what + ' in this report has an unknown layout ' + JSON.stringify(layout));
+    if (layout === 'columns') return fromColumns(bytes, what);
+    const fixed = entry.stored === 'fixed16';
+    const known = fixed ? ['classes', 'upper-classes'] : ['shuffled', 'upper-shuffled'];
+    if (!known.includes(layout)) throw new Error(what + ' in this report has an unknown layout ' + JSON.stringify(layout));
+    if (fixed && !(entry.step > 0)) throw new Error(what + ' in this report is malformed (no fixed-point step)');
     const long = bytes[6] >= 2;
     const headerLength = long ? bytes[8] | (bytes[9] << 8) | (bytes[10] << 16) | (bytes[11] << 24) : bytes[8] | (bytes[9] << 8);
     const start = (long ? 12 : 10) + headerLength;
     const header = new TextDecoder('latin1').decode(bytes.subarray(0, start));
     const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
-    if (bytes[0] !== 0x93 || !shape || !/'descr':\s*'<f2'/.test(header)) throw new Error(what + ' in this report is corrupt (not a float16 .npy)');
+    if (bytes[0] !== 0x93 || !shape || !(fixed ? /'descr':\s*'<i2'/ : /'descr':\s*'<f2'/).test(header)) {
+      throw new Error(what + ' in this report is corrupt (not a ' + (fixed ? 'fixed-point' : 'float16') + ' .npy)');
+    }
     const dims = shape[1].split(',').map((t) => t.trim()).filter((t) => t).map(Number);
     const count = dims.reduce((a, b) => a * b, 1);
-    const kept = (bytes.length - start) / 2;
     const n = dims[0];
-    if (layout === 'upper-shuffled' ? dims.length !== 2 || dims[1] !== n || kept !== n * (n + 1) / 2 : kept !== count) {
-      throw new Error(what + ' in this report is corrupt (' + kept + ' values for shape (' + dims.join(', ') + '))');
+    const upper = layout.startsWith('upper-');
+    const kept = upper ? n * (n + 1) / 2 : count;
+    const corrupt = () => new Error(what + ' in this report is corrupt (its values do not fill shape (' + dims.join(', ') + '))');
+    if (upper && (dims.length !== 2 || dims[1] !== n)) throw corrupt();
+    if (fixed) {
+      const classes = bytes.subarray(start, start + kept), stream = bytes.subarray(start + kept);
+      if (classes.length !== kept) throw corrupt();
+      const head = npyHeader('<f4', dims);
+      const out = new Uint8Array(head.length + 4 * count);
+      out.set(head);
+      const values = new Float32Array(out.buffer, head.length, count);
+      const step = entry.step;
+      let acc = 0, have = 0, at = 0, i = 0, j = 0;
+      for (let m = 0; m < kept; m++) {
+        const k = classes[m];
+        let z = k;  // 0 -> 0, 1 -> 1
+        if (k >= 2) {
+          if (k > 16) throw corrupt();
+          const extra = k - 1;
+          while (have < extra) {
+            if (at >= stream.length) throw corrupt();
+            acc = ((acc << 8) | stream[at++]) & 0xffffff;
+            have += 8;
+          }
+          have -= extra;
+          z = (1 << extra) | ((acc >> have) & ((1 << extra) - 1));
+        }
+        const code = z & 1 ? -((z + 1) >> 1) : z >> 1;
+        const v = code === -32768 ? NaN : code * step;
+        if (upper) {
+          values[i * n + j] = values[j * n + i] = v;
+          if (++j === n) { i++; j = i; }
+        } else {
+          values[m] = v;
+        }
+      }
+      return out;
     }
+    if ((bytes.length - start) !== 2 * kept) throw corrupt();
     const out = new Uint8Array(start + 2 * count);
     out.set(bytes.subarray(0, start));
     const lo = bytes.subarray(start, start + kept), hi = bytes.subarray(start + kept);
-    if (layout === 'shuffled') {
-      for (let i = 0; i < count; i++) { out[start + 2 * i] = lo[i]; out[start + 2 * i + 1] = hi[i]; }
+    if (!upper) {
+      for (let m = 0; m < count; m++) { out[start + 2 * m] = lo[m]; out[start + 2 * m + 1] = hi[m]; }
       return out;
     }
     let k = 0;
-    for (let i = 0; i < n; i++) {
-      for (let j = i; j < n; j++, k++) {
-        const a = start + 2 * (i * n + j), b = start + 2 * (j * n + i);
-        out[a] = out[b] = lo[k];
-        out[a + 1] = out[b + 1] = hi[k];
+    for (let r = 0; r < n; r++) {
+      for (let c = r; c < n; c++, k++) {
+        const x = start + 2 * (r * n + c), y = start + 2 * (c * n + r);
+        out[x] = out[y] = lo[k];
+        out[x + 1] = out[y + 1] = hi[k];
       }
     }
     return out;
@@ -191,10 +338,21 @@
     throw new Error('file ' + path + ' is being decoded');
   }
 
-  // Whether a file is stored as float16 in this page (display-only matrices).
-  function storedAsFloat16(path) {
+  // How a display-only matrix is stored in this page, for the CSV export's
+  // label: null (as in the results), or {label, note} for fixed-point
+  // (multiples of entry.step: within half a step) or float16 values.
+  function storedPrecision(path) {
     const entry = fileEntry(path);
-    return !!(entry && typeof entry === 'object' && entry.stored === 'float16');
+    if (!entry || typeof entry !== 'object') return null;
+    const full = ' (convergent report --full-precision keeps float32)';
+    if (entry.stored === 'fixed16' && entry.step > 0) {
+      return { label: 'CSV (\u00b1' + fmt(entry.step / 2, 2) + ')',
+        note: 'values as stored in this page: multiples of ' + fmt(entry.step, 4) + ', within ' + fmt(entry.step / 2, 4) + ' of the results' + full };
+    }
+    if (entry.stored === 'float16') {
+      return { label: 'CSV (float16)', note: 'values as stored in this page: float16, within 0.05% of the results' + full };
+    }
+    return null;
   }
 
   function halfToFloat(h) {
@@ -237,7 +395,7 @@
   function lightSummaryText(summary) {
     const isObject = (v) => v && typeof v === 'object' && !Array.isArray(v);
     if (!isObject(summary) || !isObject(summary.layers)) return null;
-    const scalars = (o) => (isObject(o) ? Object.fromEntries(Object.entries(o).filter(([, v]) => !Array.isArray(v))) : o);
+    const scalars = (o, keep) => (isObject(o) ? Object.fromEntries(Object.entries(o).filter(([k, v]) => !Array.isArray(v) || (keep && keep.includes(k)))) : o);
     const layers = {};
     for (const [name, layer] of Object.entries(summary.layers)) {
       if (!isObject(layer)) { layers[name] = layer; continue; }
@@ -251,7 +409,10 @@
           light.pairs[pair] = {};
           for (const [k, v] of Object.entries(entry)) {
             if (k === 'sparse_prediction') continue;
-            light.pairs[pair][k] = k === 'similarity_indices' ? v : scalars(v);
+            // The similarity table reads the scalar indices and the warnings
+            // (viewer_core.cpp, similarity_indices); the spectra (cca, svcca,
+            // pwcca_weights, ...) were most of this text.
+            light.pairs[pair][k] = k === 'similarity_indices' ? scalars(v, ['warnings']) : scalars(v);
           }
         }
       }
@@ -432,7 +593,7 @@
       order = al.matched_order;
     }
     const rowsNet = name === 'within_b' ? b : a, colsNet = name === 'within_a' ? a : b;
-    return { path, order, rowsNet, colsNet, float16: storedAsFloat16(path) };
+    return { path, order, rowsNet, colsNet, stored: storedPrecision(path) };
   }
 
   // The combined matrix of the clusters panel (Sec. 4: G_{X+Y} in the
@@ -522,9 +683,8 @@
     if (['within_a', 'within_b', 'between', 'matched'].includes(name)) {
       const src = matrixSource(name);
       if (!src) return [];
-      return [[src.float16 ? 'CSV (float16)' : 'CSV', 'csv', () => [matrixCsv(src), 'csv', 'text/csv'],
-        src.float16 ? 'values as stored in this page: float16, within 0.05% of the results (convergent report --full-precision keeps float32)'
-          : 'the values of ' + src.path]];
+      return [[src.stored ? src.stored.label : 'CSV', 'csv', () => [matrixCsv(src), 'csv', 'text/csv'],
+        src.stored ? src.stored.note : 'the values of ' + src.path]];
     }
     if (name === 'cluster_tree') {
       return [['CSV', 'csv', () => [clusterTreeCsv(), 'csv', 'text/csv'],
@@ -610,6 +770,20 @@
   }
 
   // ---------------------------------------------------------- panels ------
+
+  // The width of a panel's body. render() measures every panel once before
+  // drawing (one layout): reading clientWidth after each panel's new content
+  // forced a layout of the whole page per panel.
+  let panelWidths = null;
+  function bodyWidth(p) {
+    if (panelWidths && panelWidths.has(p.body)) return panelWidths.get(p.body);
+    return p.body.clientWidth;
+  }
+
+  function measurePanels() {
+    panelWidths = new Map();
+    for (const body of document.querySelectorAll('section.panel .body')) panelWidths.set(body, body.clientWidth);
+  }
 
   function panel(name) {
     const section = document.querySelector('section.panel[data-panel="' + name + '"]');
@@ -1196,7 +1370,7 @@
     figures.models[model.name] = model;
     colourModel(model);
     const rows = info.rows, cols = info.cols;
-    const avail = (p.body.clientWidth || 320) - AXIS_LEFT - 8;
+    const avail = (bodyWidth(p) || 320) - AXIS_LEFT - 8;
     const cell = Math.max(HEATMAP_MIN, Math.min(HEATMAP_MAX, avail)) / Math.max(rows, cols, 1);
     model.width = Math.max(1, Math.round(cols * cell));
     model.height = Math.max(1, Math.round(rows * cell));
@@ -1669,7 +1843,7 @@
   }
 
   function plotWidth(p, fallback) {
-    const w = p.body.clientWidth || fallback;
+    const w = bodyWidth(p) || fallback;
     return Math.max(320, Math.min(w, 900));
   }
 
@@ -2055,7 +2229,7 @@
 
   function drawDendrogram(p, tree, box) {
     const root = treeNodes(tree);
-    const width = Math.max(420, Math.min(900, (p.body.clientWidth || 480) - 20));
+    const width = Math.max(420, Math.min(900, (bodyWidth(p) || 480) - 20));
     const layout = treeLayout(root, width);
     const canvas = sizedCanvas('f-dendrogram', width, layout.height);
     const ctx = canvas.getContext('2d');
@@ -2434,6 +2608,15 @@
     });
   }
 
+  // An image held in the page's blob (format 3) or as base64 (formats 1-2).
+  function entryImage(entry, what, type) {
+    if (typeof entry === 'string') return pngImage(entry, what);
+    if (entry && typeof entry.data === 'string') return pngImage(entry.data, what);
+    return new Promise((resolve) => resolve(entryBytes(entry || {}, what)))
+      .then((bytes) => createImageBitmap(new Blob([bytes], { type: type || 'image/png' })))
+      .catch((e) => { throw new Error(what + ' cannot be decoded' + (e && e.message ? ' (' + e.message + ')' : '')); });
+  }
+
   // A patch sheet: the PNG itself, or (format 2, 'atlas') a canvas of the
   // same layout drawn from the layer's atlas of distinct cells.
   function sprite(path) {
@@ -2443,7 +2626,7 @@
       if (entry && typeof entry === 'object' && entry.encoding === 'atlas') {
         const atlas = (state.payload.atlases || {})[entry.atlas];
         if (!atlas) return Promise.reject(new Error(what + ': its atlas is not in this report'));
-        if (!sprites['#atlas:' + entry.atlas]) sprites['#atlas:' + entry.atlas] = pngImage(atlas.data, 'the patch atlas of ' + entry.atlas);
+        if (!sprites['#atlas:' + entry.atlas]) sprites['#atlas:' + entry.atlas] = entryImage(atlas, 'the patch atlas of ' + entry.atlas, atlas.type);
         sprites[path] = sprites['#atlas:' + entry.atlas].then((img) => {
           const w = atlas.cell_width, h = atlas.cell_height;
           const canvas = document.createElement('canvas');
@@ -2457,7 +2640,7 @@
           return canvas;
         });
       } else {
-        sprites[path] = pngImage(typeof entry === 'string' ? entry : entry && entry.data, what);
+        sprites[path] = entryImage(entry, what);
       }
     }
     return sprites[path];
@@ -2731,6 +2914,15 @@
     'clusters', 'cluster_tree', 'fig14', 'cycle', 'mean_activation', 'top_patches', 'unit_pair', 'cluster_patches'];
 
   function render() {
+    measurePanels();
+    try {
+      renderPanels();
+    } finally {
+      panelWidths = null;
+    }
+  }
+
+  function renderPanels() {
     byId('tooltip').hidden = true;
     if (!state.layer) {
       // Only the cross-layer maps (nets without a common layer).
@@ -2808,31 +3000,40 @@
   }
 
   async function main() {
-    let summaryText;
+    let summaryText, core;
     mark('start');
     state.missed = new Set();
     try {
       state.payload = readPayload();
       mark('payload-json');
+      const index = readIndex(state.payload);
+      index.catch(() => {});  // awaited below
+      // Format 3 carries the core's wasm, deflated, in the blob: it is
+      // inflated and compiled (off the main thread) while the summary is
+      // inflated and parsed.
+      const wasm = state.payload.core ? decodeEntry(state.payload.core, 'the viewer core') : null;
+      core = (wasm ? wasm.then((bytes) => createConvergentViewerCore({ wasmBinary: bytes })) : createConvergentViewerCore());
+      core.catch(() => {});  // awaited below
       summaryText = new TextDecoder('utf-8', { fatal: true }).decode(await decodeEntry(state.payload.summary, 'summary.json'));
+      await index;
     } catch (e) {
       fatal(e.message);
       return;
     }
     mark('payload');
     try {
-      state.core = await createConvergentViewerCore();
+      state.summary = JSON.parse(summaryText);
+    } catch (e) {
+      state.summary = null;
+    }
+    try {
+      state.core = await core;
       state.viewer = new state.core.Viewer();
     } catch (e) {
       fatal('The viewer core (WebAssembly) could not start: ' + (e && e.message ? e.message : e));
       return;
     }
     mark('core');
-    try {
-      state.summary = JSON.parse(summaryText);
-    } catch (e) {
-      state.summary = null;
-    }
     const light = state.summary && typeof state.viewer.loadLayer === 'function' ? lightSummaryText(state.summary) : null;
     state.lightCore = light !== null;
     state.coreLayers = new Set();

@@ -41,6 +41,16 @@ public:
     // image, position and unit of the first NaN or Inf.
     void read_images(index_t first, index_t count, float* out) const;
 
+    // Images [first, first + count) as stored, with one pread() and no
+    // conversion, when the array is a float32 .npy file in host byte order
+    // and C order (the CPU statistics pass packs straight from them); false
+    // otherwise (then read_images). out gets count * positions() rows of
+    // units() for (N, C) and channels-last arrays, count blocks of units()
+    // x positions() for (N, C, H, W) ones (*channels_first says which). Not
+    // checked for NaN/Inf: a caller that finds a non-finite sum calls
+    // read_images for the error.
+    bool read_images_raw(index_t first, index_t count, float* out, bool* channels_first) const;
+
 private:
     std::string net_, layer_;
     std::unique_ptr<NpyArray> array_;

@@ -64,6 +64,14 @@ public:
     void begin_chunk(const Backend& backend, index_t rows);
     void add_block(const float* x, index_t rows, index_t ld, index_t first_row, index_t first_column,
                    index_t columns);
+    // add_block for channels-first images as stored (float32 (N, C, H,
+    // W) in C order): image i's columns x positions values (unit-major) start
+    // at x + i * image_ld (image_ld >= columns * positions) and become rows
+    // [first_row + i * positions, first_row + (i + 1) * positions).
+    // Bit-identical to transposing them and calling add_block. Calls for
+    // disjoint column ranges of one chunk may run concurrently.
+    void add_block_channels_first(const float* x, index_t images, index_t image_ld, index_t positions,
+                                  index_t first_row, index_t first_column, index_t columns);
     void end_chunk();
 
     // A chunk whose pieces lie in device memory (DLPack CUDA tensors), read
@@ -163,11 +171,14 @@ private:
 // With image_count >= 0 only images [first_image, first_image + image_count)
 // are added (one rank's slice of a distributed run, collective.hpp); rows
 // stay the sources' rows and after_chunk counts the images done in the range.
+// kernel_seconds (when not null) gets the wall-clock seconds of the
+// statistics kernel added: packing (from the file mapping or the read
+// pieces), dsyrk and the merges, without opening or reading files.
 using PieceFn = std::function<void(const float* piece, index_t first_row, index_t rows, index_t units, index_t column)>;
 void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vector<const LayerSource*>& sources,
                   index_t chunk_images, const PieceFn& on_piece = {},
                   const std::function<void(index_t)>& after_chunk = {}, index_t first_image = 0,
-                  index_t image_count = -1);
+                  index_t image_count = -1, double* kernel_seconds = nullptr);
 
 // Finalised statistics of one layer over all nets.
 struct LayerStatistics {
