@@ -125,8 +125,8 @@ TEST(JointHistogramCounts, EqualsNaiveAcrossPairSparseBlocks) {
     // each pair's table has 16,900 cells).
     for (int bins : {21, 130}) {
         const index_t ua = 9, ub = bins == 21 ? 101 : 13, samples = 1501;
-        auto ca = codes_with_zero_fraction(ua, samples, bins, 0.6, 2, 5u);
-        auto cb = codes_with_zero_fraction(ub, samples, bins, 0.6, ub / 2, 6u);
+        auto ca = codes_with_zero_fraction(ua, samples, bins, 0.8, 2, 5u);
+        auto cb = codes_with_zero_fraction(ub, samples, bins, 0.8, ub / 2, 6u);
         if (ub > 96) {
             // Units 48..95 of b dense (no zeros): that block has no lists.
             const auto dense = codes_with_zero_fraction(48, samples, bins, 0.0, -1, 7u);
@@ -153,17 +153,17 @@ TEST(JointHistogramCounts, EqualsNaiveAcrossPairSparseBlocks) {
 }
 
 TEST(JointHistogramCounts, CountsBeyondSixteenBitsInOneCell) {
-    // 200,000 samples; each unit's mode holds 50.1% of them and one other bin
+    // 400,000 samples; each unit's mode holds 80.1% of them and one other bin
     // the rest, at the same samples for every unit, so one cell of every
-    // table counts 99,800 samples outside both modes: more than the
+    // table counts 79,600 samples outside both modes: more than the
     // pair-sparse kernel's 16-bit counters hold in one run.
-    const index_t ua = 3, ub = 5, samples = 200000, outside = 99800;
+    const index_t ua = 3, ub = 5, samples = 400000, outside = 79600;
     const int bins = 21;
     std::vector<std::uint8_t> ca(size_t(ua * samples)), cb(size_t(ub * samples));
     for (index_t u = 0; u < ua; ++u)
-        for (index_t s = 0; s < samples; ++s) ca[size_t(u * samples + s)] = std::uint8_t(s % 1000 < 499 ? 1 + u : 7);
+        for (index_t s = 0; s < samples; ++s) ca[size_t(u * samples + s)] = std::uint8_t(s % 1000 < 199 ? 1 + u : 7);
     for (index_t v = 0; v < ub; ++v)
-        for (index_t s = 0; s < samples; ++s) cb[size_t(v * samples + s)] = std::uint8_t(s % 1000 < 499 ? 2 + v : 9);
+        for (index_t s = 0; s < samples; ++s) cb[size_t(v * samples + s)] = std::uint8_t(s % 1000 < 199 ? 2 + v : 9);
     const BinCodesView a{ca.data(), ua, samples, bins}, b{cb.data(), ub, samples, bins};
     const auto counts = joint_histogram_counts(a, 0, ua, b, 0, ub);
     EXPECT_EQ(counts, joint_histogram_counts_naive(a, 0, ua, b, 0, ub));

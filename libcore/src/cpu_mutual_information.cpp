@@ -176,17 +176,18 @@ double fraction_from_environment(const char* name, double otherwise) {
 }
 
 // A block of b is counted pair-sparse when at most this share of its codes
-// lies outside the units' modes. Measured (bench_mutual_information --mi,
-// 512 x 512 units, 60,000 samples, 21 bins, one thread, CPU seconds of the
-// whole call against count_1x4_listed alone), with zeros placed
-// independently in every unit: 0.99x at 30% zeros, 1.17x at 50%, 1.19x at
-// 70%, 1.30x at 90%; below 30% zeros walking the lists costs more than it
-// saves. Where the zeros of different units coincide (activations sharing
-// a latent code, as bench/strong_reference.py's; ReLU nets behave so too),
-// a listed sample of one unit has more non-zero partners and the gain at
-// 50% zeros was 3-5%. CONVERGENT_MI_PAIRS_MAX (0 = never) overrides it.
+// lies outside the units' modes. Measured on the idle 2-core machine
+// (bench/mi_zero_fraction.py: 256 x 256 units, 60,000 samples, 21 bins, two
+// threads, zeros placed independently in every unit), against the listed
+// kernel alone: 0.81x at 30% zeros, 0.83x at 50%, 1.00x at 70%, 1.10x at
+// 90% (one thread alone gained 1.17x at 50%: two threads on this machine
+// share the caches the 16-bit tables need). Where the zeros of different
+// units coincide (activations sharing a latent code; ReLU nets behave so
+// too) a listed sample has more non-zero partners and the gain is smaller
+// still. So only blocks with at least 75% of their codes in the modes are
+// counted pair-sparse. CONVERGENT_MI_PAIRS_MAX (0 = never) overrides it.
 double pairs_max_fraction() {
-    static const double value = fraction_from_environment("CONVERGENT_MI_PAIRS_MAX", 0.7);
+    static const double value = fraction_from_environment("CONVERGENT_MI_PAIRS_MAX", 0.25);
     return value;
 }
 
