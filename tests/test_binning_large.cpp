@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "convergent/mutual_information.hpp"
@@ -54,9 +55,11 @@ TEST(BinningLarge, EdgesAndCodesEqualAFullSort) {
         row[4] = normal(rng);                                        // negative values (threshold below)
         row[5] = float(s % 40000) * 1e-3f;                           // a ramp, its first 30,001 values twice
     }
-    for (double threshold : {1e-6, -0.5}) {
+    // 20 bins (19 edges: the branch-free search) and 40 (39 edges: lower_bound).
+    for (const auto& [threshold, bins] : {std::pair<double, int>{1e-6, 20}, {-0.5, 20}, {1e-6, 40}}) {
         BinningOptions options;
         options.zero_threshold = threshold;
+        options.bins = bins;
         const BinnedUnits binned = bin_units(values.data(), samples, units, units, options);
         for (index_t u = 0; u < units; ++u) {
             std::vector<float> above;
@@ -64,14 +67,14 @@ TEST(BinningLarge, EdgesAndCodesEqualAFullSort) {
                 if (double(values[size_t(s * units + u)]) > threshold) above.push_back(values[size_t(s * units + u)]);
             ASSERT_GE(above.size(), 32768u) << "unit " << u << " must take the bucketed path";
             const std::vector<double> expected = quantile_edges(above, options.bins);
-            EXPECT_EQ(binned.edges[size_t(u)], expected) << "unit " << u << ", threshold " << threshold;
+            EXPECT_EQ(binned.edges[size_t(u)], expected) << "unit " << u << ", threshold " << threshold << ", bins " << bins;
             for (index_t s = 0; s < samples; ++s) {
                 const double v = double(values[size_t(s * units + u)]);
                 const int code = v <= threshold ? 0
                                                 : 1 + int(std::lower_bound(expected.begin(), expected.end(), v) -
                                                           expected.begin());
                 ASSERT_EQ(int(binned.codes[size_t(u * samples + s)]), code)
-                    << "unit " << u << ", sample " << s << ", threshold " << threshold;
+                    << "unit " << u << ", sample " << s << ", threshold " << threshold << ", bins " << bins;
             }
         }
     }

@@ -164,6 +164,10 @@ void complete_mode_column(std::int32_t* table, int bins, int mode, int row_mode,
 // fits in 16 bits.
 constexpr index_t kPairBlockUnits = 48;
 
+// At most this many units of a per group of the listed path (their sample
+// lists are built once per group).
+constexpr index_t kMaxGroupUnits = 16;
+
 // A fraction in [0, 1] from the environment variable `name` (for A/B runs
 // of the kernels and for the tests), read once; `otherwise` when it is
 // unset or not such a number.
@@ -236,7 +240,7 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
     // and at least 4 groups per thread to share the work.
     const int threads = std::max(1, omp_get_max_threads());
     const index_t a_group = std::max<index_t>(
-        kRowsPerItem, std::min<index_t>({16, (index_t(8) << 20) / std::max<index_t>(1, 6 * samples),
+        kRowsPerItem, std::min<index_t>({kMaxGroupUnits, (index_t(8) << 20) / std::max<index_t>(1, 6 * samples),
                                          (a_count + 4 * threads - 1) / (4 * threads)}));
     const index_t xoff_size = a_group * samples;
     const index_t tables_size = std::max(kRowsPerItem * kColsPerItem, pair_block + 1) * table_size;
@@ -333,7 +337,7 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
             const index_t g_first = g * a_group, g_units = std::min(a_group, a_count - g_first);
             // The listed units of the group: their samples outside the mode
             // (and those samples' code offsets), listed once.
-            index_t members[16], lengths[16], dense[16];
+            index_t members[kMaxGroupUnits], lengths[kMaxGroupUnits], dense[kMaxGroupUnits];
             index_t n_listed = 0, n_dense = 0;
             for (index_t r = 0; r < g_units; ++r) {
                 const index_t i = g_first + r;
