@@ -77,10 +77,14 @@ LayerSource::LayerSource(std::string net, std::string layer, std::unique_ptr<Npy
 
 const std::string& LayerSource::what() const { return array_->what(); }
 
-void LayerSource::read_images(index_t first, index_t count, float* out) const {
+void LayerSource::check_images(index_t first, index_t count) const {
     CVG_REQUIRE(first >= 0 && count >= 0 && first <= images_ && count <= images_ - first, InvalidArgument,
                 what() + ": images [" + std::to_string(first) + ", " + std::to_string(first + count) +
                     ") are outside the " + std::to_string(images_) + " images");
+}
+
+void LayerSource::read_images(index_t first, index_t count, float* out) const {
+    check_images(first, count);
     if (count == 0) return;
     CVG_REQUIRE(out != nullptr, InvalidArgument, what() + ": read_images output is NULL");
     const NpyHeader& header = array_->header();
@@ -190,9 +194,7 @@ void LayerSource::read_images(index_t first, index_t count, float* out) const {
 }
 
 bool LayerSource::read_images_raw(index_t first, index_t count, float* out, bool* channels_first) const {
-    CVG_REQUIRE(first >= 0 && count >= 0 && first <= images_ && count <= images_ - first, InvalidArgument,
-                what() + ": images [" + std::to_string(first) + ", " + std::to_string(first + count) +
-                    ") are outside the " + std::to_string(images_) + " images");
+    check_images(first, count);
     const NpyHeader& header = array_->header();
     if (header.fortran_order) return false;
     const auto* mapped = dynamic_cast<const npy_detail::MappedNpyArray*>(array_.get());

@@ -52,6 +52,8 @@ public:
     bool read_images_raw(index_t first, index_t count, float* out, bool* channels_first) const;
 
 private:
+    // Error(InvalidArgument) naming the file when [first, first + count) is not within the images.
+    void check_images(index_t first, index_t count) const;
     std::string net_, layer_;
     std::unique_ptr<NpyArray> array_;
     ActivationLayout layout_;
