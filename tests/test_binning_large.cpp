@@ -1,7 +1,8 @@
 // Footnote 6 percentile binning on units with many values above the zero
 // threshold (from 4,096 on, bin_units finds the order statistics by a
 // histogram of each value's top bits instead of repeated nth_element, and
-// assigns codes by a branch-free binary search): the edges equal
+// assigns codes by counting the edges below each value, compared in float
+// against each edge rounded down): the edges equal
 // numpy.quantile(method="linear") of the values above the threshold,
 // computed here from a full sort, and every code is the number of edges
 // below the value plus one (numpy.searchsorted, side="left").
@@ -55,7 +56,7 @@ TEST(BinningLarge, EdgesAndCodesEqualAFullSort) {
         row[4] = normal(rng);                                        // negative values (threshold below)
         row[5] = float(s % 40000) * 1e-3f;                           // a ramp, its first 30,001 values twice
     }
-    // 20 bins (19 edges: the branch-free search) and 40 (39 edges: lower_bound).
+    // 20 bins (19 edges) and 40 (39 edges).
     for (const auto& [threshold, bins] : {std::pair<double, int>{1e-6, 20}, {-0.5, 20}, {1e-6, 40}}) {
         BinningOptions options;
         options.zero_threshold = threshold;
@@ -78,4 +79,31 @@ TEST(BinningLarge, EdgesAndCodesEqualAFullSort) {
             }
         }
     }
+}
+
+// An edge between two adjacent floats a < b, nearer to b (numpy's lerp at
+// 0.95 of the way): the edge is below b, so b's code counts it, and above a.
+// Rounding the edge to the nearest float (b) instead of down (a) would put b
+// in the lower bin.
+TEST(BinningLarge, ValueJustAboveAnEdgeBetweenAdjacentFloats) {
+    // 24 values above the threshold, 20 bins: edge 13 sits at position
+    // 23 * 13 / 20 = 14.95, between the 15th and 16th smallest values.
+    const index_t samples = 24;
+    std::vector<float> values(static_cast<size_t>(samples));
+    for (index_t s = 0; s < samples; ++s) values[size_t(s)] = 1.0f + float(s);
+    values[15] = std::nextafter(values[14], 100.0f);
+    BinningOptions options;
+    options.bins = 20;
+    const BinnedUnits binned = bin_units(values.data(), samples, 1, 1, options);
+    const std::vector<double> expected = quantile_edges(values, options.bins);
+    ASSERT_EQ(binned.edges[0], expected);
+    ASSERT_GT(expected[12], double(values[14]));
+    ASSERT_LT(expected[12], double(values[15]));
+    ASSERT_EQ(double(float(expected[12])), double(values[15])) << "the edge must round to the upper float";
+    for (index_t s = 0; s < samples; ++s) {
+        const double v = double(values[size_t(s)]);
+        const int code = 1 + int(std::lower_bound(expected.begin(), expected.end(), v) - expected.begin());
+        EXPECT_EQ(int(binned.codes[size_t(s)]), code) << "sample " << s;
+    }
+    EXPECT_EQ(int(binned.codes[15]), int(binned.codes[14]) + 1);
 }

@@ -93,6 +93,22 @@ void count_1x4_listed(const std::uint32_t* idx, const std::uint16_t* xoff, index
     }
 }
 
+// The listed kernel again with two units of b per increment (exact): the
+// codes of units j and j+1 of b are combined into one pair code y * bins + z,
+// so one increment per listed sample counts the three-way table
+// (x, y, z) of unit i of a and both units; the two joint tables (x, y) and
+// (x, z) are its marginals over z and over y (add_triple_marginals). The
+// loop is bound by its stores (one increment per cycle on the machines this
+// was measured on, tools: bench/mi_zero_fraction.py), and this halves them;
+// the marginals cost 2 bins^3 additions per pair of pairs, so a unit is
+// counted so only with at least bins^3 / 2 listed samples (triples_pay).
+// The three-way tables are 16-bit (2 x 21^3 x 2 bytes stay in L1) and the
+// listed samples go in runs of at most 65,535, each run's marginals added
+// into the int32 joint tables.
+void count_1x2x2_listed(const std::uint32_t* idx, const std::uint16_t* xoff3, index_t listed,
+                        const std::uint16_t* p01, const std::uint16_t* p23, index_t triple_size,
+                        std::uint16_t* u01, std::uint16_t* u23, int bins, std::int32_t* const table[kColsPerItem]);
+
 // Row `mode` of a bins x bins table whose other rows are complete.
 void complete_mode_row(std::int32_t* table, int bins, int mode, const std::int32_t* b_marginal) {
     std::int32_t* row = table + mode * bins;
@@ -101,6 +117,42 @@ void complete_mode_row(std::int32_t* table, int bins, int mode, const std::int32
         for (int x = 0; x < bins; ++x)
             if (x != mode) rest += table[x * bins + y];
         row[y] = b_marginal[y] - rest;
+    }
+}
+
+// table_y[x][y] += sum_z u[x][y][z], table_z[x][z] += sum_y u[x][y][z].
+void add_triple_marginals(const std::uint16_t* u, int bins, std::int32_t* table_y, std::int32_t* table_z) {
+    std::int32_t column[256];
+    for (int x = 0; x < bins; ++x) {
+        std::fill(column, column + bins, 0);
+        for (int y = 0; y < bins; ++y) {
+            const std::uint16_t* row = u + (index_t(x) * bins + y) * bins;
+            std::int32_t sum = 0;
+            for (int z = 0; z < bins; ++z) {
+                sum += row[z];
+                column[z] += row[z];
+            }
+            table_y[x * bins + y] += sum;
+        }
+        for (int z = 0; z < bins; ++z) table_z[x * bins + z] += column[z];
+    }
+}
+
+void count_1x2x2_listed(const std::uint32_t* idx, const std::uint16_t* xoff3, index_t listed,
+                        const std::uint16_t* p01, const std::uint16_t* p23, index_t triple_size,
+                        std::uint16_t* u01, std::uint16_t* u23, int bins, std::int32_t* const table[kColsPerItem]) {
+    for (index_t k0 = 0; k0 < listed; k0 += 65535) {
+        const index_t k1 = std::min(listed, k0 + 65535);
+        std::fill(u01, u01 + triple_size, std::uint16_t(0));
+        std::fill(u23, u23 + triple_size, std::uint16_t(0));
+        for (index_t k = k0; k < k1; ++k) {
+            const std::uint32_t s = idx[k];
+            const unsigned i0 = xoff3[k];
+            ++u01[i0 + p01[s]];
+            ++u23[i0 + p23[s]];
+        }
+        add_triple_marginals(u01, bins, table[0], table[1]);
+        add_triple_marginals(u23, bins, table[2], table[3]);
     }
 }
 
@@ -208,6 +260,27 @@ double listed_max_fraction() {
     return value;
 }
 
+// The three-way tables of count_1x2x2_listed (two per thread, 16-bit) fit
+// in L1 up to this many cells each: up to 21 bins (20 percentile bins and
+// the zero bin, the paper's setting).
+constexpr index_t kMaxTripleCells = 10240;
+
+// Whether a listed unit of a with `listed` samples outside its mode is
+// counted with the three-way tables: where the stores saved (one per listed
+// sample and pair of units of b) outweigh the marginals' 2 bins^3 additions
+// per pair of pairs. CONVERGENT_MI_TRIPLES=0 never, =1 always (for the tests
+// of both kernels); unset, by that rule.
+bool triples_pay(index_t listed, index_t bins) {
+    static const double setting = fraction_from_environment("CONVERGENT_MI_TRIPLES", -1.0);
+    if (setting >= 0.0) return setting > 0.0;
+    return 2 * listed >= bins * bins * bins;
+}
+
+bool triples_enabled() {
+    static const double setting = fraction_from_environment("CONVERGENT_MI_TRIPLES", -1.0);
+    return setting != 0.0;
+}
+
 // Calls visit(i, j, table) for every pair i in [0, a_count), j in [0, b_count)
 // (unit indices relative to a_begin / b_begin), from inside an OpenMP region;
 // table is the exact bins x bins joint count table, valid during the call.
@@ -280,6 +353,35 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
         });
         marginals.rethrow(what);
     }
+    // Pair codes of b for the three-way kernel: per group of 4 units (the
+    // last group's missing units repeat its last one, as in the 1 x 4
+    // kernel), y0 * bins + y1 and y2 * bins + y3: one byte per code of b,
+    // less than the float32 MI sample freed before the counting.
+    const index_t triple_size = bins * bins * bins;
+    const bool triples = may_list && triple_size <= kMaxTripleCells && triples_enabled();
+    std::vector<std::uint16_t> pair_codes;
+    std::vector<std::uint16_t> all_xoff3, all_triples;
+    if (triples) {
+        resize_or_fail(pair_codes, std::uint64_t(col_groups) * 2 * std::uint64_t(samples), what,
+                       "pair codes of the units of b");
+        resize_or_fail(all_xoff3, std::uint64_t(threads) * std::uint64_t(xoff_size), what, "per-thread bin offsets");
+        resize_or_fail(all_triples, std::uint64_t(threads) * 2 * std::uint64_t(triple_size), what,
+                       "per-thread three-way count tables");
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (index_t cg = 0; cg < col_groups; ++cg) {
+            const index_t j_first = cg * kColsPerItem;
+            const index_t cols_here = std::min(kColsPerItem, b_count - j_first);
+            const std::uint8_t* y[kColsPerItem];
+            for (index_t c = 0; c < kColsPerItem; ++c)
+                y[c] = b.codes + (b_begin + j_first + std::min(c, cols_here - 1)) * samples;
+            std::uint16_t* p01 = pair_codes.data() + cg * 2 * samples;
+            std::uint16_t* p23 = p01 + samples;
+            for (index_t t = 0; t < samples; ++t) {
+                p01[t] = std::uint16_t(y[0][t] * bins + y[1][t]);
+                p23[t] = std::uint16_t(y[2][t] * bins + y[3][t]);
+            }
+        }
+    }
     // Each block of b whose units lie mostly in their modes gets its
     // per-sample lists (count_block_pairs); the others are counted by
     // count_1x4_listed. About 2 bytes per listed code (plus the padding) and
@@ -330,6 +432,8 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
         std::uint32_t* const idx = all_idx.data() + index_t(thread) * xoff_size;
         std::int32_t* const tables = all_tables.data() + index_t(thread) * tables_size;
         std::uint16_t* const small = all_small.data() + index_t(thread) * tables_size;
+        std::uint16_t* const xoff3 = triples ? all_xoff3.data() + index_t(thread) * xoff_size : nullptr;
+        std::uint16_t* const triple_tables = triples ? all_triples.data() + index_t(thread) * 2 * triple_size : nullptr;
         // Groups of units of a are spread over threads; each thread streams
         // all b units past its group.
 #pragma omp for schedule(dynamic, 1)
@@ -354,6 +458,10 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
                     list[k] = std::uint32_t(s);
                     off[k] = std::uint16_t(codes[s] * bins);
                     k += codes[s] != mode;
+                }
+                if (triples) {
+                    std::uint16_t* off3 = xoff3 + n_listed * samples;
+                    for (index_t t = 0; t < k; ++t) off3[t] = std::uint16_t(off[t] * bins);
                 }
                 members[n_listed] = i;
                 lengths[n_listed++] = k;
@@ -384,7 +492,13 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
                             std::fill(tables, tables + kColsPerItem * table_size, 0);
                             std::int32_t* tptr[kColsPerItem];
                             for (index_t t = 0; t < kColsPerItem; ++t) tptr[t] = tables + t * table_size;
-                            count_1x4_listed(list, off, k, yptr, tptr);
+                            if (triples && triples_pay(k, bins)) {
+                                const std::uint16_t* p01 = pair_codes.data() + cg * 2 * samples;
+                                count_1x2x2_listed(list, xoff3 + m * samples, k, p01, p01 + samples, triple_size,
+                                                   triple_tables, triple_tables + triple_size, int(bins), tptr);
+                            } else {
+                                count_1x4_listed(list, off, k, yptr, tptr);
+                            }
                             for (index_t c = 0; c < cols_here; ++c) {
                                 complete_mode_row(tptr[c], int(bins), mode, b_marginal.data() + (j_first + c) * bins);
                                 visit(i, j_first + c, tptr[c]);
@@ -465,18 +579,42 @@ public:
         if (!table_.empty()) return table_[size_t(c)];
         return c > 0 ? double(c) * std::log(double(c)) : 0.0;
     }
-    // sum over the cells of c log c, in cell order. With the table: no
-    // branch on empty cells (table[0] = 0). One chain of additions in the
-    // order of marginal_terms' sums, so that a unit independent of the other
-    // by construction (e.g. all in one bin) gets exactly 0.
-    double sum(const std::int32_t* cells, int count) const {
-        double total = 0.0;
-        if (table_.empty()) {
-            for (int t = 0; t < count; ++t) total += (*this)(cells[t]);
-            return total;
+    // sum over the cells of a bins x bins table of c log c. Each row is
+    // one chain of additions in cell order (four rows at a time, so the
+    // chains overlap), then the row sums are added in row order. A unit
+    // independent of the other by construction (e.g. all in one bin) so
+    // gets exactly 0: with one non-zero row, that row's chain is
+    // marginal_terms' sum over the other unit's bins, in the same order;
+    // with one non-zero column, each row sum is its one term, added in
+    // marginal_terms' order. With the table: no branch on empty cells
+    // (table[0] = 0).
+    double sum(const std::int32_t* cells, int bins) const {
+        double rows[256];
+        int x = 0;
+        if (!table_.empty()) {
+            const double* lut = table_.data();
+            for (; x + 4 <= bins; x += 4) {
+                const std::int32_t* c = cells + x * bins;
+                double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+                for (int y = 0; y < bins; ++y) {
+                    s0 += lut[c[y]];
+                    s1 += lut[c[bins + y]];
+                    s2 += lut[c[2 * bins + y]];
+                    s3 += lut[c[3 * bins + y]];
+                }
+                rows[x] = s0;
+                rows[x + 1] = s1;
+                rows[x + 2] = s2;
+                rows[x + 3] = s3;
+            }
         }
-        const double* lut = table_.data();
-        for (int t = 0; t < count; ++t) total += lut[cells[t]];
+        for (; x < bins; ++x) {
+            double r = 0.0;
+            for (int y = 0; y < bins; ++y) r += (*this)(cells[x * bins + y]);
+            rows[x] = r;
+        }
+        double total = 0.0;
+        for (x = 0; x < bins; ++x) total += rows[x];
         return total;
     }
 
@@ -543,7 +681,7 @@ void CpuBackend::mutual_information(const BinCodesView& a, const BinCodesView& b
     // (sum c_xy log c_xy - sum c_x log c_x - sum c_y log c_y + n log n) / n.
     for_each_joint_table(a, 0, a.units, b, 0, b.units, same,
                          [&](index_t i, index_t j, const std::int32_t* table) {
-                             const double joint = nlogn.sum(table, bins * bins);
+                             const double joint = nlogn.sum(table, bins);
                              const double value =
                                  (joint - hx[size_t(i)] - hy[size_t(j)] + n_log_n) / double(n);
                              mi[i * b_units + j] = value > 0.0 ? value : 0.0;

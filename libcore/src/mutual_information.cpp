@@ -112,27 +112,43 @@ void select_order_statistics_bucketed(float* data, index_t m, const index_t* pos
     }
 }
 
-// #{k : edges[k] < v} == numpy.searchsorted(edges, v, side="left") for one
-// unit's ascending edges. Up to 31 edges (the usual 19): a branch-free
-// binary search over the edges padded with +inf to 32, 5 steps instead of
-// 19 compares; more: std::lower_bound.
-class EdgeSearch {
-public:
-    explicit EdgeSearch(const std::vector<double>& edges) : edges_(edges) {
-        std::fill(padded_, padded_ + 32, std::numeric_limits<double>::infinity());
-        if (edges.size() <= 31) std::copy(edges.begin(), edges.end(), padded_);
-    }
-    index_t operator()(double v) const {
-        if (edges_.size() > 31) return std::lower_bound(edges_.begin(), edges_.end(), v) - edges_.begin();
-        unsigned below = 0;
-        for (unsigned step = 16; step > 0; step /= 2) below += padded_[below + step - 1] < v ? step : 0;
-        return index_t(below);
-    }
+// The largest float <= x (x finite and within float's range). For a float v,
+// v > x exactly when v > float_at_or_below(x): no float lies in
+// (float_at_or_below(x), x].
+float float_at_or_below(double x) {
+    float f = static_cast<float>(x);
+    if (static_cast<double>(f) > x) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+    return f;
+}
 
-private:
-    const std::vector<double>& edges_;
-    double padded_[32];
-};
+// One unit's codes: 0 for v <= zero, else 1 + #{k : edges[k] < v}
+// (numpy.searchsorted(edges, v, side="left")). The comparisons run in float
+// against each threshold rounded down (exact, see float_at_or_below), over
+// tiles of samples edge by edge: the inner loops have no branch and
+// vectorise, where a per-value search branches on data (half of a ReLU
+// unit's values are at or below the threshold, in no predictable order).
+void encode_unit(const float* column, index_t samples, const std::vector<double>& edges, double zero,
+                 std::uint8_t* codes) {
+    constexpr index_t kTile = 256;
+    std::vector<float> thresholds(edges.size());
+    for (size_t k = 0; k < edges.size(); ++k) thresholds[k] = float_at_or_below(edges[k]);
+    const float zero_f = float_at_or_below(zero);
+    const size_t count = thresholds.size();
+    std::int32_t below[kTile];
+    for (index_t s0 = 0; s0 < samples; s0 += kTile) {
+        const index_t n = std::min(kTile, samples - s0);
+        const float* v = column + s0;
+        for (index_t i = 0; i < n; ++i) below[i] = v[i] > zero_f ? 1 : 0;
+        for (size_t k = 0; k < count; ++k) {
+            const float t = thresholds[k];
+            for (index_t i = 0; i < n; ++i) below[i] += v[i] > t ? 1 : 0;
+        }
+        // Above the threshold: 1 + #edges below; at or below it: 0 (an edge
+        // below a value at or below the threshold cannot exist: the edges
+        // are quantiles of the values above it).
+        for (index_t i = 0; i < n; ++i) codes[s0 + i] = std::uint8_t(v[i] > zero_f ? below[i] : 0);
+    }
+}
 
 double n_log_n(std::int64_t c) { return c > 0 ? double(c) * std::log(double(c)) : 0.0; }
 
@@ -281,12 +297,7 @@ BinnedUnits bin_units(const float* values, index_t samples, index_t units, index
                     }
                     edges[size_t(k - 1)] = e;
                 }
-                std::uint8_t* codes = out.codes.data() + u * samples;
-                const EdgeSearch below(edges);
-                for (index_t s = 0; s < samples; ++s) {
-                    const double v = double(column[s]);
-                    codes[s] = v > zero ? std::uint8_t(1 + below(v)) : std::uint8_t(0);
-                }
+                encode_unit(column, samples, edges, zero, out.codes.data() + u * samples);
             }
         });
     }
@@ -356,11 +367,15 @@ std::vector<std::int32_t> joint_histogram_counts_naive(const BinCodesView& a, in
 
 double mutual_information_from_counts(const std::int32_t* counts, int bins, index_t samples) {
     // Sec. 3.2 plug-in MI: sum p log(p / (px py)) = (sum c log c - sum cx log cx
-    // - sum cy log cy + n log n) / n. Same summation order as the backends'
-    // epilogues (x-major joint sum, then marginals in bin order).
+    // - sum cy log cy + n log n) / n. Same summation order as the CPU
+    // backend's epilogue (each row's joint sum in bin order, the row sums
+    // in row order, then the marginals in bin order).
     double joint = 0.0;
-    for (int x = 0; x < bins; ++x)
-        for (int y = 0; y < bins; ++y) joint += n_log_n(counts[x * bins + y]);
+    for (int x = 0; x < bins; ++x) {
+        double row = 0.0;
+        for (int y = 0; y < bins; ++y) row += n_log_n(counts[x * bins + y]);
+        joint += row;
+    }
     double hx = 0.0, hy = 0.0;
     for (int x = 0; x < bins; ++x) {
         std::int64_t c = 0;

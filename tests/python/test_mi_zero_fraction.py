@@ -5,8 +5,10 @@ every zero fraction, against numpy.
   share of the net's sampled activations <= 1e-6 (all units together), equal
   to numpy's on the same data (every row is sampled: rows <= mi_samples).
 - Joint counts of the CPU backend's kernels: the default choice, the listed
-  kernel alone (CONVERGENT_MI_PAIRS_MAX=0), the pair-sparse one everywhere
-  (CONVERGENT_MI_PAIRS_MAX=1) and the dense one (CONVERGENT_MI_LISTED_MAX=0),
+  kernel alone (CONVERGENT_MI_PAIRS_MAX=0), with and without its three-way
+  tables everywhere (CONVERGENT_MI_TRIPLES=1 / 0), the pair-sparse one
+  everywhere (CONVERGENT_MI_PAIRS_MAX=1) and the dense one
+  (CONVERGENT_MI_LISTED_MAX=0),
   each equal to a numpy bincount over the combined codes u_code * bins +
   v_code, at 0..100% zeros, with ties, all-zero units and modes other than
   bin 0.
@@ -116,7 +118,9 @@ def test_listed_and_dense_counts_equal_numpy_bincount(tmp_path, zero):
     (tmp_path / "b.u8").write_bytes(cb.tobytes())
     expected = numpy_counts(ca, cb, bins)
     kernels = {"default": {}, "listed": {"CONVERGENT_MI_PAIRS_MAX": "0"}, "pairs": {"CONVERGENT_MI_PAIRS_MAX": "1"},
-               "dense": {"CONVERGENT_MI_LISTED_MAX": "0"}}
+               "dense": {"CONVERGENT_MI_LISTED_MAX": "0"},
+               "triples": {"CONVERGENT_MI_PAIRS_MAX": "0", "CONVERGENT_MI_TRIPLES": "1"},
+               "single": {"CONVERGENT_MI_PAIRS_MAX": "0", "CONVERGENT_MI_TRIPLES": "0"}}
     for listed_max, settings in kernels.items():
         out = tmp_path / f"counts_{listed_max}.i32"
         env = dict(os.environ, **settings)
