@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config ccache git
-  libeigen3-dev libopenblas-dev liblapacke-dev libzip-dev nlohmann-json3-dev
+  libeigen3-dev libopenblas-dev libzip-dev nlohmann-json3-dev
   googletest libgtest-dev gfortran libcli11-dev
   python3 python3-numpy python3-scipy python3-sklearn python3-pytest
   python3-torch python3-tqdm

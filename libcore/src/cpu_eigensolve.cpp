@@ -4,7 +4,7 @@
 // tridiagonal form), not the full spectrum.
 #include "cpu_backend.hpp"
 
-#include <lapacke.h>
+#include "lapack.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +13,8 @@
 #include <vector>
 
 namespace convergent {
+
+using lapack::lapack_int;
 
 void CpuBackend::symmetric_eigensolve_smallest(const double* matrix, index_t n, index_t k,
                                                double* values, double* vectors) const {
@@ -35,9 +37,8 @@ void CpuBackend::symmetric_eigensolve_smallest(const double* matrix, index_t n, 
     lapack_int found = 0;
     // abstol = 0: LAPACK's default eps * ||T|| bisection tolerance (as scipy);
     // eigenvalues are still accurate to ~1e-13 relative to ||L||.
-    const lapack_int info = LAPACKE_dsyevr(
-        LAPACK_COL_MAJOR, 'V', 'I', 'L', lapack_int(n), a.data(), lapack_int(n), 0.0, 0.0, 1,
-        lapack_int(k), 0.0, &found, w.data(), vectors, lapack_int(n), support.data());
+    const lapack_int info = lapack::syevr_index_range('L', lapack_int(n), a.data(), lapack_int(n), 1, lapack_int(k),
+                                                      &found, w.data(), vectors, lapack_int(n), support.data());
     CVG_REQUIRE(info == 0, Internal,
                 "symmetric_eigensolve_smallest: LAPACK dsyevr failed (info = " + std::to_string(info) + ")");
     CVG_REQUIRE(found == lapack_int(k), Internal,

@@ -2,7 +2,6 @@
 // convergent/similarity_indices.hpp for the formulas and their sources).
 #include "convergent/similarity_indices.hpp"
 
-#include <lapacke.h>
 
 #include <algorithm>
 #include <cfloat>
@@ -13,7 +12,11 @@
 
 #include <Eigen/Dense>
 
+#include "lapack.hpp"
+
 namespace convergent {
+
+using lapack::lapack_int;
 
 namespace {
 
@@ -45,8 +48,7 @@ void symmetric_eigen(Matrix a, Vector& values, Matrix& vectors) {
     check_lapack_size(n, "covariance");
     vectors = std::move(a);
     values.resize(n);
-    const lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', lapack_int(n), vectors.data(),
-                                           lapack_int(n), values.data());
+    const lapack_int info = lapack::syevd('L', lapack_int(n), vectors.data(), lapack_int(n), values.data());
     CVG_REQUIRE(info == 0, Internal, "similarity indices: LAPACK dsyevd failed (info = " + std::to_string(info) + ")");
 }
 
@@ -62,9 +64,9 @@ Vector singular_values(Matrix m, Matrix* u = nullptr, Matrix* vt = nullptr) {
         vt->resize(k, cols);
     }
     const lapack_int info =
-        LAPACKE_dgesdd(LAPACK_COL_MAJOR, vectors ? 'S' : 'N', lapack_int(rows), lapack_int(cols), m.data(),
-                       lapack_int(rows), s.data(), vectors ? u->data() : nullptr, lapack_int(rows),
-                       vectors ? vt->data() : nullptr, lapack_int(k));
+        lapack::gesdd(vectors ? 'S' : 'N', lapack_int(rows), lapack_int(cols), m.data(), lapack_int(rows), s.data(),
+                      vectors ? u->data() : nullptr, lapack_int(rows), vectors ? vt->data() : nullptr,
+                      lapack_int(std::max<index_t>(1, k)));
     CVG_REQUIRE(info == 0, Internal, "similarity indices: LAPACK dgesdd failed (info = " + std::to_string(info) + ")");
     return s;
 }
