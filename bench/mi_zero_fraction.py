@@ -3,11 +3,13 @@
 samples in the zero bin, in the same run on the same codes:
 
 - convergent: the dense 2 x 4 kernel (CONVERGENT_MI_LISTED_MAX=0), the
-  listed kernel alone (samples outside the mode of the unit of a;
-  CONVERGENT_MI_PAIRS_MAX=0) and the default (pair-sparse blocks, samples
-  outside the modes of both units, where b's units are mostly in their modes;
-  listed elsewhere): bench_mutual_information --mi, best of --repeat inside
-  the process;
+  listed kernel with one unit of b per increment (samples outside the mode
+  of the unit of a; CONVERGENT_MI_PAIRS_MAX=0, CONVERGENT_MI_TRIPLES=0) and
+  the default (the listed kernel with two units of b per increment through
+  three-way tables where a unit has enough listed samples, pair-sparse
+  blocks, samples outside the modes of both units, where b's units are
+  mostly in their modes): bench_mutual_information --mi, best of --repeat
+  inside the process;
 - the strong numpy reference (bench/strong_reference.py's MiCounter):
   np.bincount over combined codes u_code * bins + v_code, b in blocks of 64
   units, every sample ("dense") or only the samples where the unit of a is
@@ -52,8 +54,8 @@ def children_cpu():
 
 KERNELS = {  # environment of each kernel choice
     "dense": {"CONVERGENT_MI_LISTED_MAX": "0"},
-    "listed": {"CONVERGENT_MI_LISTED_MAX": "1", "CONVERGENT_MI_PAIRS_MAX": "0"},
-    "default": {},  # pair-sparse blocks where units are mostly in their modes, listed elsewhere
+    "listed": {"CONVERGENT_MI_LISTED_MAX": "1", "CONVERGENT_MI_PAIRS_MAX": "0", "CONVERGENT_MI_TRIPLES": "0"},
+    "default": {},  # three-way tables, pair-sparse blocks where units are mostly in their modes
 }
 
 
@@ -119,7 +121,8 @@ def main():
           f"{args.bins} bins; convergent best of {args.repeat} in-process; numpy bincount timed on "
           f"{min(args.numpy_units, args.units)} units of a (best of {args.repeat}) and projected to {args.units}.")
     print()
-    print("| zero fraction | convergent dense kernel (s) | listed kernel alone (s) | default: pair-sparse + listed (s) | "
+    print("| zero fraction | convergent dense kernel (s) | listed kernel, 1 unit of b per increment (s) | "
+          "default: listed with three-way tables (2 units of b per increment) + pair-sparse blocks (s) | "
           "default vs dense | default vs listed | "
           "numpy bincount, all samples (s, projected) | numpy bincount, listed (s, projected) | "
           "best numpy / convergent default | CPU s: dense / listed / default / best numpy | CPU ratio numpy / default |")
