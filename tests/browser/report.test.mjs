@@ -94,6 +94,12 @@ async function open(file, { expectState = 'ready' } = {}) {
   });
   await page.goto(pathToFileURL(file).href);
   await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 30000 });
+  // `ready` comes when the panels of the first screen are drawn; the rest
+  // are drawn right after it (body[data-drawn="all"]), and the checks below
+  // look at every panel.
+  if (await page.evaluate(() => document.body.dataset.state === 'ready')) {
+    await page.waitForSelector('body[data-drawn="all"]', { timeout: 30000 });
+  }
   // A switch to a layer or pair whose files are not decoded yet draws once
   // they are (DecompressionStream is asynchronous): wait for that.
   const select = page.selectOption.bind(page);
@@ -295,6 +301,43 @@ test('every panel draws for a fully analysed layer; Table 1 matches', async () =
   assert.deepEqual(errors, []);
   assert.deepEqual(requests, [], 'the page must not touch the network');
   await page.close();
+});
+
+test('opening draws the panels on screen before ready and every other panel right after (two window heights)', async () => {
+  for (const height of [1000, 400]) {
+    const page = await browser.newPage({ viewport: { width: 1400, height } });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(pathToFileURL(path.join(fixture, 'report.html')).href, { waitUntil: 'commit' });
+    // The panels as they are when body[data-state] turns "ready" (the
+    // observer runs before any later task of the page).
+    const atReady = await page.evaluate(() => new Promise((resolve) => {
+      const look = () => ({
+        state: document.body.dataset.state, drawn: document.body.dataset.drawn, height: window.innerHeight,
+        panels: [...document.querySelectorAll('section.panel')].map((s) => ({
+          name: s.dataset.panel, status: s.dataset.status || null, top: s.closest('.row').getBoundingClientRect().top })),
+      });
+      const done = () => document.body && /^(ready|error)$/.test(document.body.dataset.state);
+      if (done()) { resolve(look()); return; }
+      const watch = new MutationObserver(() => { if (done()) { watch.disconnect(); resolve(look()); } });
+      watch.observe(document, { attributes: true, subtree: true, attributeFilter: ['data-state'] });
+    }));
+    assert.equal(atReady.state, 'ready');
+    // Every panel of a row that starts on the window (or 200 px below it) is drawn at ready.
+    const onScreen = atReady.panels.filter((x) => x.top <= atReady.height + 200);
+    assert.ok(onScreen.some((x) => x.name === 'within_a'), JSON.stringify(atReady.panels));
+    for (const x of onScreen) assert.notEqual(x.status, null, x.name + ' (row at ' + x.top + ' px) is not drawn at ready');
+    // Those further down wait, and are drawn right after.
+    const waiting = atReady.panels.filter((x) => x.status === null).map((x) => x.name);
+    assert.ok(waiting.includes('cross_layers') && waiting.includes('mean_activation'), 'waiting: ' + waiting.join(', '));
+    assert.equal(atReady.drawn, 'first-screen');
+    await page.waitForSelector('body[data-drawn="all"]', { timeout: 30000 });
+    const p = await panels(page);
+    for (const name of [...HEATMAP_PANELS, ...PLOT_PANELS, 'cycle']) assertDrawn(p, name);
+    for (const name of waiting) assert.notEqual(p[name].status, undefined, name + ' drawn after ready');
+    assert.deepEqual(errors, []);
+    await page.close();
+  }
 });
 
 test('hover read-outs match the .npy values (Fig. 1c, 1d, 13)', async () => {

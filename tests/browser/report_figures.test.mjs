@@ -62,6 +62,10 @@ async function open() {
   await page.goto(pathToFileURL(path.join(fixture, 'report.html')).href);
   await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 30000 });
   assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');
+  // `ready` comes when the panels of the first screen are drawn; the rest
+  // are drawn right after it (body[data-drawn="all"]), and the checks below
+  // look at every panel.
+  await page.waitForSelector('body[data-drawn="all"]', { timeout: 30000 });
   // The sticky header would cover the top of a scrolled-to panel in the
   // screenshots and under the pointer.
   await page.evaluate(() => { document.querySelector('header').style.position = 'static'; });

@@ -78,6 +78,10 @@ async function open() {
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(pathToFileURL(path.join(work, 'out', 'report.html')).href);
   await page.waitForSelector('body[data-state="ready"]', { timeout: 30000 });
+  // `ready` comes when the panels of the first screen are drawn; the rest
+  // are drawn right after it (body[data-drawn="all"]), and the checks below
+  // look at every panel.
+  await page.waitForSelector('body[data-drawn="all"]', { timeout: 30000 });
   // A switch to a layer whose files are not decoded yet draws once they are.
   const select = page.selectOption.bind(page);
   page.selectOption = async (...args) => {

@@ -363,12 +363,16 @@
   }
 
   // The files a layer and pair draw from: the pair's and both nets' own
-  // matrices, and both nets' top-k inputs and joint samples.
-  function filesFor(layer, pair) {
-    const out = [];
+  // matrices, and both nets' top-k inputs and joint samples (not with
+  // matricesOnly: the first screen draws Fig. 1 only).
+  function filesFor(layer, pair, matricesOnly) {
+    return pair ? pairFiles(layer, pairNets(pair), matricesOnly) : [];
+  }
+
+  function pairFiles(layer, [a, b], matricesOnly) {
+    const out = [], pair = a + '~' + b;
     const l = state.summary && state.summary.layers ? state.summary.layers[layer] : null;
-    if (!l || !pair) return out;
-    const [a, b] = pairNets(pair);
+    if (!l) return out;
     for (const key of [pair, a + '~' + a, b + '~' + b]) {
       const entry = l.files && l.files[key];
       if (entry && typeof entry === 'object') {
@@ -377,7 +381,7 @@
         for (const kind of ['corr', 'mi', 'corr_matched', 'mi_matched']) out.push(layer + '/' + key + '.' + kind + '.npy');
       }
     }
-    const tp = l.top_patches && l.top_patches.nets ? l.top_patches.nets : null;
+    const tp = l.top_patches && l.top_patches.nets && !matricesOnly ? l.top_patches.nets : null;
     for (const net of [a, b]) {
       const files = tp && tp[net];
       if (files && typeof files === 'object') for (const p of [files.topk, files.joint_sample]) if (typeof p === 'string') out.push(p);
@@ -390,6 +394,22 @@
   // trees, which only the selected layer's views read; Table 1 and the
   // similarity table read the scalars kept here. ensureCoreLayer hands the
   // core a layer in full before it is first shown.
+  // The first screen's matrices start inflating while the core starts, for
+  // the layer and pair the page will most likely open with (the link's, or
+  // the first layer and the first two nets, as the core lists them), so
+  // that show() finds them decoded.
+  function prefetchFirstScreen() {
+    const s = state.summary;
+    if (!s || !s.layers || typeof s.layers !== 'object' || !Array.isArray(s.nets) || s.nets.length < 2) return;
+    const want = readHash(), nets = s.nets.filter((n) => typeof n === 'string');
+    const layer = want.layer !== undefined && Object.prototype.hasOwnProperty.call(s.layers, want.layer) ? want.layer : Object.keys(s.layers)[0];
+    let pair = [nets[0], nets[1]];
+    nets.forEach((x, i) => nets.forEach((y, j) => {
+      if (i < j && (want.pair === x + '~' + y || want.pair === y + '~' + x)) pair = [x, y];
+    }));
+    if (layer !== undefined && pair[0] !== undefined && pair[1] !== undefined) ensureFiles(pairFiles(layer, pair, true));
+  }
+
   const PER_LAYER_ONLY = ['clusters', 'top_patches', 'mean', 'std', 'mean_activation', 'cycle_consistency'];
 
   function lightSummaryText(summary) {
@@ -505,10 +525,11 @@
 
   // Shows the selected layer and pair: decodes their files first (at once
   // when they are decoded already, so a switch back draws synchronously).
-  async function show() {
+  // firstScreen: only the panels on the first screen now (render).
+  async function show(firstScreen) {
     const token = (state.showToken = (state.showToken || 0) + 1);
     try {
-      const paths = filesFor(state.layer, currentPair());
+      const paths = filesFor(state.layer, currentPair(), firstScreen === true);
       if (!ready(paths)) {
         document.body.dataset.loading = '1';
         await ensureFiles(paths);
@@ -517,7 +538,7 @@
       state.missed = new Set();
       ensureCoreLayer(state.layer);
       state.showing = true;
-      render();
+      render(firstScreen);
       // A file no view announced: decode it and draw again (at most twice).
       for (let round = 0; round < 2 && state.missed.size; round++) {
         document.body.dataset.loading = '1';
@@ -527,7 +548,7 @@
         if (token !== state.showToken) return;
         state.missed = new Set();
         state.showing = true;
-        render();
+        render(firstScreen);
       }
       exportLinks();
       writeHash();
@@ -2913,22 +2934,112 @@
   const PER_LAYER_PANELS = ['within_a', 'within_b', 'between', 'matched', 'fig3', 'table1', 'similarity', 'mi', 'sparse',
     'clusters', 'cluster_tree', 'fig14', 'cycle', 'mean_activation', 'top_patches', 'unit_pair', 'cluster_patches'];
 
-  function render() {
+  // Opening the page draws only the panels on its first screen before
+  // `ready` (render(true)); the others wait in `deferred` (panel name ->
+  // draw function) and are drawn after it, one a task, the one scrolled to
+  // first (drawDeferred). Every later render (a switch of layer, pair or
+  // measure, a resize, an edited link) draws every panel at once.
+  // body[data-drawn]: "all" when no panel waits, "first-screen" before.
+  const deferred = new Map();
+  let deferredWidths = null, deferredTimer = null, deferredObserver = null;
+  const FOLD_MARGIN = 200;  // px below the window that count as on screen
+
+  function render(firstScreen) {
     measurePanels();
     try {
-      renderPanels();
+      renderPanels(firstScreen === true);
+    } finally {
+      deferredWidths = panelWidths;
+      panelWidths = null;
+    }
+    markDrawn();
+  }
+
+  function markDrawn() {
+    document.body.dataset.drawn = deferred.size ? 'first-screen' : 'all';
+    if (!deferred.size && !state.allDrawn) {
+      state.allDrawn = true;
+      mark('all-drawn');
+    }
+  }
+
+  // Draws the panels of list ([name, draw] in drawing order); with
+  // firstScreen, those from the first row that starts below the window
+  // (and all after it) are deferred instead.
+  function drawPanels(list, firstScreen) {
+    const fold = firstScreen ? window.innerHeight + FOLD_MARGIN : Infinity;
+    let row = null, later = false;
+    for (const [name, draw] of list) {
+      if (!later && fold !== Infinity) {
+        const section = document.querySelector('section.panel[data-panel="' + name + '"]');
+        const r = section && section.closest('.row');
+        if (r && r !== row) {
+          row = r;
+          later = r.getBoundingClientRect().top > fold;  // one layout a row, not a panel
+        }
+      }
+      if (later) deferred.set(name, draw);
+      else {
+        deferred.delete(name);
+        draw();
+      }
+    }
+  }
+
+  // A panel that waits is drawn as it would have been (the widths measured
+  // with the others).
+  function drawDeferredPanel(name) {
+    const draw = deferred.get(name);
+    if (!draw) return;
+    deferred.delete(name);
+    panelWidths = deferredWidths;
+    try {
+      draw();
+    } catch (e) {
+      const p = panel(name);
+      showNote(p, 'error', e && e.message ? e.message : String(e));
     } finally {
       panelWidths = null;
     }
   }
 
-  function renderPanels() {
+  function drawDeferred() {
+    if (!deferredObserver && typeof IntersectionObserver === 'function') {
+      deferredObserver = new IntersectionObserver((entries) => {
+        let drew = false;
+        for (const e of entries) {
+          if (e.isIntersecting && deferred.has(e.target.dataset.panel)) {
+            drawDeferredPanel(e.target.dataset.panel);
+            drew = true;
+          }
+        }
+        if (drew) markDrawn();
+      }, { rootMargin: FOLD_MARGIN + 'px 0px' });
+      for (const section of document.querySelectorAll('section.panel')) deferredObserver.observe(section);
+    }
+    if (deferredTimer !== null) return;
+    deferredTimer = -1;  // the files of the views below the first screen first
+    const next = () => {
+      deferredTimer = null;
+      const first = deferred.keys().next();
+      if (!first.done) drawDeferredPanel(first.value);
+      markDrawn();
+      if (deferred.size) deferredTimer = setTimeout(next, 0);
+    };
+    ensureFiles(state.layer && currentPair() ? filesFor(state.layer, currentPair()) : []).then(() => {
+      if (deferred.size) deferredTimer = setTimeout(next, 0);
+      else deferredTimer = null;
+    });
+  }
+
+  function renderPanels(firstScreen) {
     byId('tooltip').hidden = true;
     if (!state.layer) {
       // Only the cross-layer maps (nets without a common layer).
       for (const name of PER_LAYER_PANELS) {
         const p = panel(name);
         resetPanel(p);
+        deferred.delete(name);
         showNote(p, 'missing', 'no layer is common to every net, so the per-layer analyses did not run; ' +
           'the cross-layer maps below cover every layer');
       }
@@ -2936,32 +3047,26 @@
       return;
     }
     setLabels();
+    const list = [];
     if (!currentPair()) {
       for (const name of ['within_a', 'within_b', 'between', 'matched', 'fig3', 'table1', 'similarity', 'mi', 'sparse',
         'clusters', 'cluster_tree', 'fig14', 'top_patches', 'unit_pair', 'cluster_patches']) {
-        const p = panel(name);
-        resetPanel(p);
-        showNote(p, 'missing', 'the results hold a single net, so there is no pair to compare');
+        list.push([name, () => {
+          const p = panel(name);
+          resetPanel(p);
+          showNote(p, 'missing', 'the results hold a single net, so there is no pair to compare');
+        }]);
       }
     } else {
-      heatmapPanel('within_a', 'within_a', state.measure);
-      heatmapPanel('within_b', 'within_b', state.measure);
-      heatmapPanel('between', 'between', state.measure);
-      heatmapPanel('matched', 'matched', state.measure);
-      fig3Panel();
-      table1Panel();
-      similarityPanel();
-      miPanel();
-      sparsePanel();
-      heatmapPanel('clusters', state.threshold ? 'clusters_tau' : 'clusters', 'corr');
-      clusterTreePanel();
-      fig14Panel();
-      topPatchesPanel();
-      clusterPatchesPanel();
-      unitPairPanel();
+      for (const name of FIG1_PANELS) list.push([name, () => heatmapPanel(name, name, state.measure)]);
+      list.push(['fig3', fig3Panel], ['table1', table1Panel], ['similarity', similarityPanel], ['mi', miPanel],
+        ['sparse', sparsePanel],
+        ['clusters', () => heatmapPanel('clusters', state.threshold ? 'clusters_tau' : 'clusters', 'corr')],
+        ['cluster_tree', clusterTreePanel], ['fig14', fig14Panel], ['top_patches', topPatchesPanel],
+        ['cluster_patches', clusterPatchesPanel], ['unit_pair', unitPairPanel]);
     }
-    cyclePanel();
-    meanActivationPanel();
+    list.push(['cycle', cyclePanel], ['mean_activation', meanActivationPanel]);
+    drawPanels(list, firstScreen);
     document.body.dataset.layer = state.layer;
     document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
   }
@@ -2985,7 +3090,9 @@
     byId('clusters-threshold').addEventListener('change', (e) => {
       state.threshold = e.target.checked;
       byId('tooltip').hidden = true;
+      deferred.delete('clusters');
       if (currentPair()) heatmapPanel('clusters', state.threshold ? 'clusters_tau' : 'clusters', 'corr');
+      markDrawn();
     });
     byId('controls').hidden = false;
   }
@@ -3027,6 +3134,9 @@
       state.summary = null;
     }
     try {
+      prefetchFirstScreen();
+    } catch (e) { /* only a head start: show() decodes what it needs */ }
+    try {
       state.core = await core;
       state.viewer = new state.core.Viewer();
     } catch (e) {
@@ -3060,11 +3170,15 @@
     buildControls();
     applyHash();
     byId('panels').hidden = false;
-    await show();
+    // A link to a panel draws every panel first (the page then scrolls there).
+    await show(!state.targetPanel);
     mark('first-view');
-    crossLayersPanel();
+    if (deferred.size) deferred.set('cross_layers', crossLayersPanel);
+    else crossLayersPanel();
+    markDrawn();
     document.body.dataset.state = 'ready';
     mark('ready');
+    drawDeferred();
     revealPanel();
     // A panel's title puts it into the link; an edited hash is followed.
     for (const section of document.querySelectorAll('section.panel')) {
@@ -3081,9 +3195,11 @@
       if (!state.overview || !state.layer || !currentPair()) return;
       byId('tooltip').hidden = true;
       for (const name of names) {
+        deferred.delete(name);
         if (name === 'clusters') heatmapPanel('clusters', state.threshold ? 'clusters_tau' : 'clusters', 'corr');
         else heatmapPanel(name, name, state.measure);
       }
+      markDrawn();
     };
     const bind = (id, field, names) => {
       const box = byId(id);
