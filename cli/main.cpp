@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <iostream>
 #include <sstream>
@@ -22,6 +24,7 @@
 #include <CLI/CLI.hpp>
 
 #include "convergent/backend.hpp"
+#include "convergent/collective.hpp"
 #include "convergent/compare.hpp"
 #include "convergent/options.hpp"
 #include "report.hpp"
@@ -224,7 +227,7 @@ int compare_main(int argc, char** argv) {
     app.add_option("--out", out, "output directory (written atomically; must be empty or new)")->type_name("DIR");
     app.add_flag("-q,--quiet", quiet, "no progress or summary on the terminal");
     bool mpi = false;
-#ifdef CONVERGENT_CLI_MPI
+#if defined(CONVERGENT_CLI_MPI) || defined(CONVERGENT_CLI_MPI_SIBLING)
     app.add_flag("--mpi", mpi,
                  "spread the images over the MPI ranks (the default when started by mpirun, mpiexec or srun; "
                  "docs/mpi.md)");
@@ -338,7 +341,44 @@ int run_main(int argc, char** argv) {  // EFBIG errors instead of a SIGXFSZ kill
 
 }  // namespace
 
+#ifdef CONVERGENT_CLI_MPI_SIBLING
+namespace {
+
+// Whether to hand over to convergent-mpi: started by an MPI launcher,
+// `compare --mpi`, or `version` (which names the MPI library).
+bool wants_mpi(int argc, char** argv) {
+    if (launched_by_mpi()) return true;
+    if (argc < 2) return false;
+    const std::string command = argv[1];
+    if (command == "version" || command == "--version") return true;
+    if (command == "compare")
+        for (int i = 2; i < argc; ++i)
+            if (std::strcmp(argv[i], "--mpi") == 0) return true;
+    return false;
+}
+
+// Runs convergent-mpi, the same command linked with MPI, from this
+// executable's directory, with the same arguments; returns only on failure.
+[[noreturn]] void hand_over_to_mpi(char** argv) {
+    std::vector<char> self(4096);
+    const ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
+    std::string path = n > 0 ? std::string(self.data(), size_t(n)) : std::string();
+    const size_t slash = path.rfind('/');
+    path = (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/convergent-mpi";
+    ::execv(path.c_str(), argv);
+    std::fprintf(stderr,
+                 "convergent: error: MPI runs need %s, the MPI build of this command installed beside it: %s\n",
+                 path.c_str(), std::strerror(errno));
+    std::_Exit(2);
+}
+
+}  // namespace
+#endif
+
 int main(int argc, char** argv) {
+#ifdef CONVERGENT_CLI_MPI_SIBLING
+    if (wants_mpi(argc, argv)) hand_over_to_mpi(argv);
+#endif
     convergent::cli::ignore_file_size_signal();  // EFBIG errors instead of a SIGXFSZ kill
     const int status = run_main(argc, argv);
     // OpenBLAS worker threads that could not map their buffer under an

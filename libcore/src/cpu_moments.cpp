@@ -30,11 +30,11 @@ namespace {
 // row order whatever the thread count (deterministic), and each thread
 // streams contiguous runs of every row.
 template <typename Body>
-void for_column_ranges(index_t rows, index_t cols, Body body) {
+void for_column_ranges(index_t rows, index_t cols, Body body, bool may_split = true) {
     // Only big calls (a whole chunk pushed at once) are split: the pass is
     // bound by memory, and short parallel regions leave OpenMP workers
     // spinning on the cores that BLAS needs next.
-    const bool parallel = rows * cols >= (index_t(1) << 22) && cols >= 64;
+    const bool parallel = may_split && rows * cols >= (index_t(1) << 22) && cols >= 64;
 #pragma omp parallel if (parallel)
     {
         const index_t threads = omp_get_num_threads(), t = omp_get_thread_num();
@@ -48,7 +48,8 @@ void for_column_ranges(index_t rows, index_t cols, Body body) {
 }  // namespace
 
 namespace {
-template <typename Out>
+// kStore false: only the sums (y unused), with the same arithmetic.
+template <typename Out, bool kStore = true>
 void pack_shifted_as(const float* x, index_t rows, index_t cols, index_t ldx, const double* shift, Out* y,
                      index_t ldy, double* sums, double* squares) {
     for_column_ranges(rows, cols, [&](index_t j0, index_t j1) {
@@ -60,13 +61,13 @@ void pack_shifted_as(const float* x, index_t rows, index_t cols, index_t ldx, co
         for (index_t j = 0; j < w; ++j) k[j] = shift[j0 + j];
         for (index_t r = 0; r < rows; ++r) {
             const float* __restrict in = x + r * ldx + j0;
-            Out* __restrict out = y + r * ldy + j0;
+            Out* __restrict out = kStore ? y + r * ldy + j0 : nullptr;
 #pragma omp simd
             for (index_t j = 0; j < w; ++j) {
                 // The sums are those of the values stored (rounded to Out),
                 // so the chunk mean matches the products exactly.
                 const Out v = Out(double(in[j]) - k[j]);
-                out[j] = v;
+                if (kStore) out[j] = v;
                 s[j] += double(v);
                 q[j] += double(v) * double(v);
             }
@@ -75,13 +76,13 @@ void pack_shifted_as(const float* x, index_t rows, index_t cols, index_t ldx, co
             sums[j0 + j] += s[j];
             squares[j0 + j] += q[j];
         }
-    });
+    }, kStore);  // the sums alone: serial (the product kernel's team runs next)
 }
 
 // Groups of 8 columns (one 64-byte line of float64 output per row): the
 // 8 input planes are read in step, p by p, and every output line is
 // written whole; each column's sums still run over the rows in order.
-template <typename Out>
+template <typename Out, bool kStore = true>
 void pack_channels_first_as(const float* x, index_t images, index_t ldi, index_t positions, index_t cols,
                             const double* shift, Out* y, index_t ldy, double* sums, double* squares) {
     constexpr index_t kGroup = 8;
@@ -91,14 +92,14 @@ void pack_channels_first_as(const float* x, index_t images, index_t ldi, index_t
         for (index_t j = 0; j < w; ++j) k[j] = shift[j0 + j];
         for (index_t i = 0; i < images; ++i) {
             const float* __restrict in = x + i * ldi + j0 * positions;
-            Out* __restrict out = y + i * positions * ldy + j0;
+            Out* __restrict out = kStore ? y + i * positions * ldy + j0 : nullptr;
             if (w == kGroup) {
                 for (index_t p = 0; p < positions; ++p) {
-                    Out* __restrict row = out + p * ldy;
+                    Out* __restrict row = kStore ? out + p * ldy : nullptr;
 #pragma omp simd
                     for (index_t j = 0; j < kGroup; ++j) {
                         const Out v = Out(double(in[j * positions + p]) - k[j]);
-                        row[j] = v;
+                        if (kStore) row[j] = v;
                         s[j] += double(v);
                         q[j] += double(v) * double(v);
                     }
@@ -107,7 +108,7 @@ void pack_channels_first_as(const float* x, index_t images, index_t ldi, index_t
                 for (index_t p = 0; p < positions; ++p)
                     for (index_t j = 0; j < w; ++j) {
                         const Out v = Out(double(in[j * positions + p]) - k[j]);
-                        out[p * ldy + j] = v;
+                        if (kStore) out[p * ldy + j] = v;
                         s[j] += double(v);
                         q[j] += double(v) * double(v);
                     }
@@ -157,6 +158,14 @@ void pack_shifted_channels_first(const float* x, index_t images, index_t ldi, in
 void pack_shifted_channels_first(const float* x, index_t images, index_t ldi, index_t positions, index_t cols,
                                  const double* shift, float* y, index_t ldy, double* sums, double* squares) {
     pack_channels_first_as(x, images, ldi, positions, cols, shift, y, ldy, sums, squares);
+}
+void sum_shifted(const float* x, index_t rows, index_t cols, index_t ldx, const double* shift, double* sums,
+                 double* squares) {
+    pack_shifted_as<double, false>(x, rows, cols, ldx, shift, nullptr, 0, sums, squares);
+}
+void sum_shifted_channels_first(const float* x, index_t images, index_t ldi, index_t positions, index_t cols,
+                                const double* shift, double* sums, double* squares) {
+    pack_channels_first_as<double, false>(x, images, ldi, positions, cols, shift, nullptr, 0, sums, squares);
 }
 // by is rounded to Out first: callers subtract exactly what they record
 // (float32: they pass by already rounded to float).

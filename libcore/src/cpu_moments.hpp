@@ -6,6 +6,10 @@
 // comoment with one BLAS dsyrk (beta = 1) into the upper triangle. The Chan
 // merge then needs only rank-one corrections (O(T^2) per chunk, no T x T
 // scratch), and the lower triangle is filled once, when the matrix is read.
+// Where the CPU has AVX-512 and the chunk is at most 2,048 units wide, the
+// products are formed by cpu_syrk.hpp's kernel instead, straight from the
+// float32 inputs (or from this packed chunk for inputs that were copied):
+// these functions then provide the packing and the sums only.
 #pragma once
 
 #include "convergent/error.hpp"
@@ -28,6 +32,13 @@ void pack_shifted_channels_first(const float* x, index_t images, index_t ldi, in
                                  const double* shift, double* y, index_t ldy, double* sums, double* squares);
 void pack_shifted_channels_first(const float* x, index_t images, index_t ldi, index_t positions, index_t cols,
                                  const double* shift, float* y, index_t ldy, double* sums, double* squares);
+
+// The sums and squares of pack_shifted and pack_shifted_channels_first
+// (float64), bit for bit, without storing y.
+void sum_shifted(const float* x, index_t rows, index_t cols, index_t ldx, const double* shift, double* sums,
+                 double* squares);
+void sum_shifted_channels_first(const float* x, index_t images, index_t ldi, index_t positions, index_t cols,
+                                const double* shift, double* sums, double* squares);
 
 // y[r * ldy + j] -= by[j]; sums[j] = the new column sums of y.
 void recentre(double* y, index_t rows, index_t cols, index_t ldy, const double* by, double* sums);

@@ -1,9 +1,17 @@
 #include "distributed.hpp"
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <cstring>
 
 namespace convergent {
+
+bool launched_by_mpi() {
+    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MPI_LOCALNRANKS"})
+        if (std::getenv(name)) return true;
+    return false;
+}
 
 void collectively(Collective* collective, const std::function<void()>& fn) {
     if (!collective) return fn();

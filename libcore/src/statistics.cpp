@@ -19,8 +19,18 @@
 #include "allocation.hpp"
 #include "binary_io.hpp"
 #include "cpu_moments.hpp"
+#include "cpu_syrk.hpp"
 
 namespace convergent {
+
+namespace {
+// Chunks of at least this many values are packed (or summed) by two
+// threads when they are read raw (push_sources): about 0.3 ms of packing,
+// well above the cost of waking the helper.
+constexpr index_t kParallelPackElements = index_t(1) << 18;
+// job(0) and job(1) on the caller and a helper thread (PackHelper below).
+void run_on_two_threads(const std::function<void(int)>& job);
+}  // namespace
 
 MomentAccumulator::MomentAccumulator(std::vector<index_t> block_widths) : widths_(std::move(block_widths)) {
     allocate();
@@ -163,6 +173,107 @@ void MomentAccumulator::begin_chunk(const Backend& backend, index_t rows) {
     }
     chunk_rows_ = rows;
     chunk_backend_ = &backend;
+    direct_ = chunk_on_host_ && !f32_ && width_ <= cpu_syrk::kMaxWidth && cpu_syrk::supported();
+    in_place_.clear();
+}
+
+void MomentAccumulator::add_columns(const float* x, index_t ld, index_t first_column, index_t columns) {
+    CVG_REQUIRE(chunk_backend_ != nullptr, InvalidArgument, description() + ": add_columns without begin_chunk");
+    if (!direct_) {
+        add_block(x, chunk_rows_, ld, 0, first_column, columns);
+        return;
+    }
+    CVG_REQUIRE(columns >= 0 && first_column >= 0 && first_column <= width_ && columns <= width_ - first_column &&
+                    ld >= columns && (x != nullptr || chunk_rows_ == 0 || columns == 0),
+                InvalidArgument, description() + ": add_columns outside the chunk of " + std::to_string(chunk_rows_) +
+                                     " x " + std::to_string(width_));
+    if (chunk_rows_ == 0 || columns == 0) return;
+    in_place_.push_back({x, ld, 1, first_column, columns, false});
+}
+
+void MomentAccumulator::add_columns_channels_first(const float* x, index_t image_ld, index_t positions,
+                                                   index_t first_column, index_t columns) {
+    CVG_REQUIRE(chunk_backend_ != nullptr, InvalidArgument,
+                description() + ": add_columns_channels_first without begin_chunk");
+    CVG_REQUIRE(positions > 0 && chunk_rows_ % positions == 0, InvalidArgument,
+                description() + ": add_columns_channels_first: the chunk's " + std::to_string(chunk_rows_) +
+                    " rows are not whole images of " + std::to_string(positions) + " positions");
+    const index_t images = chunk_rows_ / positions;
+    if (!direct_) {
+        add_block_channels_first(x, images, image_ld, positions, 0, first_column, columns);
+        return;
+    }
+    CVG_REQUIRE(columns >= 0 && first_column >= 0 && first_column <= width_ && columns <= width_ - first_column &&
+                    (images <= 1 || image_ld >= columns * positions) && (x != nullptr || images == 0 || columns == 0),
+                InvalidArgument, description() + ": add_columns_channels_first outside the chunk of " +
+                                     std::to_string(chunk_rows_) + " x " + std::to_string(width_));
+    if (images == 0 || columns == 0) return;
+    in_place_.push_back({x, image_ld, positions, first_column, columns, true});
+}
+
+// The sums and squares of the add_columns* ranges around mean_, as
+// add_block would have computed them (the NaN check and the re-centring
+// decision come before the products): big ranges in two halves of their
+// columns on two threads (every column still summed in row order).
+void MomentAccumulator::sum_in_place() {
+    for (const InPlace& b : in_place_) {
+        const auto part = [&](int index, int parts) {
+            const index_t groups = (b.columns + 7) / 8;
+            const index_t c0 = std::min(b.columns, groups * index / parts * 8);
+            const index_t c1 = std::min(b.columns, groups * (index + 1) / parts * 8);
+            if (c1 <= c0) return;
+            const index_t j = b.first_column + c0;
+            if (b.channels_first)
+                cpu_moments::sum_shifted_channels_first(b.x + c0 * b.positions, chunk_rows_ / b.positions, b.ld,
+                                                        b.positions, c1 - c0, mean_.data() + j,
+                                                        chunk_sums_.data() + j, chunk_squares_.data() + j);
+            else
+                cpu_moments::sum_shifted(b.x + c0, chunk_rows_, c1 - c0, b.ld, mean_.data() + j,
+                                         chunk_sums_.data() + j, chunk_squares_.data() + j);
+        };
+        if (chunk_rows_ * b.columns >= kParallelPackElements && b.columns >= 16)
+            run_on_two_threads([&](int index) { part(index, 2); });
+        else
+            part(0, 1);
+    }
+}
+
+// The chunk's products and residual sums (into chunk_sums_) by the
+// in-place kernel: the add_columns* ranges from their inputs, every other
+// column from chunk_data_ (packed by add_block around mean_).
+void MomentAccumulator::add_direct_products(index_t rows) {
+    std::vector<cpu_syrk::Source> sources;
+    std::vector<char> direct(size_t(width_), 0);
+    for (const InPlace& b : in_place_) {
+        cpu_syrk::Source s;
+        s.kind = b.channels_first ? cpu_syrk::Source::Kind::ChannelsFirst32 : cpu_syrk::Source::Kind::Rows32;
+        s.x = b.x;
+        s.ld = b.ld;
+        s.positions = b.positions;
+        s.first_column = b.first_column;
+        s.columns = b.columns;
+        s.shift = mean_.data() + b.first_column;
+        sources.push_back(s);
+        std::fill(direct.begin() + b.first_column, direct.begin() + b.first_column + b.columns, 1);
+    }
+    for (index_t j = 0; j < width_;) {
+        if (direct[size_t(j)]) {
+            ++j;
+            continue;
+        }
+        index_t end = j;
+        while (end < width_ && !direct[size_t(end)]) ++end;
+        cpu_syrk::Source s;
+        s.kind = cpu_syrk::Source::Kind::Rows64;
+        s.x = chunk_data_ + j;
+        s.ld = width_;
+        s.first_column = j;
+        s.columns = end - j;
+        sources.push_back(s);
+        j = end;
+    }
+    cpu_syrk::add_products(sources, rows, width_, chunk_offset_.data(), comoment_.data(), chunk_sums_.data());
+    in_place_.clear();
 }
 
 void MomentAccumulator::add_block(const float* x, index_t rows, index_t ld, index_t first_row, index_t first_column,
@@ -230,6 +341,7 @@ void MomentAccumulator::end_chunk() {
         push(backend, chunk_values_.data(), nb, w);
         return;
     }
+    if (direct_) sum_in_place();
     for (index_t j = 0; j < w; ++j)
         if (!std::isfinite(chunk_sums_[size_t(j)]) || !std::isfinite(chunk_squares_[size_t(j)]))
             fail_not_finite(j, nb, std::isfinite(chunk_sums_[size_t(j)]));
@@ -246,7 +358,13 @@ void MomentAccumulator::end_chunk() {
     // offset: what was subtracted beyond the running mean; e then becomes
     // the residual mean of the re-centred chunk.
     chunk_offset_.assign(size_t(w), 0.0);
-    if (far) {
+    if (direct_) {
+        // The products of the chunk minus (running mean + offset), and their
+        // sums: e becomes the residual mean of what was multiplied.
+        if (far) chunk_offset_ = e;
+        add_direct_products(nb);
+        for (index_t j = 0; j < w; ++j) e[size_t(j)] /= double(nb);
+    } else if (far) {
         chunk_offset_ = e;
         if (f32_) {
             // Subtract (and record) the offset as rounded to float32.
@@ -264,10 +382,12 @@ void MomentAccumulator::end_chunk() {
     const double na = double(count_), n = na + double(nb);
     std::vector<double>& delta = chunk_squares_;
     for (index_t j = 0; j < w; ++j) delta[size_t(j)] = chunk_offset_[size_t(j)] + e[size_t(j)];
-    if (f32_)
-        cpu_moments::add_cross_products(chunk_data32_, nb, w, w, comoment_.data(), products32_data_);
-    else
-        cpu_moments::add_cross_products(chunk_data_, nb, w, w, comoment_.data());
+    if (!direct_) {  // (added above otherwise)
+        if (f32_)
+            cpu_moments::add_cross_products(chunk_data32_, nb, w, w, comoment_.data(), products32_data_);
+        else
+            cpu_moments::add_cross_products(chunk_data_, nb, w, w, comoment_.data());
+    }
     cpu_moments::add_rank_one(comoment_.data(), w, -double(nb), e.data(), na * double(nb) / n,
                               count_ > 0 ? delta.data() : nullptr);
     symmetric_ = false;
@@ -399,11 +519,6 @@ MomentAccumulator MomentAccumulator::load(std::istream& in, const std::string& w
 }
 
 namespace {
-
-// Chunks of at least this many values are packed by two threads when they
-// are read raw (push_sources): about 0.3 ms of packing, well above the
-// cost of waking the helper.
-constexpr index_t kParallelPackElements = index_t(1) << 18;
 
 // The second packing thread: a plain thread sleeping on a condition
 // variable between chunks, not OpenMP, whose workers spin for milliseconds
@@ -607,10 +722,22 @@ void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vec
                 }
             };
             const auto t0 = Clock::now();
-            if (small_images && count * positions * acc.width() >= kParallelPackElements)
+            if (acc.reads_in_place()) {
+                // The product kernel reads the chunk as read, in end_chunk.
+                index_t offset = 0;
+                for (size_t n = 0; n < sources.size(); ++n) {
+                    const index_t units = sources[n]->units();
+                    if (mapped[n] != nullptr && channels_first[n])
+                        acc.add_columns_channels_first(mapped[n], positions * units, positions, offset, units);
+                    else if (mapped[n] != nullptr)
+                        acc.add_columns(mapped[n], units, offset, units);
+                    offset += units;
+                }
+            } else if (small_images && count * positions * acc.width() >= kParallelPackElements) {
                 run_on_two_threads([&](int part) { pack_part(part, 2); });
-            else
+            } else {
                 pack_part(0, 1);
+            }
             kernel += since(t0);
         }
         index_t offset = 0;

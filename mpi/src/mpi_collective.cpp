@@ -137,12 +137,6 @@ CollectiveFailure MpiCollective::agree(const CollectiveFailure& mine) {
     return agreed;
 }
 
-bool launched_by_mpi() {
-    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MPI_LOCALNRANKS"})
-        if (std::getenv(name)) return true;
-    return false;
-}
-
 MpiSession::MpiSession(int* argc, char*** argv) {
     int initialized = 0;
     MPI_Initialized(&initialized);

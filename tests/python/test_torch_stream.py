@@ -127,8 +127,13 @@ def assert_same_figures(got, want, path="", exact=False, rtol=1e-5, atol=1e-6):
                     path == "/options" and key == "receptive_field"):  # set from the models in process
                 continue
             # PWCCA's weights depend on the basis the SVD picks inside a block of
-            # tied canonical correlations (pre-ReLU conv1 here: three equal to 1),
-            # so rounding-level differences of the data move it by ~1e-4.
+            # tied canonical correlations, so rounding-level differences of the
+            # data move it. Pre-ReLU conv1 is linear in the input patch, so both
+            # nets span the same patch space (three canonical correlations equal
+            # to 1): there it moved by 1e-4 in some runs and 2e-3 in another (a CI
+            # run of 2026-12-03), so it is not compared; elsewhere to 1e-3.
+            if key.startswith("pwcca") and path.startswith("/layers/conv1/"):
+                continue
             key_rtol = 1e-3 if key.startswith("pwcca") else rtol
             assert_same_figures(got[key], want[key], f"{path}/{key}", exact or key == "mutual_information", key_rtol,
                                 atol)

@@ -68,4 +68,9 @@ public:
 // "rank R: " (no prefix with one rank). With collective == nullptr, just fn().
 void collectively(Collective* collective, const std::function<void()>& fn);
 
+// Whether this process was started by an MPI launcher (mpirun, mpiexec,
+// srun with PMI/PMIx): the environment variables they set. A plain
+// `convergent compare` stays a plain process.
+bool launched_by_mpi();
+
 }  // namespace convergent

@@ -72,6 +72,19 @@ public:
     // disjoint column ranges of one chunk may run concurrently.
     void add_block_channels_first(const float* x, index_t images, index_t image_ld, index_t positions,
                                   index_t first_row, index_t first_column, index_t columns);
+    // Every row of the chunk for a column range at once, read in place when
+    // end_chunk runs: x must stay valid and unchanged until then (rows
+    // chunk rows; x and ld, or image_ld and positions, as for add_block and
+    // add_block_channels_first). Where the CPU kernel forms the products
+    // straight from float32 inputs (the chunk is at most 2,048 units wide
+    // and the CPU has AVX-512), the values are not copied; elsewhere these
+    // are add_block / add_block_channels_first. Results equal those of
+    // add_block bit for bit.
+    void add_columns(const float* x, index_t ld, index_t first_column, index_t columns);
+    void add_columns_channels_first(const float* x, index_t image_ld, index_t positions, index_t first_column,
+                                    index_t columns);
+    // Whether add_columns* of the open chunk read in place (no copy).
+    bool reads_in_place() const { return direct_; }
     void end_chunk();
 
     // A chunk whose pieces lie in device memory (DLPack CUDA tensors), read
@@ -157,6 +170,18 @@ private:
     float* products32_data_ = nullptr;
     std::vector<double> chunk_sums_, chunk_squares_, chunk_offset_;
     std::vector<float> chunk_values_;         // other backends: the float32 chunk
+    // The CPU product kernel that reads the inputs in place (cpu_syrk):
+    // used for this chunk, and the column ranges added with add_columns*.
+    bool direct_ = false;
+    struct InPlace {
+        const float* x;
+        index_t ld, positions, first_column, columns;
+        bool channels_first;
+    };
+    std::vector<InPlace> in_place_;
+    bool chunk_data_used_ = false;  // some columns were packed into chunk_data_
+    void sum_in_place();
+    void add_direct_products(index_t rows);
 };
 
 // Adds every image of aligned sources (one per block of acc, in order: same

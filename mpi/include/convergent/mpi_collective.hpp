@@ -46,10 +46,7 @@ private:
     std::int64_t last_size_ = 0;
 };
 
-// Whether this process was started by an MPI launcher (mpirun, mpiexec,
-// srun with PMI/PMIx): the environment variables they set. A plain
-// `convergent compare` stays a plain process.
-bool launched_by_mpi();
+// launched_by_mpi(): convergent/collective.hpp.
 
 // MPI_Init_thread(FUNNELED) when MPI is not initialised yet, and
 // MPI_Finalize at destruction when this initialised it.
