@@ -8,7 +8,9 @@
 // ctest's statistics_dsyrk runs everywhere (CONVERGENT_SYRK=0).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <stdexcept>
 #include <cstring>
 #include <random>
 #include <string>
@@ -19,6 +21,7 @@
 #include "convergent/backend.hpp"
 #include "convergent/statistics.hpp"
 #include "cpu_syrk.hpp"
+#include "worker_team.hpp"
 
 namespace {
 
@@ -258,6 +261,35 @@ TEST(CpuSyrk, AddColumnsEqualsAddBlockBitForBit) {
         EXPECT_EQ(0, std::memcmp(direct.comoment().data(), packed.comoment().data(),
                                  sizeof(double) * size_t((a + b) * (a + b))));
     }
+}
+
+// The helper threads: every part runs once whoever claims it, however
+// often the team is reused; an exception in any part reaches the caller
+// (parts not yet claimed are skipped), and the team works again afterwards.
+TEST(WorkerTeam, EveryPartOnceAndExceptionsReachTheCaller) {
+    namespace team = convergent::worker_team;
+    for (int round = 0; round < 50; ++round) {
+        std::vector<std::atomic<int>> runs(7);
+        team::run_parts(7, [&](int part) { runs[size_t(part)].fetch_add(1); });
+        for (const auto& r : runs) ASSERT_EQ(r.load(), 1) << "round " << round;
+    }
+    for (int thrower : {0, 1, 6}) {
+        std::atomic<int> done{0};
+        EXPECT_THROW(team::run_parts(7,
+                                     [&](int part) {
+                                         if (part == thrower) throw std::runtime_error("part failed");
+                                         done.fetch_add(1);
+                                     }),
+                     std::runtime_error);
+        EXPECT_LE(done.load(), 6);  // a thread that threw claims no more parts
+    }
+    std::vector<std::atomic<int>> again(3);
+    team::run_parts(3, [&](int part) { again[size_t(part)].fetch_add(1); });
+    for (const auto& r : again) EXPECT_EQ(r.load(), 1);
+    std::atomic<int> joined{0};
+    team::run(3, [&] { joined.fetch_add(1); });
+    EXPECT_GE(joined.load(), 1);
+    EXPECT_LE(joined.load(), 4);
 }
 
 }  // namespace

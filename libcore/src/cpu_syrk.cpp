@@ -20,13 +20,12 @@
 
 #include "cpu_syrk.hpp"
 
+#include "worker_team.hpp"
+
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
-#include <mutex>
 #include <thread>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -34,7 +33,6 @@
 #include <immintrin.h>
 #endif
 #include <omp.h>
-#include <unistd.h>
 
 namespace convergent {
 namespace cpu_syrk {
@@ -64,77 +62,6 @@ void wait_for(const std::atomic<index_t>& done, index_t total) {
             std::this_thread::yield();
     }
 }
-
-// Worker threads that sleep on a condition variable between jobs (not an
-// OpenMP team: libgomp's workers spin for milliseconds after a region,
-// and its pool's first start in a fresh process costs milliseconds). The
-// caller runs the job too, and a worker joins only while the caller has
-// not finished it: jobs claim their work items as they go, so a worker
-// that wakes late (a busy machine, or a halted virtual CPU) costs nothing
-// but its share being done by the others, and the caller never waits for
-// a wake-up. A caller that finds the team busy (another accumulator on
-// another thread) runs the job alone. Objects are never freed: a detached
-// thread must not outlive the mutex it waits on at exit.
-class Team {
-public:
-    static Team& get() {
-        static std::mutex* lock = new std::mutex;
-        static Team* team = nullptr;
-        static pid_t owner = 0;
-        std::lock_guard<std::mutex> guard(*lock);
-        if (team == nullptr || owner != ::getpid()) {  // again in a child after fork()
-            team = new Team;
-            owner = ::getpid();
-        }
-        return *team;
-    }
-
-    // job() on the caller and on up to helpers workers.
-    void run(int helpers, const std::function<void()>& job) {
-        std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-        if (!busy.owns_lock() || helpers < 1) {
-            job();
-            return;
-        }
-        {
-            std::lock_guard<std::mutex> guard(mutex_);
-            while (int(workers_) < helpers) {
-                std::thread([this] { loop(); }).detach();
-                ++workers_;
-            }
-            job_ = &job;
-            wanted_ = helpers;
-        }
-        wake_.notify_all();
-        job();
-        std::unique_lock<std::mutex> guard(mutex_);
-        job_ = nullptr;  // no one joins any more
-        finished_.wait(guard, [&] { return active_ == 0; });
-    }
-
-private:
-    Team() = default;
-
-    void loop() {
-        std::unique_lock<std::mutex> guard(mutex_);
-        for (;;) {
-            wake_.wait(guard, [&] { return job_ != nullptr && wanted_ > 0; });
-            --wanted_;
-            ++active_;
-            const std::function<void()>& job = *job_;
-            guard.unlock();
-            job();
-            guard.lock();
-            if (--active_ == 0) finished_.notify_one();
-        }
-    }
-
-    std::mutex busy_, mutex_;
-    std::condition_variable wake_, finished_;
-    const std::function<void()>* job_ = nullptr;
-    unsigned workers_ = 0;
-    int wanted_ = 0, active_ = 0;
-};
 
 // A step of the job: items [0, total) claimed one batch at a time by any
 // member; the next step starts once all are done.
@@ -434,7 +361,7 @@ void add_products(const std::vector<Source>& sources, index_t rows, index_t n, c
             }
         }
     };
-    Team::get().run(members - 1, job);
+    worker_team::run(members - 1, job);
     std::copy(panel_sums.begin(), panel_sums.begin() + n, sums);
 }
 

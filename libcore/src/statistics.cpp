@@ -8,18 +8,15 @@
 #include <istream>
 #include <numeric>
 #include <ostream>
-#include <condition_variable>
 #include <exception>
 #include <functional>
-#include <mutex>
-#include <thread>
 
-#include <unistd.h>
 
 #include "allocation.hpp"
 #include "binary_io.hpp"
 #include "cpu_moments.hpp"
 #include "cpu_syrk.hpp"
+#include "worker_team.hpp"
 
 namespace convergent {
 
@@ -28,8 +25,6 @@ namespace {
 // threads when they are read raw (push_sources): about 0.3 ms of packing,
 // well above the cost of waking the helper.
 constexpr index_t kParallelPackElements = index_t(1) << 18;
-// job(0) and job(1) on the caller and a helper thread (PackHelper below).
-void run_on_two_threads(const std::function<void(int)>& job);
 }  // namespace
 
 MomentAccumulator::MomentAccumulator(std::vector<index_t> block_widths) : widths_(std::move(block_widths)) {
@@ -232,7 +227,7 @@ void MomentAccumulator::sum_in_place() {
                                          chunk_sums_.data() + j, chunk_squares_.data() + j);
         };
         if (chunk_rows_ * b.columns >= kParallelPackElements && b.columns >= 16)
-            run_on_two_threads([&](int index) { part(index, 2); });
+            worker_team::run_parts(2, [&](int index) { part(index, 2); });
         else
             part(0, 1);
     }
@@ -518,105 +513,6 @@ MomentAccumulator MomentAccumulator::load(std::istream& in, const std::string& w
     return acc;
 }
 
-namespace {
-
-// The second packing thread: a plain thread sleeping on a condition
-// variable between chunks, not OpenMP, whose workers spin for milliseconds
-// after a parallel region (GOMP_SPINCOUNT) on the cores that OpenBLAS's
-// threads need for the chunk's dsyrk right after. Objects are never freed:
-// a detached thread must not outlive the mutex it waits on at exit.
-class PackHelper {
-public:
-    // The helper of this process, started on first use (and again in a
-    // child after fork(), which has no copy of the thread).
-    static PackHelper& get() {
-        static std::mutex* lock = new std::mutex;
-        static PackHelper* helper = nullptr;
-        static pid_t owner = 0;
-        std::lock_guard<std::mutex> guard(*lock);
-        if (helper == nullptr || owner != ::getpid()) {
-            helper = new PackHelper;
-            owner = ::getpid();
-        }
-        return *helper;
-    }
-
-    // job(0) and job(1), each run once, by the caller and the helper: each
-    // part is claimed by whichever thread gets to it first, so a helper
-    // that is slow to wake up (a busy machine) costs nothing but its part
-    // being run by the caller. Returns when both are done and rethrows the
-    // first exception. A second caller while the helper is busy runs both
-    // parts itself.
-    void run(const std::function<void(int)>& job) {
-        constexpr int kParts = 2;
-        std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-        if (!busy.owns_lock()) {
-            for (int part = 0; part < kParts; ++part) job(part);
-            return;
-        }
-        std::unique_lock<std::mutex> guard(mutex_);
-        job_ = &job;
-        next_ = 0;
-        done_ = 0;
-        parts_ = kParts;
-        error_ = nullptr;
-        guard.unlock();
-        wake_.notify_one();
-        guard.lock();
-        while (next_ < parts_) {
-            const int part = next_++;
-            guard.unlock();
-            run_part(job, part);
-            guard.lock();
-            ++done_;
-        }
-        // The helper's claimed part, if any; after this the helper cannot see the job.
-        finished_.wait(guard, [&] { return done_ == parts_; });
-        job_ = nullptr;
-        const std::exception_ptr error = error_;
-        error_ = nullptr;
-        guard.unlock();
-        if (error) std::rethrow_exception(error);
-    }
-
-private:
-    PackHelper() { std::thread([this] { loop(); }).detach(); }
-
-    void run_part(const std::function<void(int)>& job, int part) {
-        try {
-            job(part);
-        } catch (...) {
-            std::lock_guard<std::mutex> guard(mutex_);
-            if (!error_) error_ = std::current_exception();
-        }
-    }
-
-    void loop() {
-        std::unique_lock<std::mutex> guard(mutex_);
-        for (;;) {
-            wake_.wait(guard, [&] { return job_ != nullptr && next_ < parts_; });
-            const std::function<void(int)>& job = *job_;
-            const int part = next_++;
-            guard.unlock();
-            run_part(job, part);
-            guard.lock();
-            ++done_;
-            finished_.notify_one();
-        }
-    }
-
-    std::mutex busy_, mutex_;
-    std::condition_variable wake_, finished_;
-    // The current job (guarded by mutex_): parts [0, parts_), next_ the next
-    // one to claim, done_ those finished.
-    const std::function<void(int)>* job_ = nullptr;
-    int next_ = 0, done_ = 0, parts_ = 0;
-    std::exception_ptr error_;
-};
-
-void run_on_two_threads(const std::function<void(int)>& job) { PackHelper::get().run(job); }
-
-}  // namespace
 
 void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vector<const LayerSource*>& sources,
                   index_t chunk_images, const PieceFn& on_piece, const std::function<void(index_t)>& after_chunk,
@@ -734,7 +630,7 @@ void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vec
                     offset += units;
                 }
             } else if (small_images && count * positions * acc.width() >= kParallelPackElements) {
-                run_on_two_threads([&](int part) { pack_part(part, 2); });
+                worker_team::run_parts(2, [&](int part) { pack_part(part, 2); });
             } else {
                 pack_part(0, 1);
             }
