@@ -141,6 +141,9 @@ TEST(CpuSyrk, MatchesALongDoubleReferenceForEverySourceKindAndShape) {
         {{Kind::ChannelsFirst32, Kind::Rows64}, {12, 33}, 20 * 16, 16},
         {{Kind::Rows32, Kind::Rows32, Kind::Rows32, Kind::Rows32}, {64, 64, 64, 64}, 1100, 1},
         {{Kind::ChannelsFirst32, Kind::ChannelsFirst32}, {64, 64}, 31 * 9, 9},
+        // Wide: several blocks summed in registers before m is updated (the
+        // last block partial).
+        {{Kind::Rows32, Kind::Rows64}, {515, 515}, 300, 1},
     };
     std::mt19937 rng(7);
     for (const Case& cs : cases) {
@@ -163,27 +166,34 @@ TEST(CpuSyrk, MatchesALongDoubleReferenceForEverySourceKindAndShape) {
                     v[size_t(r * n + first + c)] = (long double)(logical(s, r, c) - offset[size_t(first + c)]);
             first += s.columns;
         }
+        // Row by row into long double triangles (contiguous, so wide cases stay quick).
+        std::vector<long double> ref(size_t(n * n), 0.0L), scale(size_t(n * n), 0.0L);
+        std::vector<long double> sum(size_t(n), 0.0L), magnitude(size_t(n), 0.0L);
+        for (index_t r = 0; r < cs.rows; ++r) {
+            const long double* row = v.data() + r * n;
+            for (index_t i = 0; i < n; ++i) {
+                sum[size_t(i)] += row[i];
+                magnitude[size_t(i)] += std::fabs(row[i]);
+                long double* out = ref.data() + i * n;
+                long double* mag = scale.data() + i * n;
+                for (index_t j = i; j < n; ++j) {
+                    out[j] += row[i] * row[j];
+                    mag[j] += std::fabs(row[i] * row[j]);
+                }
+            }
+        }
         double worst = 0, worst_sum = 0;
         for (index_t i = 0; i < n; ++i) {
-            long double sum = 0, magnitude = 0;
-            for (index_t r = 0; r < cs.rows; ++r) {
-                sum += v[size_t(r * n + i)];
-                magnitude += std::fabs(v[size_t(r * n + i)]);
-            }
-            worst_sum = std::max(worst_sum, double(std::fabs(sum - (long double)got.sums[size_t(i)]) / (1.0L + magnitude)));
+            worst_sum = std::max(worst_sum, double(std::fabs(sum[size_t(i)] - (long double)got.sums[size_t(i)]) /
+                                                   (1.0L + magnitude[size_t(i)])));
             for (index_t j = 0; j < n; ++j) {
                 const double cell = got.m[size_t(i * n + j)];
                 if (j < i) {
                     ASSERT_EQ(cell, -99.0) << describe(cs) << ": wrote below the diagonal at " << i << "," << j;
                     continue;
                 }
-                long double ref = 0.25L * (long double)((i + j) % 3);
-                long double scale = 0;
-                for (index_t r = 0; r < cs.rows; ++r) {
-                    ref += v[size_t(r * n + i)] * v[size_t(r * n + j)];
-                    scale += std::fabs(v[size_t(r * n + i)] * v[size_t(r * n + j)]);
-                }
-                worst = std::max(worst, double(std::fabs(ref - (long double)cell) / (1.0L + scale)));
+                const long double want = ref[size_t(i * n + j)] + 0.25L * (long double)((i + j) % 3);
+                worst = std::max(worst, double(std::fabs(want - (long double)cell) / (1.0L + scale[size_t(i * n + j)])));
             }
         }
         EXPECT_LT(worst, 1e-14) << describe(cs);

@@ -49,6 +49,7 @@ constexpr index_t kTilePanels = 3;  // columns per tile: 3 panels of 8
 constexpr double kTeamMinimumWork = double(1 << 22);
 // Blocks of rows are packed together up to about this many bytes of panels.
 constexpr index_t kGroupBytes = index_t(512) << 10;
+constexpr index_t kWideUnits = 1024, kWideGroupBlocks = 4;
 
 // ---------------------------------------------------------------- threads
 
@@ -193,29 +194,34 @@ __attribute__((target("avx512f,avx2"))) void pack_panel(const Panel& p, index_t 
 
 // ---------------------------------------------------------------- multiply
 
-// m rows [8 pr, 8 pr + 8) x columns [8 pc, 8 pc + 24) += the block's products
-// (panel pr broadcast, panels pc..pc+2 streamed); on the diagonal (pr ==
-// pc) only entries with column >= row are written.
-__attribute__((target("avx512f"))) void tile(const double* packed, index_t block_rows, index_t pr, index_t pc,
-                                             double* m, index_t n) {
+// m rows [8 pr, 8 pr + 8) x columns [8 pc, 8 pc + 24) += the products of
+// the group's rows (blocks of kBlockRows, block_stride apart, `rows` in
+// all; panel pr broadcast, panels pc..pc+2 streamed), summed in registers
+// across the blocks and added to m once; on the diagonal (pr == pc) only
+// entries with column >= row are written.
+__attribute__((target("avx512f"))) void tile(const double* packed, index_t block_stride, index_t rows, index_t pr,
+                                             index_t pc, double* m, index_t n) {
     const index_t stride = kBlockRows * kPanel;
-    const double* a0 = packed + pc * stride;
-    const double* a1 = a0 + stride;
-    const double* a2 = a1 + stride;
-    const double* b = packed + pr * stride;
     __m512d acc[kPanel][kTilePanels];
     for (int c = 0; c < kPanel; ++c)
         for (int t = 0; t < kTilePanels; ++t) acc[c][t] = _mm512_setzero_pd();
-    for (index_t k = 0; k < block_rows; ++k) {
-        const __m512d x0 = _mm512_load_pd(a0 + k * kPanel);
-        const __m512d x1 = _mm512_load_pd(a1 + k * kPanel);
-        const __m512d x2 = _mm512_load_pd(a2 + k * kPanel);
-        const double* bk = b + k * kPanel;
-        for (int c = 0; c < kPanel; ++c) {
-            const __m512d y = _mm512_set1_pd(bk[c]);
-            acc[c][0] = _mm512_fmadd_pd(x0, y, acc[c][0]);
-            acc[c][1] = _mm512_fmadd_pd(x1, y, acc[c][1]);
-            acc[c][2] = _mm512_fmadd_pd(x2, y, acc[c][2]);
+    for (index_t r0 = 0; r0 < rows; r0 += kBlockRows, packed += block_stride) {
+        const index_t block_rows = std::min(kBlockRows, rows - r0);
+        const double* a0 = packed + pc * stride;
+        const double* a1 = a0 + stride;
+        const double* a2 = a1 + stride;
+        const double* b = packed + pr * stride;
+        for (index_t k = 0; k < block_rows; ++k) {
+            const __m512d x0 = _mm512_load_pd(a0 + k * kPanel);
+            const __m512d x1 = _mm512_load_pd(a1 + k * kPanel);
+            const __m512d x2 = _mm512_load_pd(a2 + k * kPanel);
+            const double* bk = b + k * kPanel;
+            for (int c = 0; c < kPanel; ++c) {
+                const __m512d y = _mm512_set1_pd(bk[c]);
+                acc[c][0] = _mm512_fmadd_pd(x0, y, acc[c][0]);
+                acc[c][1] = _mm512_fmadd_pd(x1, y, acc[c][1]);
+                acc[c][2] = _mm512_fmadd_pd(x2, y, acc[c][2]);
+            }
         }
     }
     const index_t row0 = pr * kPanel, column0 = pc * kPanel;
@@ -294,9 +300,12 @@ void add_products(const std::vector<Source>& sources, index_t rows, index_t n, c
     // past the last in the last tiles). One buffer per calling thread, kept.
     const index_t block_panels = panels + kTilePanels - 1;
     const index_t block_stride = block_panels * kBlockRows * kPanel;
-    const index_t group_blocks =
-        std::max<index_t>(1, std::min<index_t>(kGroupBytes / (sizeof(double) * block_stride),
-                                               (rows + kBlockRows - 1) / kBlockRows));
+    // Wide layers: at least kWideGroupBlocks blocks, so that m (T^2 doubles,
+    // far beyond the caches) is read and written once per group, not per block.
+    const index_t group_blocks = std::max<index_t>(
+        1, std::min<index_t>(std::max<index_t>(kGroupBytes / index_t(sizeof(double) * block_stride),
+                                               n >= kWideUnits ? kWideGroupBlocks : 1),
+                             (rows + kBlockRows - 1) / kBlockRows));
     // Uninitialised, and small: every page is zeroed by the kernel on its
     // first touch (and on a virtual machine backed by the host then too).
     struct Uninitialised {
@@ -350,9 +359,7 @@ void add_products(const std::vector<Source>& sources, index_t rows, index_t n, c
                                            panel_sums.data() + i * kPanel);
                             }
                         } else {
-                            for (index_t b = 0; b < blocks; ++b)
-                                tile(packed + b * block_stride, std::min(kBlockRows, count - b * kBlockRows),
-                                     tiles[size_t(i)].pr, tiles[size_t(i)].pc, m, n);
+                            tile(packed, block_stride, count, tiles[size_t(i)].pr, tiles[size_t(i)].pc, m, n);
                         }
                     }
                     step.done.fetch_add(last - first, std::memory_order_acq_rel);
