@@ -14,6 +14,16 @@ namespace worker_team {
 
 namespace {
 
+// Runs job; returns what it threw, or null.
+std::exception_ptr run_catching(const std::function<void()>& job) {
+    try {
+        job();
+    } catch (...) {
+        return std::current_exception();
+    }
+    return nullptr;
+}
+
 // Objects are never freed: a detached thread must not outlive the mutex it
 // waits on at exit.
 class Team {
@@ -47,12 +57,7 @@ public:
             error_ = nullptr;
         }
         wake_.notify_all();
-        std::exception_ptr error;
-        try {
-            job();
-        } catch (...) {
-            error = std::current_exception();
-        }
+        std::exception_ptr error = run_catching(job);
         std::unique_lock<std::mutex> guard(mutex_);
         job_ = nullptr;  // no one joins any more
         finished_.wait(guard, [&] { return active_ == 0; });
@@ -73,12 +78,7 @@ private:
             ++active_;
             const std::function<void()>& job = *job_;
             guard.unlock();
-            std::exception_ptr error;
-            try {
-                job();
-            } catch (...) {
-                error = std::current_exception();
-            }
+            const std::exception_ptr error = run_catching(job);
             guard.lock();
             if (error && !error_) error_ = error;
             if (--active_ == 0) finished_.notify_one();
