@@ -306,7 +306,8 @@ void add_products(const std::vector<Source>& sources, index_t rows, index_t n, c
         1, std::min<index_t>(std::max<index_t>(kGroupBytes / index_t(sizeof(double) * block_stride),
                                                n >= kWideUnits ? kWideGroupBlocks : 1),
                              (rows + kBlockRows - 1) / kBlockRows));
-    // Uninitialised, and small: every page is zeroed by the kernel on its
+    // Uninitialised, and small (512 KiB; 4 blocks, e.g. 17 MiB at 2,048
+    // units, for wide layers): every page is zeroed by the kernel on its
     // first touch (and on a virtual machine backed by the host then too).
     struct Uninitialised {
         double value;

@@ -8,9 +8,9 @@
 #include <istream>
 #include <numeric>
 #include <ostream>
+#include <utility>
 #include <exception>
 #include <functional>
-
 
 #include "allocation.hpp"
 #include "binary_io.hpp"
@@ -25,6 +25,13 @@ namespace {
 // threads when they are read raw (push_sources): about 0.3 ms of packing,
 // well above the cost of waking the helper.
 constexpr index_t kParallelPackElements = index_t(1) << 18;
+
+// Part `part` of `parts` of a net's columns, in whole groups of 8 (one
+// 64-byte line of a float64 row): [first, second).
+std::pair<index_t, index_t> column_part(index_t columns, int part, int parts) {
+    const index_t groups = (columns + 7) / 8;
+    return {std::min(columns, groups * part / parts * 8), std::min(columns, groups * (part + 1) / parts * 8)};
+}
 }  // namespace
 
 MomentAccumulator::MomentAccumulator(std::vector<index_t> block_widths) : widths_(std::move(block_widths)) {
@@ -172,16 +179,35 @@ void MomentAccumulator::begin_chunk(const Backend& backend, index_t rows) {
     in_place_.clear();
 }
 
+void MomentAccumulator::require_rows(const char* call, const float* x, index_t rows, index_t ld, index_t first_row,
+                                     index_t first_column, index_t columns) const {
+    CVG_REQUIRE(chunk_backend_ != nullptr, InvalidArgument, description() + ": " + call + " without begin_chunk");
+    CVG_REQUIRE(rows >= 0 && columns >= 0 && first_row >= 0 && first_column >= 0 && first_row <= chunk_rows_ &&
+                    rows <= chunk_rows_ - first_row && first_column <= width_ && columns <= width_ - first_column &&
+                    ld >= columns && (x != nullptr || rows == 0 || columns == 0),
+                InvalidArgument, description() + ": " + call + " outside the chunk of " + std::to_string(chunk_rows_) +
+                                     " x " + std::to_string(width_));
+}
+
+void MomentAccumulator::require_images(const char* call, const float* x, index_t images, index_t image_ld,
+                                       index_t positions, index_t first_row, index_t first_column,
+                                       index_t columns) const {
+    CVG_REQUIRE(chunk_backend_ != nullptr, InvalidArgument, description() + ": " + call + " without begin_chunk");
+    CVG_REQUIRE(images >= 0 && positions > 0 && columns >= 0 && first_row >= 0 && first_column >= 0 &&
+                    first_row <= chunk_rows_ && images <= (chunk_rows_ - first_row) / positions &&
+                    first_column <= width_ && columns <= width_ - first_column &&
+                    (images <= 1 || image_ld >= columns * positions) && (x != nullptr || images == 0 || columns == 0),
+                InvalidArgument, description() + ": " + call + " outside the chunk of " +
+                                     std::to_string(chunk_rows_) + " x " + std::to_string(width_));
+}
+
 void MomentAccumulator::add_columns(const float* x, index_t ld, index_t first_column, index_t columns) {
     CVG_REQUIRE(chunk_backend_ != nullptr, InvalidArgument, description() + ": add_columns without begin_chunk");
     if (!direct_) {
         add_block(x, chunk_rows_, ld, 0, first_column, columns);
         return;
     }
-    CVG_REQUIRE(columns >= 0 && first_column >= 0 && first_column <= width_ && columns <= width_ - first_column &&
-                    ld >= columns && (x != nullptr || chunk_rows_ == 0 || columns == 0),
-                InvalidArgument, description() + ": add_columns outside the chunk of " + std::to_string(chunk_rows_) +
-                                     " x " + std::to_string(width_));
+    require_rows("add_columns", x, chunk_rows_, ld, 0, first_column, columns);
     if (chunk_rows_ == 0 || columns == 0) return;
     in_place_.push_back({x, ld, 1, first_column, columns, false});
 }
@@ -198,10 +224,7 @@ void MomentAccumulator::add_columns_channels_first(const float* x, index_t image
         add_block_channels_first(x, images, image_ld, positions, 0, first_column, columns);
         return;
     }
-    CVG_REQUIRE(columns >= 0 && first_column >= 0 && first_column <= width_ && columns <= width_ - first_column &&
-                    (images <= 1 || image_ld >= columns * positions) && (x != nullptr || images == 0 || columns == 0),
-                InvalidArgument, description() + ": add_columns_channels_first outside the chunk of " +
-                                     std::to_string(chunk_rows_) + " x " + std::to_string(width_));
+    require_images("add_columns_channels_first", x, images, image_ld, positions, 0, first_column, columns);
     if (images == 0 || columns == 0) return;
     in_place_.push_back({x, image_ld, positions, first_column, columns, true});
 }
@@ -213,9 +236,7 @@ void MomentAccumulator::add_columns_channels_first(const float* x, index_t image
 void MomentAccumulator::sum_in_place() {
     for (const InPlace& b : in_place_) {
         const auto part = [&](int index, int parts) {
-            const index_t groups = (b.columns + 7) / 8;
-            const index_t c0 = std::min(b.columns, groups * index / parts * 8);
-            const index_t c1 = std::min(b.columns, groups * (index + 1) / parts * 8);
+            const auto [c0, c1] = column_part(b.columns, index, parts);
             if (c1 <= c0) return;
             const index_t j = b.first_column + c0;
             if (b.channels_first)
@@ -273,12 +294,7 @@ void MomentAccumulator::add_direct_products(index_t rows) {
 
 void MomentAccumulator::add_block(const float* x, index_t rows, index_t ld, index_t first_row, index_t first_column,
                                   index_t columns) {
-    CVG_REQUIRE(chunk_backend_ != nullptr, InvalidArgument, description() + ": add_block without begin_chunk");
-    CVG_REQUIRE(rows >= 0 && columns >= 0 && first_row >= 0 && first_column >= 0 && first_row <= chunk_rows_ &&
-                    rows <= chunk_rows_ - first_row && first_column <= width_ && columns <= width_ - first_column &&
-                    ld >= columns && (x != nullptr || rows == 0 || columns == 0),
-                InvalidArgument, description() + ": add_block outside the chunk of " + std::to_string(chunk_rows_) +
-                                     " x " + std::to_string(width_));
+    require_rows("add_block", x, rows, ld, first_row, first_column, columns);
     if (rows == 0 || columns == 0) return;
     if (chunk_on_host_ && f32_) {
         cpu_moments::pack_shifted(x, rows, columns, ld, mean_.data() + first_column,
@@ -298,14 +314,7 @@ void MomentAccumulator::add_block(const float* x, index_t rows, index_t ld, inde
 
 void MomentAccumulator::add_block_channels_first(const float* x, index_t images, index_t image_ld, index_t positions,
                                                  index_t first_row, index_t first_column, index_t columns) {
-    CVG_REQUIRE(chunk_backend_ != nullptr, InvalidArgument,
-                description() + ": add_block_channels_first without begin_chunk");
-    CVG_REQUIRE(images >= 0 && positions > 0 && columns >= 0 && first_row >= 0 && first_column >= 0 &&
-                    first_row <= chunk_rows_ && images <= (chunk_rows_ - first_row) / positions &&
-                    first_column <= width_ && columns <= width_ - first_column &&
-                    (images <= 1 || image_ld >= columns * positions) && (x != nullptr || images == 0 || columns == 0),
-                InvalidArgument, description() + ": add_block_channels_first outside the chunk of " +
-                                     std::to_string(chunk_rows_) + " x " + std::to_string(width_));
+    require_images("add_block_channels_first", x, images, image_ld, positions, first_row, first_column, columns);
     if (images == 0 || columns == 0) return;
     if (chunk_on_host_ && f32_) {
         cpu_moments::pack_shifted_channels_first(x, images, image_ld, positions, columns, mean_.data() + first_column,
@@ -513,7 +522,6 @@ MomentAccumulator MomentAccumulator::load(std::istream& in, const std::string& w
     return acc;
 }
 
-
 void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vector<const LayerSource*>& sources,
                   index_t chunk_images, const PieceFn& on_piece, const std::function<void(index_t)>& after_chunk,
                   index_t first_image, index_t image_count, double* kernel_seconds) {
@@ -599,9 +607,7 @@ void push_sources(MomentAccumulator& acc, const Backend& backend, const std::vec
                 index_t offset = 0;
                 for (size_t n = 0; n < sources.size(); ++n) {
                     const index_t units = sources[n]->units();
-                    const index_t groups = (units + 7) / 8;
-                    const index_t c0 = std::min(units, groups * part / parts * 8);
-                    const index_t c1 = std::min(units, groups * (part + 1) / parts * 8);
+                    const auto [c0, c1] = column_part(units, part, parts);
                     if (mapped[n] != nullptr && c1 > c0) {
                         const index_t piece_images = piece_images_of(sources[n], count), image_elements = positions * units;
                         for (index_t done = 0; done < count; done += piece_images) {

@@ -181,7 +181,12 @@ private:
         bool channels_first;
     };
     std::vector<InPlace> in_place_;
-    bool chunk_data_used_ = false;  // some columns were packed into chunk_data_
+    // The checks of add_block / add_block_channels_first (and of
+    // add_columns*, named `call` in the messages).
+    void require_rows(const char* call, const float* x, index_t rows, index_t ld, index_t first_row,
+                      index_t first_column, index_t columns) const;
+    void require_images(const char* call, const float* x, index_t images, index_t image_ld, index_t positions,
+                        index_t first_row, index_t first_column, index_t columns) const;
     void sum_in_place();
     void add_direct_products(index_t rows);
 };
