@@ -83,6 +83,10 @@ def fmt_s(x):
     return f"{x:.4f}" if x < 0.1 else f"{x:.3f}" if x < 10 else f"{x:.1f}"
 
 
+def speedup(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
 def ratio(a, b):
     if not a or not b:
         return "-"
@@ -287,14 +291,19 @@ def cmd_table(logs, out):
     L.append("")
 
     L.append("### Mutual information (Sec. 3.2), between two nets, goal < 2 s at 4096 x 4096 x 60,000")
-    L.append("| units x units x samples | bins | CPU backend (s) | CUDA backend (s) | cpu/cuda | max abs diff (rows checked) |")
-    L.append("|---|---:|---:|---:|---:|---|")
+    L.append("| units x units x samples | bins | CPU backend (s) | CUDA backend (s) | cpu/cuda | max abs diff (rows checked) "
+             "| CUDA, every bin a one-hot column (s) | modes left out: speed-up |")
+    L.append("|---|---:|---:|---:|---:|---|---:|---:|")
     for r in (r for r in bench if r.get("case") == "mutual_information"):
         cpu = r.get("cpu_seconds")
         note = f" (from {r['cpu_rows']} rows, scaled)" if r.get("cpu_extrapolated") else ""
         L.append(f"| {r['units_a']} x {r['units_b']} x {r['samples']} | {r['bins']} | {fmt_s(cpu)}{note} "
                  f"| {fmt_s(r.get('cuda_seconds'))} | {ratio(cpu, r.get('cuda_seconds'))} "
-                 f"| {sci(r.get('max_abs_diff_rows_checked'))} ({r.get('cpu_rows')}) |")
+                 f"| {sci(r.get('max_abs_diff_rows_checked'))} ({r.get('cpu_rows')}) "
+                 f"| {fmt_s(r.get('cuda_seconds_every_bin'))} | {speedup(r.get('cuda_seconds_every_bin'), r.get('cuda_seconds'))} |")
+    L.append("Synthetic codes with half of each unit's samples in the zero bin; modes left out: each unit's most "
+             "frequent bin gets no one-hot column (cells completed from the marginals; "
+             "CONVERGENT_MI_ONEHOT_MODES=1 keeps them).")
     for r in read_lines(os.path.join(logs, "existing_mi.jsonl")):
         L.append(f"\n`bench_mutual_information --backend cuda --units {r.get('units')}` (binning on the host "
                  f"{fmt_s(r.get('bin_units_seconds_per_net'))} s per net): between nets "

@@ -33,18 +33,18 @@ void check(const BinCodesView& a, const BinCodesView& b) {
 }  // namespace
 
 void mutual_information(const BinCodesView& a, const BinCodesView& b, double* mi,
-                        index_t tile_units_a, index_t tile_units_b, index_t sample_chunk) {
+                        index_t tile_units_a, index_t tile_units_b, index_t sample_chunk, int drop_modes) {
     check(a, b);
     omp_device::mutual_information_tiled(thrust::device, a, b, mi,
-                                         omp_device::MiTiling{tile_units_a, tile_units_b, sample_chunk},
+                                         omp_device::MiTiling{tile_units_a, tile_units_b, sample_chunk, drop_modes},
                                          OmpIndicatorGemm{});
 }
 
 void joint_histogram_counts(const BinCodesView& a, const BinCodesView& b, std::int32_t* counts,
-                            index_t tile_units_a, index_t tile_units_b, index_t sample_chunk) {
+                            index_t tile_units_a, index_t tile_units_b, index_t sample_chunk, int drop_modes) {
     check(a, b);
     omp_device::joint_histogram_counts_tiled(
-        thrust::device, a, b, counts, omp_device::MiTiling{tile_units_a, tile_units_b, sample_chunk},
+        thrust::device, a, b, counts, omp_device::MiTiling{tile_units_a, tile_units_b, sample_chunk, drop_modes},
         OmpIndicatorGemm{});
 }
 
