@@ -19,6 +19,11 @@
 #include <string>
 #include <vector>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CONVERGENT_MI_AVX512 1
+#include <immintrin.h>
+#endif
+
 #include "allocation.hpp"
 #include "parallel_guard.hpp"
 
@@ -105,9 +110,31 @@ void count_1x4_listed(const std::uint32_t* idx, const std::uint16_t* xoff, index
 // The three-way tables are 16-bit (2 x 21^3 x 2 bytes stay in L1) and the
 // listed samples go in runs of at most 65,535, each run's marginals added
 // into the int32 joint tables.
-void count_1x2x2_listed(const std::uint32_t* idx, const std::uint16_t* xoff3, index_t listed,
-                        const std::uint16_t* p01, const std::uint16_t* p23, index_t triple_size,
-                        std::uint16_t* u01, std::uint16_t* u23, int bins, std::int32_t* const table[kColsPerItem]);
+// Four loads per listed sample (the bound on machines with two store ports):
+// one entry (x * bins^2) << 16 | (s mod 2^16) per listed sample, and the
+// two pair codes of sample s in one 32-bit word (y0 * bins + y1 in the low
+// half, y2 * bins + y3 in the high half). The samples are taken in segments
+// of 2^16 (segment g: s in [g 2^16, (g + 1) 2^16)); seg_end[g] is the first
+// listed sample after segment g.
+void count_1x2x2_listed(const std::uint32_t* entries, index_t listed, const index_t* seg_end,
+                        const std::uint32_t* pairs, index_t triple_size, std::uint16_t* u01, std::uint16_t* u23,
+                        int bins, std::int32_t* const table[kColsPerItem]);
+
+// hist[c] = how many of codes[0, n) equal c, for c in [0, 256). Four
+// interleaved sub-histograms: runs of equal codes (the zero bin of a ReLU
+// unit) would otherwise chain each increment on the previous one's store.
+void histogram_codes(const std::uint8_t* codes, index_t n, std::int32_t hist[256]) {
+    std::int32_t part[4][256] = {};
+    index_t s = 0;
+    for (; s + 4 <= n; s += 4) {
+        ++part[0][codes[s]];
+        ++part[1][codes[s + 1]];
+        ++part[2][codes[s + 2]];
+        ++part[3][codes[s + 3]];
+    }
+    for (; s < n; ++s) ++part[0][codes[s]];
+    for (int c = 0; c < 256; ++c) hist[c] = part[0][c] + part[1][c] + part[2][c] + part[3][c];
+}
 
 // Row `mode` of a bins x bins table whose other rows are complete.
 void complete_mode_row(std::int32_t* table, int bins, int mode, const std::int32_t* b_marginal) {
@@ -120,8 +147,63 @@ void complete_mode_row(std::int32_t* table, int bins, int mode, const std::int32
     }
 }
 
+#if CONVERGENT_MI_AVX512
+// add_triple_marginals with AVX-512BW, for bins <= 32: a row u[x][y][.] is
+// one masked load of 32 16-bit lanes. The column sums stay in 16 bits (a run
+// adds at most 65,535 to the whole table, so no partial sum can wrap); the row
+// sum is one multiply-add of the lanes biased to signed 16 bits (v - 32768)
+// and a reduction, plus 32 x 32768. Integer sums: equal to the scalar loop.
+__attribute__((target("avx512f,avx512bw,avx2"))) void add_triple_marginals_avx512(const std::uint16_t* u, int bins,
+                                                                            std::int32_t* table_y,
+                                                                            std::int32_t* table_z) {
+    const __mmask32 row_mask = bins >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1u << bins) - 1u);
+    const __mmask16 lo_mask = bins >= 16 ? __mmask16(0xFFFFu) : __mmask16((1u << bins) - 1u);
+    const __mmask16 hi_mask = bins > 16 ? __mmask16((1u << (bins - 16)) - 1u) : __mmask16(0);
+    const __m512i bias = _mm512_set1_epi16(std::int16_t(-32768));
+    const __m512i ones = _mm512_set1_epi16(1);
+    for (int x = 0; x < bins; ++x) {
+        const std::uint16_t* slab = u + index_t(x) * bins * bins;
+        std::int32_t* ty = table_y + x * bins;
+        __m512i column = _mm512_setzero_si512();
+        for (int y = 0; y < bins; ++y) {
+            const __m512i row = _mm512_maskz_loadu_epi16(row_mask, slab + y * bins);
+            column = _mm512_add_epi16(column, row);
+            const __m512i pairs = _mm512_madd_epi16(_mm512_xor_si512(row, bias), ones);
+            // (The maskz forms: GCC 12's unmasked ones warn about their
+            // undefined pass-through operand.)
+            const __m256i r8 = _mm256_add_epi32(_mm512_maskz_extracti64x4_epi64(0xFF, pairs, 0),
+                                                _mm512_maskz_extracti64x4_epi64(0xFF, pairs, 1));
+            __m128i r4 = _mm_add_epi32(_mm256_castsi256_si128(r8), _mm256_extracti128_si256(r8, 1));
+            r4 = _mm_add_epi32(r4, _mm_shuffle_epi32(r4, 0x4E));
+            r4 = _mm_add_epi32(r4, _mm_shuffle_epi32(r4, 0xB1));
+            ty[y] += _mm_cvtsi128_si32(r4) + 32 * 32768;
+        }
+        std::int32_t* tz = table_z + x * bins;
+        const __m512i lo = _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm512_maskz_extracti64x4_epi64(0xFF, column, 0));
+        _mm512_mask_storeu_epi32(tz, lo_mask, _mm512_add_epi32(_mm512_maskz_loadu_epi32(lo_mask, tz), lo));
+        if (bins > 16) {
+            const __m512i hi = _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm512_maskz_extracti64x4_epi64(0xFF, column, 1));
+            _mm512_mask_storeu_epi32(tz + 16, hi_mask, _mm512_add_epi32(_mm512_maskz_loadu_epi32(hi_mask, tz + 16), hi));
+        }
+    }
+}
+
+bool cpu_has_avx512bw() {
+    static const bool yes = [] {
+        if (const char* e = std::getenv("CONVERGENT_MI_AVX512"))  // 0: the scalar loop (comparisons, tests)
+            if (std::strcmp(e, "0") == 0) return false;
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512bw") != 0;
+    }();
+    return yes;
+}
+#endif
+
 // table_y[x][y] += sum_z u[x][y][z], table_z[x][z] += sum_y u[x][y][z].
 void add_triple_marginals(const std::uint16_t* u, int bins, std::int32_t* table_y, std::int32_t* table_z) {
+#if CONVERGENT_MI_AVX512
+    if (bins <= 32 && cpu_has_avx512bw()) return add_triple_marginals_avx512(u, bins, table_y, table_z);
+#endif
     std::int32_t column[256];
     for (int x = 0; x < bins; ++x) {
         std::fill(column, column + bins, 0);
@@ -138,18 +220,25 @@ void add_triple_marginals(const std::uint16_t* u, int bins, std::int32_t* table_
     }
 }
 
-void count_1x2x2_listed(const std::uint32_t* idx, const std::uint16_t* xoff3, index_t listed,
-                        const std::uint16_t* p01, const std::uint16_t* p23, index_t triple_size,
-                        std::uint16_t* u01, std::uint16_t* u23, int bins, std::int32_t* const table[kColsPerItem]) {
-    for (index_t k0 = 0; k0 < listed; k0 += 65535) {
-        const index_t k1 = std::min(listed, k0 + 65535);
+void count_1x2x2_listed(const std::uint32_t* entries, index_t listed, const index_t* seg_end,
+                        const std::uint32_t* pairs, index_t triple_size, std::uint16_t* u01, std::uint16_t* u23,
+                        int bins, std::int32_t* const table[kColsPerItem]) {
+    index_t g = 0;
+    for (index_t k = 0; k < listed;) {
+        const index_t run_end = std::min(listed, k + 65535);
         std::fill(u01, u01 + triple_size, std::uint16_t(0));
         std::fill(u23, u23 + triple_size, std::uint16_t(0));
-        for (index_t k = k0; k < k1; ++k) {
-            const std::uint32_t s = idx[k];
-            const unsigned i0 = xoff3[k];
-            ++u01[i0 + p01[s]];
-            ++u23[i0 + p23[s]];
+        while (k < run_end) {
+            while (seg_end[g] <= k) ++g;
+            const index_t end = std::min(run_end, seg_end[g]);
+            const std::uint32_t* p = pairs + (g << 16);
+            for (; k < end; ++k) {
+                const std::uint32_t e = entries[k];
+                const std::uint32_t yz = p[e & 0xFFFFu];
+                const unsigned i0 = e >> 16;
+                ++u01[i0 + (yz & 0xFFFFu)];
+                ++u23[i0 + (yz >> 16)];
+            }
         }
         add_triple_marginals(u01, bins, table[0], table[1]);
         add_triple_marginals(u23, bins, table[2], table[3]);
@@ -346,8 +435,8 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
             const bool in_a = u < a_count;
             const index_t v = in_a ? u : u - a_count;
             const std::uint8_t* codes = in_a ? a.codes + (a_begin + u) * samples : b.codes + (b_begin + v) * samples;
-            std::int32_t local[256] = {};
-            for (index_t s = 0; s < samples; ++s) ++local[codes[s]];
+            std::int32_t local[256];
+            histogram_codes(codes, samples, local);
             const index_t kept = std::min(bins, index_t(256));
             std::copy(local, local + kept, (in_a ? a_marginal : b_marginal).data() + v * bins);
             const int mode = int(std::max_element(local, local + kept) - local);
@@ -362,12 +451,17 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
     // less than the float32 MI sample freed before the counting.
     const index_t triple_size = bins * bins * bins;
     const bool triples = may_list && triple_size <= kMaxTripleCells && triples_enabled();
-    std::vector<std::uint16_t> pair_codes;
-    std::vector<std::uint16_t> all_xoff3, all_triples;
+    const index_t segments = (samples + 65535) >> 16;
+    std::vector<std::uint32_t> pair_codes, all_entries;
+    std::vector<index_t> all_seg_end;
+    std::vector<std::uint16_t> all_triples;
     if (triples) {
-        resize_or_fail(pair_codes, std::uint64_t(col_groups) * 2 * std::uint64_t(samples), what,
+        resize_or_fail(pair_codes, std::uint64_t(col_groups) * std::uint64_t(samples), what,
                        "pair codes of the units of b");
-        resize_or_fail(all_xoff3, std::uint64_t(threads) * std::uint64_t(xoff_size), what, "per-thread bin offsets");
+        resize_or_fail(all_entries, std::uint64_t(threads) * std::uint64_t(xoff_size), what,
+                       "per-thread sample lists");
+        resize_or_fail(all_seg_end, std::uint64_t(threads) * std::uint64_t(a_group) * std::uint64_t(segments), what,
+                       "per-thread sample lists");
         resize_or_fail(all_triples, std::uint64_t(threads) * 2 * std::uint64_t(triple_size), what,
                        "per-thread three-way count tables");
 #pragma omp parallel for schedule(static) num_threads(threads)
@@ -377,12 +471,9 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
             const std::uint8_t* y[kColsPerItem];
             for (index_t c = 0; c < kColsPerItem; ++c)
                 y[c] = b.codes + (b_begin + j_first + std::min(c, cols_here - 1)) * samples;
-            std::uint16_t* p01 = pair_codes.data() + cg * 2 * samples;
-            std::uint16_t* p23 = p01 + samples;
-            for (index_t t = 0; t < samples; ++t) {
-                p01[t] = std::uint16_t(y[0][t] * bins + y[1][t]);
-                p23[t] = std::uint16_t(y[2][t] * bins + y[3][t]);
-            }
+            std::uint32_t* p = pair_codes.data() + cg * samples;
+            for (index_t t = 0; t < samples; ++t)
+                p[t] = std::uint32_t(y[0][t] * bins + y[1][t]) | std::uint32_t(y[2][t] * bins + y[3][t]) << 16;
         }
     }
     // Each block of b whose units lie mostly in their modes gets its
@@ -435,7 +526,8 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
         std::uint32_t* const idx = all_idx.data() + index_t(thread) * xoff_size;
         std::int32_t* const tables = all_tables.data() + index_t(thread) * tables_size;
         std::uint16_t* const small = all_small.data() + index_t(thread) * tables_size;
-        std::uint16_t* const xoff3 = triples ? all_xoff3.data() + index_t(thread) * xoff_size : nullptr;
+        std::uint32_t* const entries = triples ? all_entries.data() + index_t(thread) * xoff_size : nullptr;
+        index_t* const seg_end = triples ? all_seg_end.data() + index_t(thread) * a_group * segments : nullptr;
         std::uint16_t* const triple_tables = triples ? all_triples.data() + index_t(thread) * 2 * triple_size : nullptr;
         // Groups of units of a are spread over threads; each thread streams
         // all b units past its group.
@@ -463,8 +555,15 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
                     k += codes[s] != mode;
                 }
                 if (triples) {
-                    std::uint16_t* off3 = xoff3 + n_listed * samples;
-                    for (index_t t = 0; t < k; ++t) off3[t] = std::uint16_t(off[t] * bins);
+                    std::uint32_t* ent = entries + n_listed * samples;
+                    for (index_t t = 0; t < k; ++t)
+                        ent[t] = std::uint32_t(off[t]) * std::uint32_t(bins) << 16 | (list[t] & 0xFFFFu);
+                    index_t* ends = seg_end + n_listed * segments;
+                    for (index_t g = 0, t = 0; g < segments; ++g) {
+                        const std::uint32_t limit = std::uint32_t(std::min(samples, (g + 1) << 16) - 1);
+                        while (t < k && list[t] <= limit) ++t;
+                        ends[g] = t;
+                    }
                 }
                 members[n_listed] = i;
                 lengths[n_listed++] = k;
@@ -496,9 +595,9 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
                             std::int32_t* tptr[kColsPerItem];
                             for (index_t t = 0; t < kColsPerItem; ++t) tptr[t] = tables + t * table_size;
                             if (triples && triples_pay(k, bins)) {
-                                const std::uint16_t* p01 = pair_codes.data() + cg * 2 * samples;
-                                count_1x2x2_listed(list, xoff3 + m * samples, k, p01, p01 + samples, triple_size,
-                                                   triple_tables, triple_tables + triple_size, int(bins), tptr);
+                                count_1x2x2_listed(entries + m * samples, k, seg_end + m * segments,
+                                                   pair_codes.data() + cg * samples, triple_size, triple_tables,
+                                                   triple_tables + triple_size, int(bins), tptr);
                             } else {
                                 count_1x4_listed(list, off, k, yptr, tptr);
                             }
@@ -628,21 +727,13 @@ private:
 // sum_x c_x log c_x of each unit's marginal histogram (bin order).
 std::vector<double> marginal_terms(const BinCodesView& v, const NLogN& nlogn) {
     std::vector<double> out(size_t(v.units));
-    // Per-thread histograms allocated before the region (no exception may leave it).
-    const int threads = std::max(1, omp_get_max_threads());
-    std::vector<std::int64_t> all_hist(size_t(threads) * size_t(v.bins));
-#pragma omp parallel num_threads(threads)
-    {
-        std::int64_t* const hist = all_hist.data() + size_t(omp_get_thread_num()) * size_t(v.bins);
-#pragma omp for schedule(static)
-        for (index_t u = 0; u < v.units; ++u) {
-            std::fill(hist, hist + v.bins, 0);
-            const std::uint8_t* codes = v.codes + u * v.samples;
-            for (index_t s = 0; s < v.samples; ++s) ++hist[codes[s]];
-            double h = 0.0;
-            for (int x = 0; x < v.bins; ++x) h += nlogn(hist[x]);
-            out[size_t(u)] = h;
-        }
+#pragma omp parallel for schedule(static)
+    for (index_t u = 0; u < v.units; ++u) {
+        std::int32_t hist[256];  // samples < 2^31 (check_bin_codes)
+        histogram_codes(v.codes + u * v.samples, v.samples, hist);
+        double h = 0.0;
+        for (int x = 0; x < v.bins; ++x) h += nlogn(hist[x]);
+        out[size_t(u)] = h;
     }
     return out;
 }
