@@ -136,17 +136,6 @@ void histogram_codes(const std::uint8_t* codes, index_t n, std::int32_t hist[256
     for (int c = 0; c < 256; ++c) hist[c] = part[0][c] + part[1][c] + part[2][c] + part[3][c];
 }
 
-// Row `mode` of a bins x bins table whose other rows are complete.
-void complete_mode_row(std::int32_t* table, int bins, int mode, const std::int32_t* b_marginal) {
-    std::int32_t* row = table + mode * bins;
-    for (int y = 0; y < bins; ++y) {
-        std::int32_t rest = 0;
-        for (int x = 0; x < bins; ++x)
-            if (x != mode) rest += table[x * bins + y];
-        row[y] = b_marginal[y] - rest;
-    }
-}
-
 #if CONVERGENT_MI_AVX512
 // add_triple_marginals with AVX-512BW, for bins <= 32: a row u[x][y][.] is
 // one masked load of 32 16-bit lanes. The column sums stay in 16 bits (a run
@@ -284,19 +273,6 @@ void count_block_pairs(const std::uint32_t* idx, const std::uint16_t* xoff, inde
             }
         }
         for (index_t c = 0; c < cells; ++c) tables[c] += small[c];
-    }
-}
-
-// Column `mode` of a bins x bins table, in the rows other than `row_mode`,
-// whose other cells are complete: c(x, m) = c_a(x) - sum_{y != m} c(x, y).
-void complete_mode_column(std::int32_t* table, int bins, int mode, int row_mode, const std::int32_t* a_marginal) {
-    for (int x = 0; x < bins; ++x) {
-        if (x == row_mode) continue;
-        std::int32_t* row = table + x * bins;
-        std::int32_t rest = 0;
-        for (int y = 0; y < bins; ++y)
-            if (y != mode) rest += row[y];
-        row[mode] = a_marginal[x] - rest;
     }
 }
 
@@ -461,7 +437,7 @@ void for_each_joint_table(const BinCodesView& a, index_t a_begin, index_t a_coun
         resize_or_fail(all_entries, std::uint64_t(threads) * std::uint64_t(xoff_size), what,
                        "per-thread sample lists");
         resize_or_fail(all_seg_end, std::uint64_t(threads) * std::uint64_t(a_group) * std::uint64_t(segments), what,
-                       "per-thread sample lists");
+                       "per-thread segment ends of the sample lists");
         resize_or_fail(all_triples, std::uint64_t(threads) * 2 * std::uint64_t(triple_size), what,
                        "per-thread three-way count tables");
 #pragma omp parallel for schedule(static) num_threads(threads)

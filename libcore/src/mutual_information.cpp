@@ -391,6 +391,27 @@ double mutual_information_from_counts(const std::int32_t* counts, int bins, inde
     return mi > 0.0 ? mi : 0.0;
 }
 
+void complete_mode_column(std::int32_t* table, int bins, int mode, int row_mode, const std::int32_t* a_marginal) {
+    for (int x = 0; x < bins; ++x) {
+        if (x == row_mode) continue;
+        std::int32_t* row = table + x * bins;
+        std::int32_t rest = 0;
+        for (int y = 0; y < bins; ++y)
+            if (y != mode) rest += row[y];
+        row[mode] = a_marginal[x] - rest;
+    }
+}
+
+void complete_mode_row(std::int32_t* table, int bins, int mode, const std::int32_t* b_marginal) {
+    std::int32_t* row = table + mode * bins;
+    for (int y = 0; y < bins; ++y) {
+        std::int32_t rest = 0;
+        for (int x = 0; x < bins; ++x)
+            if (x != mode) rest += table[x * bins + y];
+        row[y] = b_marginal[y] - rest;
+    }
+}
+
 double code_entropy(const std::uint8_t* codes, index_t samples, int bins) {
     std::vector<std::int64_t> hist(size_t(bins), 0);
     for (index_t s = 0; s < samples; ++s) ++hist[codes[s]];

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "convergent/backend.hpp"
+#include "convergent/mutual_information.hpp"  // complete_mode_column, complete_mode_row
 
 namespace convergent {
 namespace CVG_PORTABLE_NS {
@@ -325,7 +326,7 @@ void mutual_information_tiled(const Policy& policy, const BinCodesView& a, const
 // Exact counts of all pairs in joint_histogram_counts' layout
 // (counts[((i * b.units + j) * bins + x) * bins + y]), through the one-hot
 // GEMM; with the modes left out, the mode cells are completed on the host
-// from the marginal histograms (TileMutualInformation's identities).
+// from the marginal histograms, by the CPU backend's own completion.
 template <class Policy, class Gemm>
 void joint_histogram_counts_tiled(const Policy& policy, const BinCodesView& a, const BinCodesView& b,
                                   std::int32_t* out, MiTiling tiling, Gemm&& gemm) {
@@ -362,21 +363,8 @@ void joint_histogram_counts_tiled(const Policy& policy, const BinCodesView& a, c
                             table[x * bins + y] = host[size_t((i * kept + xk) + (j * kept + yk) * ldc)];
                         }
                     if (!drop) continue;
-                    const std::int32_t* hi = hist_a.data() + (a0 + i) * bins;
-                    const std::int32_t* hj = hist_b.data() + (b0 + j) * bins;
-                    for (index_t x = 0; x < bins; ++x) {  // column mode_j
-                        if (x == mi) continue;
-                        std::int32_t rest = 0;
-                        for (index_t y = 0; y < bins; ++y)
-                            if (y != mj) rest += table[x * bins + y];
-                        table[x * bins + mj] = hi[x] - rest;
-                    }
-                    for (index_t y = 0; y < bins; ++y) {  // row mode_i, then its mode cell
-                        std::int32_t rest = 0;
-                        for (index_t x = 0; x < bins; ++x)
-                            if (x != mi) rest += table[x * bins + y];
-                        table[mi * bins + y] = hj[y] - rest;
-                    }
+                    complete_mode_column(table, int(bins), int(mj), int(mi), hist_a.data() + (a0 + i) * bins);
+                    complete_mode_row(table, int(bins), int(mi), hist_b.data() + (b0 + j) * bins);
                 }
         });
 }

@@ -101,6 +101,18 @@ std::vector<std::int32_t> joint_histogram_counts(const BinCodesView& a, index_t 
 // + n log n) / n, clamped at 0 like sklearn.metrics.mutual_info_score.
 double mutual_information_from_counts(const std::int32_t* counts, int bins, index_t samples);
 
+// Zero-aware counting (both backends) leaves out the cells of a bins x bins
+// joint count table c(x, y) that involve a unit's most frequent bin (its
+// "mode"); these two fill them in exactly from the marginal histograms.
+//
+// Column `mode` in every row but `row_mode` (-1: none), the other cells of
+// those rows complete: c(x, mode) = a_marginal(x) - sum_{y != mode} c(x, y).
+void complete_mode_column(std::int32_t* table, int bins, int mode, int row_mode, const std::int32_t* a_marginal);
+
+// Row `mode`, every other row complete:
+// c(mode, y) = b_marginal(y) - sum_{x != mode} c(x, y).
+void complete_mode_row(std::int32_t* table, int bins, int mode, const std::int32_t* b_marginal);
+
 // Plug-in entropy (nats) of one unit's codes, -sum_x p_x log p_x; equals the
 // MI of the unit with itself.
 double code_entropy(const std::uint8_t* codes, index_t samples, int bins);
